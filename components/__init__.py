@@ -1,0 +1,1 @@
+"""Pulumi components of coa-lockdown; each module owns one ComponentResource and its typed args."""

@@ -1,0 +1,611 @@
+"""The stack's configuration: every key the program reads, parsed into frozen objects and validated up front.
+
+`parse_settings` takes raw values keyed as in the stack file (without the project namespace), so tests can feed
+it directly; `load_settings` reads them from the running Pulumi program. Errors name the key and say what would
+be valid; nothing is created until the whole configuration has passed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from components import naming
+
+PROJECT = "coa-lockdown"
+ENVIRONMENTS = ("dev", "prod")
+EgressMode = Literal["natGateway", "firewall"]
+TaskDatabaseKind = Literal["cosmosdb", "postgresql"]
+
+# Regions where every service this architecture uses (AKS with zones, Batch, Cosmos DB, PostgreSQL flexible server,
+# Premium ACR, private endpoints) is offered in the public cloud.
+REGIONS = frozenset(
+    {
+        "australiaeast",
+        "brazilsouth",
+        "canadacentral",
+        "canadaeast",
+        "centralindia",
+        "centralus",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "francecentral",
+        "germanywestcentral",
+        "japaneast",
+        "koreacentral",
+        "northeurope",
+        "norwayeast",
+        "southafricanorth",
+        "southcentralus",
+        "southeastasia",
+        "swedencentral",
+        "switzerlandnorth",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westeurope",
+        "westus",
+        "westus2",
+        "westus3",
+    }
+)
+
+# Azure reserves five addresses in every subnet (network, gateway, two DNS, broadcast).
+AZURE_RESERVED_ADDRESSES = 5
+# Each private endpoint takes one address; this leaves room for every endpoint the stack creates, twice over.
+PRIVATE_ENDPOINT_ADDRESSES = 32
+# Azure's minimum for a subnet delegated to PostgreSQL flexible servers is /28 (HA and scaling need spare IPs).
+POSTGRES_MIN_PREFIX = 28
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_AZURE_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+$", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubnetPlan:
+    aks: ipaddress.IPv4Network
+    batch: ipaddress.IPv4Network
+    private_endpoints: ipaddress.IPv4Network
+    postgres: ipaddress.IPv4Network
+
+    def items(self) -> list[tuple[str, ipaddress.IPv4Network]]:
+        return [
+            ("aks", self.aks),
+            ("batch", self.batch),
+            ("privateEndpoints", self.private_endpoints),
+            ("postgres", self.postgres),
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowLogSettings:
+    network_watcher_name: str
+    network_watcher_resource_group: str
+    retention_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    address_space: ipaddress.IPv4Network
+    subnets: SubnetPlan
+    egress: EgressMode
+    firewall_private_ip: str | None
+    trusted_source_cidrs: tuple[str, ...]
+    flow_logs: FlowLogSettings | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodePoolSettings:
+    vm_size: str
+    min_count: int
+    max_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AksSettings:
+    kubernetes_version: str
+    service_cidr: ipaddress.IPv4Network
+    dns_service_ip: str
+    pod_cidr: ipaddress.IPv4Network
+    system_pool: NodePoolSettings
+    user_pool: NodePoolSettings
+    availability_zones: tuple[str, ...]
+    admin_group_object_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresSettings:
+    version: str
+    sku_name: str
+    sku_tier: str
+    storage_size_gb: int
+    backup_retention_days: int
+    high_availability: bool
+    geo_redundant_backup: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageScannerSettings:
+    image: str
+    registry_server: str
+    username_secret_name: str
+    password_secret_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsSettings:
+    # Existing hub zone ids keyed by the catalogue key (components.private_dns.ZONES); empty: we create the zones.
+    existing_zone_ids: Mapping[str, str]
+    zone_groups_managed_by_policy: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Names:
+    storage_account: str
+    batch_account: str
+    key_vault: str
+    registry: str
+    cosmos_account: str
+    postgres_server: str
+    cluster: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    environment: str
+    location: str
+    workload: str
+    resource_group_name: str | None
+    names: Names
+    network: NetworkSettings
+    dns: DnsSettings
+    aks: AksSettings
+    batch_max_nodes: int
+    task_database: TaskDatabaseKind
+    postgres: PostgresSettings
+    log_retention_days: int
+    image_scanner: ImageScannerSettings | None
+    protect_stateful_resources: bool
+    # Key-based access that an older workload generation needs; off unless the stack file says so.
+    storage_shared_key_access: bool
+    cosmos_local_auth: bool
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+
+KNOWN_KEYS = frozenset(
+    {
+        "environment",
+        "location",
+        "workload",
+        "nameSuffix",
+        "resourceGroupName",
+        "names",
+        "network",
+        "dns",
+        "kubernetes",
+        "batch",
+        "taskDatabase",
+        "postgres",
+        "monitoring",
+        "imageScanner",
+        "imageScannerUsername",
+        "imageScannerPassword",
+        "protectStatefulResources",
+        "tags",
+        "storage",
+        "cosmos",
+    }
+)
+
+
+class _Reader:
+    """Typed access to one object of raw config, naming the full key path in every error."""
+
+    def __init__(self, raw: Mapping[str, Any], path: str = "") -> None:
+        self.raw = raw
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{PROJECT}:{self.path}{name}"
+
+    def fail(self, name: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.key(name)}: {message}")
+
+    def has(self, name: str) -> bool:
+        return self.raw.get(name) is not None
+
+    def child(self, name: str, allowed: set[str]) -> _Reader:
+        value = self.raw.get(name, {})
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise self.fail(name, "must be an object") from None
+        if not isinstance(value, Mapping):
+            raise self.fail(name, "must be an object")
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"{self.key(name)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
+            )
+        return _Reader(value, f"{self.path}{name}.")
+
+    def string(self, name: str, default: str | None = None, *, pattern: str | None = None, hint: str = "") -> str:
+        value = self.raw.get(name, default)
+        if value is None:
+            raise self.fail(name, f"is required{': ' + hint if hint else ''}")
+        if not isinstance(value, str) or not value:
+            raise self.fail(name, f"must be a non-empty string, got {value!r}")
+        if pattern and not re.fullmatch(pattern, value):
+            raise self.fail(name, f"{value!r} is not valid: {hint or pattern}")
+        return value
+
+    def optional_string(self, name: str) -> str | None:
+        return self.string(name) if self.has(name) else None
+
+    def choice(self, name: str, choices: tuple[str, ...] | frozenset[str], default: str | None = None) -> str:
+        value = self.string(name, default, hint=f"one of {', '.join(sorted(choices))}")
+        if value not in choices:
+            raise self.fail(name, f"{value!r} is not valid; use one of {', '.join(sorted(choices))}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.raw.get(name, default)
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"must be a whole number, got {value!r}")
+        if not minimum <= value <= maximum:
+            raise self.fail(name, f"{value} is out of range; use {minimum}-{maximum}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name, default)
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise self.fail(name, f"must be true or false, got {value!r}")
+        return value
+
+    def network(self, name: str, default: str | None = None) -> ipaddress.IPv4Network:
+        value = self.string(name, default, hint="an IPv4 CIDR such as 10.1.0.0/16")
+        try:
+            return ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise self.fail(name, f"{value!r} is not a valid IPv4 CIDR ({exc}); e.g. 10.1.0.0/16") from None
+
+    def address(self, name: str, default: str | None = None) -> str:
+        value = self.string(name, default, hint="an IPv4 address")
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise self.fail(name, f"{value!r} is not a valid IPv4 address") from None
+
+    def string_list(self, name: str, *, pattern: str | None = None, hint: str = "") -> tuple[str, ...]:
+        value = self.raw.get(name, [])
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(name, "must be a list of strings")
+        for item in value:
+            if pattern and not re.fullmatch(pattern, item):
+                raise self.fail(name, f"{item!r} is not valid: {hint}")
+        return tuple(value)
+
+    def string_map(self, name: str) -> dict[str, str]:
+        value = self.raw.get(name, {})
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(name, "must be a map of strings")
+        return dict(value)
+
+
+def _parse_names(reader: _Reader, workload: str, environment: str) -> Names:
+    suffix = reader.string(
+        "nameSuffix", pattern=r"[a-z0-9]{3,6}", hint="3-6 lowercase letters and digits that make global names unique"
+    )
+    overrides = reader.child("names", set(naming.RULES) | {_camel(k) for k in naming.RULES})
+    values: dict[str, str] = {}
+    for kind in naming.RULES:
+        key = _camel(kind)
+        name = overrides.raw.get(key) or naming.derive(kind, workload, environment, suffix)
+        problem = naming.check(kind, name)
+        if problem:
+            source = overrides.key(key) if overrides.raw.get(key) else f"{reader.key('nameSuffix')} (derived {key})"
+            raise ConfigError(f"{source}: {name!r} is not a valid {kind.replace('_', ' ')} name; use {problem}")
+        values[kind] = name
+    return Names(**values)
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _parse_network(
+    reader: _Reader, batch_max_nodes: int, aks: AksSettings, environment: str, location: str
+) -> NetworkSettings:
+    net = reader.child(
+        "network", {"addressSpace", "subnets", "egress", "firewallPrivateIp", "trustedSourceCidrs", "flowLogs"}
+    )
+    space = net.network("addressSpace", "10.1.0.0/16")
+    subnets_reader = net.child("subnets", {"aks", "batch", "privateEndpoints", "postgres"})
+    defaults = {
+        "aks": "10.1.0.0/22",
+        "batch": "10.1.128.0/17",
+        "privateEndpoints": "10.1.4.0/24",
+        "postgres": "10.1.5.0/28",
+    }
+    parsed = {key: subnets_reader.network(key, default) for key, default in defaults.items()}
+    for key, cidr in parsed.items():
+        if not cidr.subnet_of(space):
+            raise subnets_reader.fail(key, f"{cidr} is outside the VNet address space {space}")
+    keys = list(parsed)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            if parsed[first].overlaps(parsed[second]):
+                raise subnets_reader.fail(second, f"{parsed[second]} overlaps subnet '{first}' ({parsed[first]})")
+
+    def require_capacity(key: str, needed: int, reason: str) -> None:
+        usable = parsed[key].num_addresses - AZURE_RESERVED_ADDRESSES
+        if usable < needed:
+            raise subnets_reader.fail(
+                key, f"{parsed[key]} has {usable} usable addresses but {reason} needs {needed}; use a larger prefix"
+            )
+
+    # Batch nodes without public IPs each take one subnet address; simplified node communication adds none.
+    require_capacity("batch", batch_max_nodes, f"batch.maxNodes ({batch_max_nodes})")
+    # Azure CNI overlay: nodes take subnet addresses, pods do not; upgrades surge one extra node per pool.
+    aks_nodes = aks.system_pool.max_count + aks.user_pool.max_count + 2
+    require_capacity("aks", aks_nodes, f"the node pools' maxCount plus upgrade surge ({aks_nodes} nodes)")
+    require_capacity("privateEndpoints", PRIVATE_ENDPOINT_ADDRESSES, "the private endpoints")
+    if parsed["postgres"].prefixlen > POSTGRES_MIN_PREFIX:
+        raise subnets_reader.fail("postgres", f"{parsed['postgres']} is smaller than the /28 Azure requires")
+
+    for key, cidr in (("kubernetes.serviceCidr", aks.service_cidr), ("kubernetes.podCidr", aks.pod_cidr)):
+        if cidr.overlaps(space):
+            raise ConfigError(
+                f"{PROJECT}:{key}: {cidr} overlaps the VNet address space {space}; pick a range outside it"
+            )
+
+    egress = net.choice("egress", ("natGateway", "firewall"), "natGateway" if environment == "dev" else "firewall")
+    firewall_ip = net.address("firewallPrivateIp") if egress == "firewall" else None
+    if egress != "firewall" and net.has("firewallPrivateIp"):
+        raise net.fail("firewallPrivateIp", "is only used with egress 'firewall'; remove it or set egress: firewall")
+    if firewall_ip and ipaddress.IPv4Address(firewall_ip) in space:
+        raise net.fail("firewallPrivateIp", f"{firewall_ip} is inside this VNet; give the hub firewall's private IP")
+
+    trusted = net.string_list("trustedSourceCidrs")
+    for cidr in trusted:
+        try:
+            parsed_cidr = ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as exc:
+            raise net.fail("trustedSourceCidrs", f"{cidr!r} is not a valid IPv4 CIDR ({exc})") from None
+        # Trusted ranges are for a hub or operator network, never the Internet.
+        if parsed_cidr.prefixlen < 8 or not parsed_cidr.is_private:
+            raise net.fail("trustedSourceCidrs", f"{cidr} is not a private range of /8 or smaller")
+
+    flow_logs = None
+    if net.has("flowLogs"):
+        fl = net.child("flowLogs", {"networkWatcherName", "networkWatcherResourceGroup", "retentionDays"})
+        flow_logs = FlowLogSettings(
+            network_watcher_name=fl.string("networkWatcherName", f"NetworkWatcher_{location}"),
+            network_watcher_resource_group=fl.string("networkWatcherResourceGroup", "NetworkWatcherRG"),
+            retention_days=fl.integer("retentionDays", 90, minimum=90, maximum=365),
+        )
+    return NetworkSettings(
+        address_space=space,
+        subnets=SubnetPlan(
+            aks=parsed["aks"],
+            batch=parsed["batch"],
+            private_endpoints=parsed["privateEndpoints"],
+            postgres=parsed["postgres"],
+        ),
+        egress=egress,  # type: ignore[arg-type]  # narrowed by choice()
+        firewall_private_ip=firewall_ip,
+        trusted_source_cidrs=trusted,
+        flow_logs=flow_logs,
+    )
+
+
+def _parse_pool(reader: _Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
+    pool = reader.child(name, {"vmSize", "minCount", "maxCount"})
+    min_count = pool.integer("minCount", default_min, minimum=1, maximum=1000)
+    max_count = pool.integer("maxCount", default_max, minimum=1, maximum=1000)
+    if max_count < min_count:
+        raise pool.fail("maxCount", f"{max_count} is below minCount ({min_count})")
+    return NodePoolSettings(
+        vm_size=pool.string("vmSize", default_size, pattern=r"Standard_[A-Za-z0-9_]+", hint="an Azure VM size"),
+        min_count=min_count,
+        max_count=max_count,
+    )
+
+
+def _parse_aks(reader: _Reader) -> AksSettings:
+    k8s = reader.child(
+        "kubernetes",
+        {
+            "version",
+            "serviceCidr",
+            "dnsServiceIp",
+            "podCidr",
+            "systemPool",
+            "userPool",
+            "availabilityZones",
+            "adminGroupObjectIds",
+        },
+    )
+    service_cidr = k8s.network("serviceCidr", "10.2.0.0/16")
+    dns_ip = k8s.address("dnsServiceIp", "10.2.0.10")
+    if ipaddress.IPv4Address(dns_ip) not in service_cidr:
+        raise k8s.fail("dnsServiceIp", f"{dns_ip} must lie inside serviceCidr {service_cidr}")
+    pod_cidr = k8s.network("podCidr", "192.168.0.0/16")
+    if pod_cidr.overlaps(service_cidr):
+        raise k8s.fail("podCidr", f"{pod_cidr} overlaps serviceCidr {service_cidr}")
+    return AksSettings(
+        kubernetes_version=k8s.string("version", "1.33", pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.33"),
+        service_cidr=service_cidr,
+        dns_service_ip=dns_ip,
+        pod_cidr=pod_cidr,
+        system_pool=_parse_pool(k8s, "systemPool", "Standard_D4ds_v5", 2, 3),
+        user_pool=_parse_pool(k8s, "userPool", "Standard_D8ds_v5", 1, 5),
+        availability_zones=k8s.string_list("availabilityZones", pattern=r"[123]", hint="zones are 1, 2 or 3"),
+        admin_group_object_ids=k8s.string_list(
+            "adminGroupObjectIds", pattern=_GUID.pattern, hint="an Entra ID group object id"
+        ),
+    )
+
+
+def _parse_postgres(reader: _Reader, environment: str) -> PostgresSettings:
+    pg = reader.child(
+        "postgres",
+        {
+            "version",
+            "skuName",
+            "skuTier",
+            "storageSizeGb",
+            "backupRetentionDays",
+            "highAvailability",
+            "geoRedundantBackup",
+        },
+    )
+    prod = environment == "prod"
+    tier = pg.choice(
+        "skuTier", ("Burstable", "GeneralPurpose", "MemoryOptimized"), "GeneralPurpose" if prod else "Burstable"
+    )
+    high_availability = pg.boolean("highAvailability", prod)
+    if high_availability and tier == "Burstable":
+        raise pg.fail("highAvailability", "zone-redundant HA is not offered on the Burstable tier; use GeneralPurpose")
+    return PostgresSettings(
+        version=pg.choice("version", ("14", "15", "16", "17"), "16"),
+        sku_name=pg.string(
+            "skuName", "Standard_D2ds_v5" if prod else "Standard_B2s", pattern=r"Standard_[A-Za-z0-9_]+"
+        ),
+        sku_tier=tier,
+        storage_size_gb=pg.integer("storageSizeGb", 128, minimum=32, maximum=32768),
+        backup_retention_days=pg.integer("backupRetentionDays", 35 if prod else 7, minimum=7, maximum=35),
+        high_availability=high_availability,
+        geo_redundant_backup=pg.boolean("geoRedundantBackup", prod),
+    )
+
+
+def _parse_dns(reader: _Reader) -> DnsSettings:
+    from components.private_dns import ZONES
+
+    dns = reader.child("dns", {"existingZoneIds", "zoneGroupsManagedByPolicy"})
+    existing = dns.string_map("existingZoneIds")
+    for key, zone_id in existing.items():
+        if key not in ZONES:
+            raise ConfigError(
+                f"{dns.key('existingZoneIds')}.{key}: unknown zone key; valid keys are {', '.join(ZONES)}"
+            )
+        if not _AZURE_ID.match(zone_id) or not zone_id.lower().endswith(ZONES[key].lower()):
+            raise ConfigError(f"{dns.key('existingZoneIds')}.{key}: {zone_id!r} is not the id of a {ZONES[key]} zone")
+    return DnsSettings(
+        existing_zone_ids=existing, zone_groups_managed_by_policy=dns.boolean("zoneGroupsManagedByPolicy", False)
+    )
+
+
+def _parse_scanner(reader: _Reader) -> ImageScannerSettings | None:
+    if not reader.has("imageScanner"):
+        return None
+    scanner = reader.child("imageScanner", {"image", "registryServer", "usernameSecretName", "passwordSecretName"})
+    secret_name = r"[0-9a-zA-Z-]{1,127}"
+    settings = ImageScannerSettings(
+        image=scanner.string(
+            "image",
+            pattern=r"[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})",
+            hint="registry/repository:tag",
+        ),
+        registry_server=scanner.string("registryServer", pattern=r"[a-z0-9.-]+(:\d+)?", hint="a registry host name"),
+        username_secret_name=scanner.string("usernameSecretName", "image-scanner-username", pattern=secret_name),
+        password_secret_name=scanner.string("passwordSecretName", "image-scanner-password", pattern=secret_name),
+    )
+    # The scanner's credentials are stored in Key Vault by the stack; both must come from `config set --secret`.
+    for secret in ("imageScannerUsername", "imageScannerPassword"):
+        if not reader.has(secret):
+            raise reader.fail(
+                secret, f"is required when imageScanner is set: pulumi config set --secret {secret} <value>"
+            )
+    return settings
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{PROJECT}:{unknown[0]}: unknown key; valid keys are {', '.join(sorted(KNOWN_KEYS))}")
+    reader = _Reader(raw)
+    environment = reader.choice("environment", ENVIRONMENTS)
+    location = reader.choice("location", REGIONS)
+    workload = reader.string("workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits")
+    batch = reader.child("batch", {"maxNodes"})
+    batch_max_nodes = batch.integer("maxNodes", 100, minimum=1, maximum=30000)
+    aks = _parse_aks(reader)
+    monitoring = reader.child("monitoring", {"logRetentionDays"})
+    protect = reader.boolean("protectStatefulResources", environment == "prod")
+    task_database = reader.choice("taskDatabase", ("cosmosdb", "postgresql"), "postgresql")
+    storage = reader.child("storage", {"allowSharedKeyAccess"})
+    cosmos = reader.child("cosmos", {"localAuthEnabled"})
+    shared_key = storage.boolean("allowSharedKeyAccess", False)
+    cosmos_local_auth = cosmos.boolean("localAuthEnabled", False)
+    if task_database == "cosmosdb" and not (shared_key and cosmos_local_auth):
+        # TES 3.2 (the Cosmos DB generation) reads the Cosmos key and signs blob SAS with the storage key via ARM
+        # listKeys; it has no workload identity support. Saying so in the stack file is the acknowledgement.
+        missing = "cosmos.localAuthEnabled" if not cosmos_local_auth else "storage.allowSharedKeyAccess"
+        raise ConfigError(
+            f"{PROJECT}:{missing}: taskDatabase 'cosmosdb' runs TES 3.2, which authenticates with account keys; "
+            "set cosmos.localAuthEnabled and storage.allowSharedKeyAccess to true to accept that, "
+            "or use taskDatabase 'postgresql'"
+        )
+    return Settings(
+        environment=environment,
+        location=location,
+        workload=workload,
+        resource_group_name=reader.optional_string("resourceGroupName"),
+        names=_parse_names(reader, workload, environment),
+        network=_parse_network(reader, batch_max_nodes, aks, environment, location),
+        dns=_parse_dns(reader),
+        aks=aks,
+        batch_max_nodes=batch_max_nodes,
+        task_database=task_database,  # type: ignore[arg-type]  # narrowed by choice()
+        postgres=_parse_postgres(reader, environment),
+        log_retention_days=monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730),
+        image_scanner=_parse_scanner(reader),
+        protect_stateful_resources=protect,
+        storage_shared_key_access=shared_key,
+        cosmos_local_auth=cosmos_local_auth,
+        tags={"environment": environment, "workload": "cromwell-on-azure", **reader.string_map("tags")},
+    )
+
+
+def load_settings() -> Settings:
+    """Read every `coa-lockdown:*` key of the running stack (values arrive as strings, objects as JSON)."""
+    from pulumi.runtime import config as runtime_config
+
+    everything: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key, value in everything.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{full_key}: value is not valid JSON") from None
+        raw[key] = value
+    return parse_settings(raw)

@@ -1,0 +1,73 @@
+"""One private endpoint and its DNS zone group: the only way PaaS resources of this stack are reached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import network
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivateEndpointSpec:
+    """Where a PaaS component puts its endpoints; shared by every component the same way."""
+
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    zone_ids: Mapping[str, pulumi.Input[str]]
+    # Enterprise tenants where Azure Policy (DeployIfNotExists) writes the zone groups: skip ours.
+    zone_group_managed_by_policy: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivateEndpointArgs:
+    spec: PrivateEndpointSpec
+    target_resource_id: pulumi.Input[str]
+    # Sub-resource of the target ("blob", "vault", "Sql", "batchAccount", "nodeManagement", "registry").
+    group_id: str
+    # Catalogue key of the zone the endpoint's records belong in (components.private_dns.ZONES).
+    zone_key: str
+
+
+class PrivateEndpoint(pulumi.ComponentResource):
+    """A private endpoint in the private-endpoints subnet with an A record in the matching privatelink zone."""
+
+    def __init__(self, name: str, args: PrivateEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("coa:network:PrivateEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.spec
+        if args.zone_key not in spec.zone_ids:
+            raise ValueError(f"private endpoint {name}: no DNS zone '{args.zone_key}' in the catalogue")
+        endpoint = network.PrivateEndpoint(
+            f"{name}-pep",
+            resource_group_name=spec.resource_group_name,
+            location=spec.location,
+            subnet=network.SubnetArgs(id=spec.subnet_id),
+            private_link_service_connections=[
+                network.PrivateLinkServiceConnectionArgs(
+                    name=args.group_id,
+                    private_link_service_id=args.target_resource_id,
+                    group_ids=[args.group_id],
+                )
+            ],
+            tags=dict(spec.tags),
+            opts=child,
+        )
+        if not spec.zone_group_managed_by_policy:
+            network.PrivateDnsZoneGroup(
+                f"{name}-dns",
+                resource_group_name=spec.resource_group_name,
+                private_endpoint_name=endpoint.name,
+                private_dns_zone_group_name="default",
+                private_dns_zone_configs=[
+                    network.PrivateDnsZoneConfigArgs(
+                        name=args.zone_key, private_dns_zone_id=spec.zone_ids[args.zone_key]
+                    )
+                ],
+                opts=child,
+            )
+        self.endpoint_id = endpoint.id
+        self.register_outputs({"endpoint_id": self.endpoint_id})
