@@ -1,0 +1,179 @@
+"""Bad configuration fails before any resource is created, with a message naming the key and what is valid."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import ConfigError, Settings, parse_settings
+from offline.harness import ProgramError, run_program
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("coa-lockdown:")}
+
+
+def with_change(stack: str, path: str, value: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(stack_values(stack))
+    *parents, leaf = path.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is DELETE:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+    return raw
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_parse(stack: str) -> None:
+    settings = parse_settings(stack_values(stack))
+    assert isinstance(settings, Settings)
+    assert settings.environment == stack
+
+
+def test_dev_and_prod_hold_the_same_keys() -> None:
+    def shape(node: Any, prefix: str = "") -> set[str]:
+        if isinstance(node, dict):
+            return {f"{prefix}{k}" for k in node} | {p for k, v in node.items() for p in shape(v, f"{prefix}{k}.")}
+        return set()
+
+    dev, prod = (
+        yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text()),
+        yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text()),
+    )
+    assert shape(dev["config"]) == shape(prod["config"])
+    assert dev["config"] != prod["config"]
+
+
+BAD_INPUTS = [
+    # (stack, key path, bad value, words the error must contain)
+    ("dev", "network.addressSpace", "10.1.0.0/33", ["coa-lockdown:network.addressSpace", "not a valid IPv4 CIDR"]),
+    ("dev", "network.subnets.aks", "10.1.0.1/22", ["coa-lockdown:network.subnets.aks", "not a valid IPv4 CIDR"]),
+    (
+        "dev",
+        "network.subnets.privateEndpoints",
+        "10.9.4.0/24",
+        ["network.subnets.privateEndpoints", "outside the VNet"],
+    ),
+    (
+        "dev",
+        "network.subnets.postgres",
+        "10.1.4.0/28",
+        ["network.subnets.postgres", "overlaps subnet 'privateEndpoints'"],
+    ),
+    ("dev", "kubernetes.serviceCidr", "10.0.0.0/8", ["coa-lockdown:kubernetes.serviceCidr", "overlaps the VNet"]),
+    ("dev", "kubernetes.podCidr", "10.1.0.0/16", ["coa-lockdown:kubernetes.podCidr", "overlaps the VNet"]),
+    ("dev", "batch.maxNodes", 40000, ["coa-lockdown:batch.maxNodes", "out of range"]),
+    ("dev", "network.subnets.batch", "10.1.128.0/25", ["network.subnets.batch", "usable addresses", "batch.maxNodes"]),
+    ("dev", "network.subnets.privateEndpoints", "10.1.4.0/28", ["network.subnets.privateEndpoints", "usable"]),
+    ("dev", "network.subnets.postgres", "10.1.5.0/29", ["network.subnets.postgres", "/28"]),
+    (
+        "dev",
+        "names.storageAccount",
+        "St-Coa",
+        ["coa-lockdown:names.storageAccount", "3-24 lowercase letters and digits"],
+    ),
+    (
+        "dev",
+        "names.batchAccount",
+        "ba_coa_dev",
+        ["coa-lockdown:names.batchAccount", "3-24 lowercase letters and digits"],
+    ),
+    ("dev", "names.keyVault", "kv--double", ["coa-lockdown:names.keyVault", "single hyphens"]),
+    ("dev", "nameSuffix", "TOOLONG77", ["coa-lockdown:nameSuffix", "3-6 lowercase"]),
+    ("dev", "environment", "staging", ["coa-lockdown:environment", "'staging' is not valid", "dev, prod"]),
+    ("dev", "location", "westeurop", ["coa-lockdown:location", "'westeurop' is not valid"]),
+    ("dev", "environment", DELETE, ["coa-lockdown:environment", "is required"]),
+    ("prod", "network.firewallPrivateIp", DELETE, ["coa-lockdown:network.firewallPrivateIp", "is required"]),
+    ("prod", "network.firewallPrivateIp", "10.20.0.4", ["network.firewallPrivateIp", "inside this VNet"]),
+    ("prod", "network.trustedSourceCidrs", ["0.0.0.0/0"], ["network.trustedSourceCidrs", "not a private range"]),
+    ("prod", "network.egress", "internet", ["coa-lockdown:network.egress", "natGateway"]),
+    ("dev", "kubernetes.systemPool.maxCount", 0, ["coa-lockdown:kubernetes.systemPool.maxCount", "out of range"]),
+    ("dev", "kubernetes.dnsServiceIp", "10.3.0.10", ["coa-lockdown:kubernetes.dnsServiceIp", "inside serviceCidr"]),
+    ("dev", "kubernetes.adminGroupObjectIds", ["admins"], ["kubernetes.adminGroupObjectIds", "object id"]),
+    ("dev", "postgres.highAvailability", True, ["coa-lockdown:postgres.highAvailability", "Burstable"]),
+    ("dev", "postgres.backupRetentionDays", 3, ["coa-lockdown:postgres.backupRetentionDays", "7-35"]),
+    ("dev", "network.subnetz", {}, ["coa-lockdown:network.subnetz", "unknown key"]),
+    ("dev", "netwrok", {}, ["coa-lockdown:netwrok", "unknown key"]),
+    ("dev", "taskDatabase", "mysql", ["coa-lockdown:taskDatabase", "cosmosdb, postgresql"]),
+    ("dev", "cosmos.localAuthEnabled", False, ["coa-lockdown:cosmos.localAuthEnabled", "TES 3.2"]),
+    (
+        "dev",
+        "dns.existingZoneIds",
+        {
+            "blobs": "/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net"
+        },
+        ["coa-lockdown:dns.existingZoneIds.blobs", "unknown zone key"],
+    ),
+    (
+        "dev",
+        "dns.existingZoneIds",
+        {
+            "blob": "/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net"
+        },
+        ["coa-lockdown:dns.existingZoneIds.blob", "privatelink.blob.core.windows.net"],
+    ),
+    ("dev", "monitoring.logRetentionDays", 7, ["coa-lockdown:monitoring.logRetentionDays", "30-730"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "path", "value", "expected"), BAD_INPUTS, ids=[f"{c[1]}={c[2]!r}"[:60] for c in BAD_INPUTS]
+)
+def test_bad_input_names_the_key(stack: str, path: str, value: Any, expected: list[str]) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_settings(with_change(stack, path, value))
+    for words in expected:
+        assert words in str(error.value)
+
+
+def test_image_scanner_requires_its_secrets() -> None:
+    raw = with_change(
+        "dev",
+        "imageScanner",
+        {"image": "crcoadevd7k2.azurecr.io/prisma/defender:32.07", "registryServer": "crcoadevd7k2.azurecr.io"},
+    )
+    with pytest.raises(ConfigError, match="coa-lockdown:imageScannerUsername: is required when imageScanner is set"):
+        parse_settings(raw)
+    raw["imageScannerUsername"] = "scanner"
+    with pytest.raises(ConfigError, match="coa-lockdown:imageScannerPassword"):
+        parse_settings(raw)
+    raw["imageScannerPassword"] = "s3cret"
+    assert parse_settings(raw).image_scanner is not None
+
+
+def test_image_scanner_image_must_be_pinned() -> None:
+    raw = with_change("dev", "imageScanner", {"image": "prisma/defender", "registryServer": "crcoadevd7k2.azurecr.io"})
+    raw |= {"imageScannerUsername": "u", "imageScannerPassword": "p"}
+    with pytest.raises(ConfigError, match=r"coa-lockdown:imageScanner\.image"):
+        parse_settings(raw)
+
+
+def test_protection_defaults_follow_the_environment() -> None:
+    dev = with_change("dev", "protectStatefulResources", DELETE)
+    prod = with_change("prod", "protectStatefulResources", DELETE)
+    assert parse_settings(dev).protect_stateful_resources is False
+    assert parse_settings(prod).protect_stateful_resources is True
+
+
+def test_bad_config_stops_the_program_before_any_resource(tmp_path: Path) -> None:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    (tmp_path / "components").symlink_to(REPO / "components")
+    doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    doc["config"]["coa-lockdown:network"]["subnets"]["batch"] = "10.1.128.0/25"
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ProgramError, match=r"coa-lockdown:network\.subnets\.batch"):
+        run_program(tmp_path, "bad")
