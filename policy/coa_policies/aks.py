@@ -1,0 +1,218 @@
+"""AKS managed clusters and their agent pools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from ._core import (
+    MISSING,
+    UNKNOWN,
+    Rule,
+    Subject,
+    get,
+    get_ci,
+    is_world,
+    items,
+    known,
+    same,
+)
+
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
+
+
+def _private(s: Subject) -> Iterable[str]:
+    access = get(s.props, "apiServerAccessProfile")
+    private = get(access, "enablePrivateCluster")
+    ranges = get(access, "authorizedIPRanges")
+    if private is True or private is UNKNOWN or ranges is UNKNOWN:
+        return
+    listed = items(ranges)
+    world = [r for r in listed if is_world(r)]
+    if not listed:
+        yield "the API server is public: set apiServerAccessProfile.enablePrivateCluster or authorizedIPRanges."
+    elif world:
+        yield f"apiServerAccessProfile.authorizedIPRanges includes {world[0]!r}, the whole Internet."
+
+
+def _rbac(s: Subject) -> Iterable[str]:
+    if get(s.props, "enableRBAC") is False:  # ARM default is true
+        yield "enableRBAC is false."
+
+
+def _entra(s: Subject) -> Iterable[str]:
+    aad = get(s.props, "aadProfile")
+    if aad is UNKNOWN:
+        return
+    if aad is MISSING:
+        yield "aadProfile is not set: cluster users are not Entra ID identities."
+        return
+    if get(aad, "managed") is False:
+        yield "aadProfile.managed is false (legacy AAD integration)."
+    if get(aad, "enableAzureRBAC") not in (True, UNKNOWN):
+        yield "aadProfile.enableAzureRBAC is not true: Kubernetes authorisation is not Azure RBAC."
+
+
+def _local_accounts(s: Subject) -> Iterable[str]:
+    if get(s.props, "disableLocalAccounts") not in (True, UNKNOWN):
+        yield "disableLocalAccounts is not true: the static cluster-admin credential remains usable."
+
+
+def _network_policy(s: Subject) -> Iterable[str]:
+    policy = get(s.props, "networkProfile", "networkPolicy")
+    if policy is UNKNOWN:
+        return
+    if not any(same(policy, p) for p in ("azure", "calico", "cilium")):
+        yield f"networkProfile.networkPolicy is {policy if known(policy) else 'not set'}; use azure, calico or cilium."
+
+
+def pools(s: Subject) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if s.type == AGENT_POOL:
+        yield s.name, s.props
+        return
+    for index, pool in enumerate(items(get(s.props, "agentPoolProfiles"))):
+        if isinstance(pool, Mapping):
+            name = get(pool, "name")
+            yield (name if isinstance(name, str) else f"agentPoolProfiles[{index}]"), pool
+
+
+def _no_node_public_ip(s: Subject) -> Iterable[str]:
+    for name, pool in pools(s):
+        if get(pool, "enableNodePublicIP") is True:
+            yield f"agent pool {name!r} gives nodes public IPs (enableNodePublicIP: true)."
+
+
+def _encryption_at_host(s: Subject) -> Iterable[str]:
+    for name, pool in pools(s):
+        if get(pool, "enableEncryptionAtHost") not in (True, UNKNOWN):
+            yield f"agent pool {name!r} does not set enableEncryptionAtHost: true."
+
+
+def _policy_addon(s: Subject) -> Iterable[str]:
+    profiles = get(s.props, "addonProfiles")
+    enabled = get(get_ci(profiles, "azurepolicy"), "enabled")
+    if profiles is not UNKNOWN and enabled not in (True, UNKNOWN):
+        yield "addonProfiles.azurepolicy.enabled is not true."
+
+
+def _auto_upgrade(s: Subject) -> Iterable[str]:
+    channel = get(s.props, "autoUpgradeProfile", "upgradeChannel")
+    if channel is MISSING or same(channel, "none"):
+        yield "autoUpgradeProfile.upgradeChannel is not set to an automatic channel (patch, stable, rapid, node-image)."
+
+
+def _workload_identity(s: Subject) -> Iterable[str]:
+    if get(s.props, "oidcIssuerProfile", "enabled") not in (True, UNKNOWN):
+        yield "oidcIssuerProfile.enabled is not true."
+    if get(s.props, "securityProfile", "workloadIdentity", "enabled") not in (True, UNKNOWN):
+        yield "securityProfile.workloadIdentity.enabled is not true: pods would need stored credentials."
+
+
+_C = (CLUSTER,)
+_POOLS = (CLUSTER, AGENT_POOL)
+
+POLICIES = [
+    Rule(
+        name="aks-private-api-server",
+        types=_C,
+        check=_private,
+        description="The AKS API server is private, or limited to authorised IP ranges that are not the Internet.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Set apiServerAccessProfile.enablePrivateCluster: true (preferred) or authorizedIPRanges.",
+        anchor="CKV_AZURE_115, CKV_AZURE_6",
+    ),
+    Rule(
+        name="aks-rbac-enabled",
+        types=_C,
+        check=_rbac,
+        description="Kubernetes RBAC is enabled.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Set enableRBAC: true.",
+        anchor="CKV_AZURE_5",
+    ),
+    Rule(
+        name="aks-entra-id-with-azure-rbac",
+        types=_C,
+        check=_entra,
+        description="Cluster users authenticate with Entra ID and are authorised with Azure RBAC.",
+        severity=Severity.HIGH,
+        safeguard="authentication",
+        remediation="Set aadProfile: {managed: true, enableAzureRBAC: true}.",
+        anchor="Azure Policy: AKS clusters should have Azure RBAC / Entra ID integration",
+    ),
+    Rule(
+        name="aks-local-accounts-disabled",
+        types=_C,
+        check=_local_accounts,
+        description="Local (certificate) cluster accounts are disabled.",
+        severity=Severity.HIGH,
+        safeguard="authentication",
+        remediation="Set disableLocalAccounts: true.",
+        anchor="CKV_AZURE_141",
+    ),
+    Rule(
+        name="aks-network-policy-enabled",
+        types=_C,
+        check=_network_policy,
+        description="A network policy engine enforces Kubernetes NetworkPolicies.",
+        severity=Severity.MEDIUM,
+        safeguard="access",
+        remediation="Set networkProfile.networkPolicy: azure, calico or cilium.",
+        anchor="CKV_AZURE_7",
+    ),
+    Rule(
+        name="aks-no-node-public-ip",
+        types=_POOLS,
+        check=_no_node_public_ip,
+        description="No node pool gives nodes public IPs.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Remove enableNodePublicIP (or set it false) on every pool.",
+        anchor="Azure Policy: AKS node pools should not have public IPs",
+    ),
+    Rule(
+        name="aks-encryption-at-host",
+        types=_POOLS,
+        check=_encryption_at_host,
+        description="Node pools encrypt temp disks, caches and disk data flows at the host.",
+        severity=Severity.MEDIUM,
+        safeguard="encryption",
+        remediation="Set enableEncryptionAtHost: true on every pool (the subscription feature must be registered).",
+        anchor="CKV_AZURE_227",
+    ),
+    Rule(
+        name="aks-azure-policy-addon",
+        types=_C,
+        check=_policy_addon,
+        description="The Azure Policy add-on enforces admission policies in the cluster.",
+        severity=Severity.MEDIUM,
+        safeguard="access",
+        remediation="Set addonProfiles.azurepolicy: {enabled: true}.",
+        anchor="CKV_AZURE_116",
+    ),
+    Rule(
+        name="aks-automatic-upgrades",
+        types=_C,
+        check=_auto_upgrade,
+        description="The cluster upgrades automatically to receive security patches.",
+        severity=Severity.MEDIUM,
+        safeguard="integrity",
+        remediation="Set autoUpgradeProfile.upgradeChannel: patch or stable.",
+        anchor="CKV_AZURE_171",
+    ),
+    Rule(
+        name="aks-workload-identity-oidc",
+        types=_C,
+        check=_workload_identity,
+        description="Pods authenticate to Azure with workload identity federated through the OIDC issuer.",
+        severity=Severity.MEDIUM,
+        safeguard="authentication",
+        remediation="Set oidcIssuerProfile.enabled: true and securityProfile.workloadIdentity.enabled: true.",
+        anchor="none: gap in existing scanners",
+    ),
+]

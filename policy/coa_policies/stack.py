@@ -1,0 +1,174 @@
+"""Stack rules: what no single resource can show (endpoints, diagnostics, protection, public IPs).
+
+Resources are linked the way the engine records it: a resource that takes another's id as an input has that
+resource's URN among its property dependencies (known even during preview, when ids are not). ARM id
+equality is the fallback when both ids are known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import Severity
+
+from ._core import MISSING, StackResource, StackRule, get, items, matches_any
+
+STORAGE = "azure-native:storage:StorageAccount"
+VAULT = "azure-native:keyvault:Vault"
+COSMOS = ("azure-native:cosmosdb:DatabaseAccount", "azure-native:documentdb:DatabaseAccount")
+BATCH = "azure-native:batch:BatchAccount"
+REGISTRY = "azure-native:containerregistry:Registry"
+AKS = "azure-native:containerservice:ManagedCluster"
+POSTGRES = "azure-native:dbforpostgresql:Server"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
+DIAGNOSTICS = ("azure-native:insights:DiagnosticSetting", "azure-native:monitor:DiagnosticSetting")
+PUBLIC_IP = "azure-native:network:PublicIPAddress"
+NAT_GATEWAY = "azure-native:network:NatGateway"
+
+PRIVATE_LINK_TARGETS = (STORAGE, VAULT, *COSMOS, BATCH, REGISTRY)
+AUDITED = (VAULT, BATCH, *COSMOS, AKS, STORAGE)
+STATEFUL = (STORAGE, VAULT, *COSMOS, POSTGRES, WORKSPACE)
+
+
+def _arm_id(r: StackResource) -> str:
+    value = get(r.props, "id")
+    return value.lower() if isinstance(value, str) else ""
+
+
+def refers_to(source: StackResource, target: StackResource, prop: str, ids: Iterable[Any] = ()) -> bool:
+    if target.urn in source.property_dependencies.get(prop, frozenset()) or target.urn in source.dependencies:
+        return True
+    target_id = _arm_id(target)
+    return bool(target_id) and any(isinstance(i, str) and i.lower().startswith(target_id) for i in ids)
+
+
+def _of(resources: Sequence[StackResource], *types: str) -> list[StackResource]:
+    return [r for r in resources if r.type in types]
+
+
+def _label(r: StackResource) -> str:
+    return f"{r.type.rsplit(':', 1)[-1]} {r.name!r}"
+
+
+def _private_endpoints(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    endpoints = _of(resources, PRIVATE_ENDPOINT)
+    groups = _of(resources, ZONE_GROUP)
+    for target in _of(resources, *PRIVATE_LINK_TARGETS):
+        mine = [
+            pe
+            for pe in endpoints
+            if refers_to(
+                pe,
+                target,
+                "privateLinkServiceConnections",
+                [
+                    get(c, "privateLinkServiceId")
+                    for c in items(get(pe.props, "privateLinkServiceConnections"))
+                    + items(get(pe.props, "manualPrivateLinkServiceConnections"))
+                ],
+            )
+        ]
+        if not mine:
+            yield f"{_label(target)} has no private endpoint.", target.urn
+            continue
+        if cfg["dnsZoneGroupsManagedByPolicy"]:
+            continue
+        for pe in mine:
+            pe_name = get(pe.props, "privateEndpointName")
+            if not any(
+                g.parent == pe.urn
+                or refers_to(g, pe, "privateEndpointName")
+                or (isinstance(pe_name, str) and get(g.props, "privateEndpointName") == pe_name)
+                for g in groups
+            ):
+                yield f"private endpoint {pe.name!r} of {_label(target)} has no private DNS zone group.", pe.urn
+
+
+def _diagnostics(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    settings = [d for d in _of(resources, *DIAGNOSTICS) if get(d.props, "workspaceId") is not MISSING]
+    for target in _of(resources, *AUDITED):
+        # Storage logs are configured on the blobServices/default sub-resource, whose URI embeds the account id.
+        if not any(refers_to(d, target, "resourceUri", [get(d.props, "resourceUri")]) for d in settings):
+            yield f"{_label(target)} sends no diagnostics to a Log Analytics workspace.", target.urn
+
+
+def _protected(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    stacks = {r.stack for r in resources if r.stack}
+    if not any(matches_any(stack, cfg["productionStacks"]) for stack in stacks):
+        return
+    for r in _of(resources, *STATEFUL):
+        if not r.protect:
+            yield f"{_label(r)} is not protected in production stack {min(stacks)!r}.", r.urn
+
+
+def _public_ips(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    gateways = _of(resources, NAT_GATEWAY)
+    for ip in _of(resources, PUBLIC_IP):
+        names = [ip.name, get(ip.props, "publicIpAddressName")]
+        if any(isinstance(n, str) and matches_any(n, cfg["allowedPublicIpNames"]) for n in names):
+            continue
+        if not any(
+            refers_to(g, ip, "publicIpAddresses", [get(ref, "id") for ref in items(get(g.props, "publicIpAddresses"))])
+            for g in gateways
+        ):
+            yield f"public IP {ip.name!r} is not attached to a NAT gateway (egress).", ip.urn
+
+
+POLICIES = [
+    StackRule(
+        name="paas-private-endpoint-with-dns",
+        check=_private_endpoints,
+        description="Every storage account, Key Vault, Cosmos DB account, Batch account and container "
+        "registry has a private endpoint with a private DNS zone group.",
+        severity=Severity.HIGH,
+        safeguard="transmission",
+        remediation="Add a PrivateEndpoint whose privateLinkServiceConnections targets the resource and a "
+        "PrivateDnsZoneGroup on it; set dnsZoneGroupsManagedByPolicy when Azure Policy creates "
+        "the zone groups (landing zones).",
+        anchor="Azure Policy: <service> should use private link (one per service)",
+        config={"dnsZoneGroupsManagedByPolicy": {"type": "boolean", "default": False}},
+    ),
+    StackRule(
+        name="diagnostics-to-log-analytics",
+        check=_diagnostics,
+        description="Every Key Vault, Batch account, Cosmos DB account, AKS cluster and storage account sends "
+        "diagnostic logs to a Log Analytics workspace.",
+        severity=Severity.HIGH,
+        safeguard="audit",
+        remediation="Add a DiagnosticSetting (resourceUri = the resource id, or <account id>/blobServices/default "
+        "for blob logs) with workspaceId.",
+        anchor="CKV_AZURE_4 (AKS), Azure Policy: Resource logs in <service> should be enabled",
+    ),
+    StackRule(
+        name="stateful-resources-protected-in-production",
+        check=_protected,
+        description="In production stacks, storage accounts, Key Vaults, Cosmos DB accounts, PostgreSQL "
+        "servers and Log Analytics workspaces are protected from deletion.",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Pass ResourceOptions(protect=True) for these resources in production stacks; name the "
+        "production stacks (glob patterns) in productionStacks.",
+        anchor="none: gap in existing scanners",
+        config={
+            "productionStacks": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["prod", "production", "prod-*"],
+            }
+        },
+    ),
+    StackRule(
+        name="public-ip-only-for-nat-gateway",
+        check=_public_ips,
+        description="Public IP addresses exist only for egress through a NAT gateway (or are allowlisted).",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Remove the public IP, or attach it to the NAT gateway's publicIpAddresses, or add its "
+        "name to allowedPublicIpNames.",
+        anchor="Azure Policy: Network interfaces should not have public IPs (analogue)",
+        config={"allowedPublicIpNames": {"type": "array", "items": {"type": "string"}, "default": []}},
+    ),
+]

@@ -1,0 +1,265 @@
+"""Each resource rule: silent on the compliant fixture, and each single change below makes it report."""
+
+from __future__ import annotations
+
+import pytest
+from policy_fixtures import COMPLIANT, DELETE, compliant, mutate
+
+from policy.coa_policies import all_policies
+from policy.coa_policies._core import Rule
+
+RULES = {p.name: p for p in all_policies() if isinstance(p, Rule)}
+ST, BLOB, CONT = (
+    "azure-native:storage:StorageAccount",
+    "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:BlobContainer",
+)
+NSG, SR, SUBNET, VNET, FLOW = (
+    "azure-native:network:NetworkSecurityGroup",
+    "azure-native:network:SecurityRule",
+    "azure-native:network:Subnet",
+    "azure-native:network:VirtualNetwork",
+    "azure-native:network:FlowLog",
+)
+AKS, POOL = "azure-native:containerservice:ManagedCluster", "azure-native:containerservice:AgentPool"
+BA, BP = "azure-native:batch:BatchAccount", "azure-native:batch:Pool"
+COSMOS, DOCDB = "azure-native:cosmosdb:DatabaseAccount", "azure-native:documentdb:DatabaseAccount"
+PG, PGC = "azure-native:dbforpostgresql:Server", "azure-native:dbforpostgresql:Configuration"
+KV, SECRET, KEY = "azure-native:keyvault:Vault", "azure-native:keyvault:Secret", "azure-native:keyvault:Key"
+ACR = "azure-native:containerregistry:Registry"
+AI, AI_OLD, LOG = (
+    "azure-native:applicationinsights:Component",
+    "azure-native:insights:Component",
+    "azure-native:operationalinsights:Workspace",
+)
+DEP, CRON, POD, NS = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:batch/v1:CronJob",
+    "kubernetes:core/v1:Pod",
+    "kubernetes:core/v1:Namespace",
+)
+C = "spec.template.spec.containers.0"
+SC = f"{C}.securityContext"
+WORLD_RULE = {"securityRules.0.sourceAddressPrefix": "Internet"}
+
+# (rule, resource type, single change)
+VIOLATIONS = [
+    ("storage-account-https-only", ST, {"enableHttpsTrafficOnly": False}),
+    ("storage-account-tls-1-2-minimum", ST, {"minimumTlsVersion": "TLS1_1"}),
+    ("storage-account-tls-1-2-minimum", ST, {"minimumTlsVersion": DELETE}),
+    ("storage-account-blob-public-access-disabled", ST, {"allowBlobPublicAccess": True}),
+    ("storage-account-blob-public-access-disabled", ST, {"allowBlobPublicAccess": DELETE}),
+    (
+        "storage-account-public-network-restricted",
+        ST,
+        {"publicNetworkAccess": "Enabled", "networkRuleSet.defaultAction": "Allow"},
+    ),
+    (
+        "storage-account-public-network-restricted",
+        ST,
+        {"publicNetworkAccess": DELETE, "networkRuleSet.ipRules": [{"iPAddressOrRange": "0.0.0.0/0"}]},
+    ),
+    ("storage-account-public-network-restricted", ST, {"publicNetworkAccess": DELETE, "networkRuleSet": DELETE}),
+    ("storage-account-shared-key-disabled", ST, {"allowSharedKeyAccess": True}),
+    ("storage-account-infrastructure-encryption", ST, {"encryption.requireInfrastructureEncryption": False}),
+    ("storage-account-sas-expiry-policy", ST, {"sasPolicy": DELETE}),
+    ("storage-blob-soft-delete-and-versioning", BLOB, {"deleteRetentionPolicy.enabled": False}),
+    ("storage-blob-soft-delete-and-versioning", BLOB, {"containerDeleteRetentionPolicy.days": 3}),
+    ("storage-blob-soft-delete-and-versioning", BLOB, {"isVersioningEnabled": DELETE}),
+    ("storage-container-private", CONT, {"publicAccess": "Blob"}),
+    ("storage-container-private", CONT, {"publicAccess": "container"}),
+    ("nsg-no-inbound-from-internet", NSG, WORLD_RULE),
+    ("nsg-no-inbound-from-internet", NSG, {"securityRules.0.sourceAddressPrefix": "*"}),
+    (
+        "nsg-no-inbound-from-internet",
+        NSG,
+        {
+            "securityRules.0.sourceAddressPrefix": DELETE,
+            "securityRules.0.sourceAddressPrefixes": ["10.0.0.0/8", "0.0.0.0/0"],
+        },
+    ),
+    ("nsg-no-inbound-from-internet", SR, {"sourceAddressPrefix": "Any"}),
+    ("nsg-no-ssh-from-internet", NSG, {**WORLD_RULE, "securityRules.0.destinationPortRange": "22"}),
+    ("nsg-no-ssh-from-internet", NSG, {**WORLD_RULE, "securityRules.0.destinationPortRange": "20-30"}),
+    ("nsg-no-ssh-from-internet", NSG, {**WORLD_RULE, "securityRules.0.destinationPortRange": "*"}),
+    (
+        "nsg-no-ssh-from-internet",
+        SR,
+        {"sourceAddressPrefix": "internet", "destinationPortRange": DELETE, "destinationPortRanges": ["443", "21-23"]},
+    ),
+    (
+        "nsg-no-ssh-from-internet",
+        SR,
+        {"sourceAddressPrefix": "0.0.0.0/0", "protocol": "*", "destinationPortRange": "80,22"},
+    ),
+    ("nsg-no-rdp-from-internet", SR, {"sourceAddressPrefix": "*", "protocol": "Udp", "destinationPortRange": "3389"}),
+    ("nsg-no-rdp-from-internet", NSG, {**WORLD_RULE, "securityRules.0.destinationPortRange": "3000-4000"}),
+    ("nsg-no-http-from-internet", NSG, {**WORLD_RULE, "securityRules.0.destinationPortRange": "80"}),
+    ("nsg-outbound-internet-restricted", SR, {"direction": "Outbound", "destinationAddressPrefix": "Internet"}),
+    ("subnet-has-nsg", SUBNET, {"networkSecurityGroup": DELETE}),
+    ("subnet-has-nsg", VNET, {"subnets.0.networkSecurityGroup": DELETE}),
+    ("subnet-default-outbound-access-disabled", SUBNET, {"defaultOutboundAccess": DELETE}),
+    ("subnet-default-outbound-access-disabled", VNET, {"subnets.0.defaultOutboundAccess": True}),
+    ("flow-log-retention-90-days", FLOW, {"retentionPolicy.days": 30}),
+    ("flow-log-retention-90-days", FLOW, {"retentionPolicy.enabled": False}),
+    ("aks-private-api-server", AKS, {"apiServerAccessProfile": DELETE}),
+    (
+        "aks-private-api-server",
+        AKS,
+        {
+            "apiServerAccessProfile.enablePrivateCluster": False,
+            "apiServerAccessProfile.authorizedIPRanges": ["203.0.113.0/24", "0.0.0.0/0"],
+        },
+    ),
+    ("aks-rbac-enabled", AKS, {"enableRBAC": False}),
+    ("aks-entra-id-with-azure-rbac", AKS, {"aadProfile": DELETE}),
+    ("aks-entra-id-with-azure-rbac", AKS, {"aadProfile.enableAzureRBAC": False}),
+    ("aks-local-accounts-disabled", AKS, {"disableLocalAccounts": DELETE}),
+    ("aks-network-policy-enabled", AKS, {"networkProfile.networkPolicy": "none"}),
+    ("aks-network-policy-enabled", AKS, {"networkProfile.networkPolicy": DELETE}),
+    ("aks-no-node-public-ip", AKS, {"agentPoolProfiles.0.enableNodePublicIP": True}),
+    ("aks-no-node-public-ip", POOL, {"enableNodePublicIP": True}),
+    ("aks-encryption-at-host", AKS, {"agentPoolProfiles.0.enableEncryptionAtHost": DELETE}),
+    ("aks-encryption-at-host", POOL, {"enableEncryptionAtHost": False}),
+    ("aks-azure-policy-addon", AKS, {"addonProfiles": DELETE}),
+    ("aks-azure-policy-addon", AKS, {"addonProfiles.azurePolicy.enabled": False}),
+    ("aks-automatic-upgrades", AKS, {"autoUpgradeProfile.upgradeChannel": "none"}),
+    ("aks-workload-identity-oidc", AKS, {"oidcIssuerProfile.enabled": False}),
+    ("aks-workload-identity-oidc", AKS, {"securityProfile": DELETE}),
+    ("batch-account-public-network-disabled", BA, {"publicNetworkAccess": "Enabled"}),
+    (
+        "batch-account-public-network-disabled",
+        BA,
+        {
+            "publicNetworkAccess": DELETE,
+            "networkProfile": {
+                "accountAccess": {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "value": "0.0.0.0/0"}]}
+            },
+        },
+    ),
+    ("batch-account-entra-id-auth-only", BA, {"allowedAuthenticationModes": ["AAD", "SharedKey"]}),
+    ("batch-account-entra-id-auth-only", BA, {"allowedAuthenticationModes": DELETE}),
+    ("batch-account-autostorage-managed-identity", BA, {"autoStorage.authenticationMode": "StorageKeys"}),
+    ("batch-account-autostorage-managed-identity", BA, {"autoStorage.authenticationMode": DELETE}),
+    ("batch-pool-no-public-ip", BP, {"networkConfiguration.publicIPAddressConfiguration": DELETE}),
+    ("batch-pool-no-public-ip", BP, {"networkConfiguration.publicIPAddressConfiguration.provision": "BatchManaged"}),
+    ("batch-pool-in-subnet", BP, {"networkConfiguration.subnetId": DELETE}),
+    ("batch-pool-simplified-node-communication", BP, {"targetNodeCommunicationMode": "Classic"}),
+    (
+        "batch-pool-disk-encryption",
+        BP,
+        {"deploymentConfiguration.virtualMachineConfiguration.diskEncryptionConfiguration.targets": ["OsDisk"]},
+    ),
+    ("batch-pool-blobfuse-by-identity", BP, {"mountConfiguration.0.azureBlobFileSystemConfiguration.accountKey": "k"}),
+    (
+        "batch-pool-blobfuse-by-identity",
+        BP,
+        {
+            "mountConfiguration.0.azureBlobFileSystemConfiguration.identityReference": DELETE,
+            "mountConfiguration.0.azureBlobFileSystemConfiguration.sasKey": "sv=...",
+        },
+    ),
+    ("cosmosdb-public-network-disabled", COSMOS, {"publicNetworkAccess": "Enabled"}),
+    (
+        "cosmosdb-public-network-disabled",
+        DOCDB,
+        {
+            "publicNetworkAccess": DELETE,
+            "isVirtualNetworkFilterEnabled": True,
+            "ipRules": [{"ipAddressOrRange": "0.0.0.0"}],
+        },
+    ),
+    ("cosmosdb-local-auth-disabled", COSMOS, {"disableLocalAuth": False}),
+    ("cosmosdb-key-based-metadata-write-disabled", DOCDB, {"disableKeyBasedMetadataWriteAccess": DELETE}),
+    ("cosmosdb-tls-1-2-minimum", COSMOS, {"minimalTlsVersion": "Tls"}),
+    ("postgres-public-network-disabled", PG, {"network": DELETE}),
+    ("postgres-public-network-disabled", PG, {"network.publicNetworkAccess": "Enabled"}),
+    ("postgres-tls-enforced", PGC, {"value": "OFF"}),
+    ("postgres-tls-enforced", PGC, {"configurationName": "ssl_min_protocol_version", "value": "TLSv1.1"}),
+    ("postgres-backup-retention", PG, {"backup.backupRetentionDays": 7}),
+    ("postgres-backup-retention", PG, {"backup": DELETE}),
+    ("keyvault-purge-protection", KV, {"properties.enablePurgeProtection": DELETE}),
+    ("keyvault-soft-delete", KV, {"properties.enableSoftDelete": False}),
+    ("keyvault-rbac-authorization", KV, {"properties.enableRbacAuthorization": False}),
+    (
+        "keyvault-public-network-disabled",
+        KV,
+        {"properties.publicNetworkAccess": "Enabled", "properties.networkAcls.defaultAction": "Allow"},
+    ),
+    (
+        "keyvault-public-network-disabled",
+        KV,
+        {"properties.publicNetworkAccess": DELETE, "properties.networkAcls.ipRules": [{"value": "0.0.0.0/0"}]},
+    ),
+    ("keyvault-secrets-and-keys-expire", SECRET, {"properties.attributes": DELETE}),
+    ("keyvault-secrets-and-keys-expire", KEY, {"properties.attributes.expires": DELETE}),
+    ("acr-admin-user-disabled", ACR, {"adminUserEnabled": True}),
+    ("acr-anonymous-pull-disabled", ACR, {"anonymousPullEnabled": True}),
+    ("acr-public-network-disabled", ACR, {"publicNetworkAccess": "Enabled"}),
+    ("acr-public-network-disabled", ACR, {"publicNetworkAccess": DELETE}),
+    ("appinsights-workspace-based", AI, {"workspaceResourceId": DELETE}),
+    ("appinsights-workspace-based", AI_OLD, {"ingestionMode": "ApplicationInsights"}),
+    ("appinsights-local-auth-disabled", AI, {"disableLocalAuth": DELETE}),
+    ("appinsights-ip-masking-enabled", AI_OLD, {"disableIpMasking": True}),
+    ("appinsights-public-access-disabled", AI, {"publicNetworkAccessForIngestion": "Enabled"}),
+    ("appinsights-public-access-disabled", AI, {"publicNetworkAccessForQuery": DELETE}),
+    ("log-analytics-retention-minimum", LOG, {"retentionInDays": 30}),
+    ("log-analytics-retention-minimum", LOG, {"retentionInDays": DELETE}),
+    ("log-analytics-local-auth-disabled", LOG, {"features": DELETE}),
+    ("k8s-run-as-non-root", DEP, {"spec.template.spec.securityContext.runAsNonRoot": False}),
+    ("k8s-run-as-non-root", DEP, {f"{SC}.runAsUser": 0}),
+    ("k8s-no-privilege-escalation", DEP, {f"{SC}.allowPrivilegeEscalation": DELETE}),
+    ("k8s-no-privileged-or-host-access", DEP, {f"{SC}.privileged": True}),
+    ("k8s-no-privileged-or-host-access", DEP, {"spec.template.spec.hostNetwork": True}),
+    (
+        "k8s-no-privileged-or-host-access",
+        DEP,
+        {"spec.template.spec.volumes": [{"name": "h", "hostPath": {"path": "/"}}]},
+    ),
+    ("k8s-no-privileged-or-host-access", DEP, {f"{C}.ports": [{"containerPort": 80, "hostPort": 80}]}),
+    ("k8s-drop-all-capabilities", DEP, {f"{SC}.capabilities.drop": ["NET_RAW"]}),
+    ("k8s-drop-all-capabilities", DEP, {f"{SC}.capabilities.add": ["SYS_ADMIN"]}),
+    ("k8s-seccomp-runtime-default", DEP, {"spec.template.spec.securityContext.seccompProfile": DELETE}),
+    ("k8s-seccomp-runtime-default", DEP, {f"{SC}.seccompProfile": {"type": "Unconfined"}}),
+    ("k8s-read-only-root-filesystem", DEP, {f"{SC}.readOnlyRootFilesystem": False}),
+    ("k8s-resource-requests-and-limits", DEP, {f"{C}.resources.limits": DELETE}),
+    ("k8s-image-pinned", DEP, {f"{C}.image": "coacr.azurecr.io/cromwell"}),
+    ("k8s-image-pinned", DEP, {f"{C}.image": "coacr.azurecr.io:5000/cromwell:latest"}),
+    ("k8s-image-from-allowed-registry", DEP, {f"{C}.image": "broadinstitute/cromwell:86"}),
+    ("k8s-image-from-allowed-registry", DEP, {f"{C}.image": "ghcr.io/org/tes:1.0"}),
+    ("k8s-run-as-non-root", CRON, {"spec.jobTemplate.spec.template.spec.securityContext.runAsNonRoot": DELETE}),
+    ("k8s-no-privilege-escalation", POD, {"spec.initContainers": [{"name": "init", "image": "mcr.microsoft.com/x:1"}]}),
+    (
+        "k8s-namespace-pod-security-restricted",
+        NS,
+        {"metadata.labels": {"pod-security.kubernetes.io/enforce": "baseline"}},
+    ),
+    ("k8s-namespace-pod-security-restricted", NS, {"metadata.labels": DELETE}),
+]
+
+
+def test_every_resource_rule_has_a_failing_case() -> None:
+    covered = {name for name, _, _ in VIOLATIONS} | {"helm-release-renders"}  # tested in test_policy_helm.py
+    assert set(RULES) - covered == set()
+
+
+@pytest.mark.parametrize("rule_name", sorted(RULES))
+def test_compliant_fixture_passes(rule_name: str) -> None:
+    rule = RULES[rule_name]
+    fixtures = [t for t in rule.types if t in COMPLIANT]
+    assert fixtures or rule_name == "helm-release-renders", f"no compliant fixture for {rule.types}"
+    for resource_type in fixtures:
+        assert rule.evaluate(compliant(resource_type), type=resource_type) == [], resource_type
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "resource_type", "change"), VIOLATIONS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(VIOLATIONS)]
+)
+def test_single_change_violates(rule_name: str, resource_type: str, change: dict[str, object]) -> None:
+    messages = RULES[rule_name].evaluate(mutate(compliant(resource_type), change), type=resource_type)
+    assert messages, f"{rule_name} accepted {change}"
+    assert all(isinstance(m, str) and m for m in messages)
+
+
+def test_rules_ignore_other_types() -> None:
+    assert RULES["storage-account-https-only"].evaluate({"enableHttpsTrafficOnly": False}, type=KV) == []
