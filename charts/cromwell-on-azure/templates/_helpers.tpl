@@ -1,0 +1,119 @@
+{{/* Common labels; selectors use only name/instance/component so they never change on upgrade. */}}
+{{- define "coa.selectorLabels" -}}
+app.kubernetes.io/name: {{ .component }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "coa.labels" -}}
+{{ include "coa.selectorLabels" . }}
+app.kubernetes.io/part-of: cromwell-on-azure
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end }}
+
+{{/* registry/repository[:tag][@digest]; the schema guarantees a non-latest tag or a sha256 digest. */}}
+{{- define "coa.image" -}}
+{{- $img := index .root.Values.images .name -}}
+{{- $ref := printf "%s/%s" .root.Values.images.registry $img.repository -}}
+{{- if $img.tag }}{{ $ref = printf "%s:%s" $ref $img.tag }}{{ end -}}
+{{- if $img.digest }}{{ $ref = printf "%s@%s" $ref $img.digest }}{{ end -}}
+{{- $ref -}}
+{{- end }}
+
+{{- define "coa.isPostgres" -}}
+{{- if eq .Values.taskDatabase.kind "postgresql" }}true{{ end -}}
+{{- end }}
+
+{{/* Postgres FQDN split the way TES 6.x wants it: ServerName without suffix, suffix with leading dot. */}}
+{{- define "coa.pgServerName" -}}
+{{- index (splitList "." .Values.postgres.serverFqdn) 0 -}}
+{{- end }}
+{{- define "coa.pgServerSuffix" -}}
+{{- trimPrefix (include "coa.pgServerName" .) .Values.postgres.serverFqdn -}}
+{{- end }}
+
+{{- define "coa.batchBaseUrl" -}}
+{{- $e := trimSuffix "/" .Values.batch.endpoint -}}
+{{- if hasPrefix "https://" $e }}{{ $e }}{{ else }}{{ printf "https://%s" $e }}{{ end -}}
+{{- end }}
+
+{{- define "coa.dbInitServiceAccount" -}}
+{{- default (printf "%s-db-init" .Values.serviceAccount.name) .Values.dbInit.serviceAccountName -}}
+{{- end }}
+
+{{/* Pod Security "restricted" at pod level. fsGroup lets the non-root user write the Azure Disk temp claim. */}}
+{{- define "coa.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Pod Security "restricted" at container level; .addNetBind for images whose binary carries file capabilities. */}}
+{{- define "coa.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+  {{- if .addNetBind }}
+  # The TES images run `setcap cap_net_bind_service=+eip` on dotnet; exec fails with EPERM when that
+  # capability is outside the bounding set, so it is kept there (the only add "restricted" allows).
+  # allowPrivilegeEscalation=false means the process never actually gains it; TES listens on 8080.
+  add: ["NET_BIND_SERVICE"]
+  {{- end }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* One secrets-store CSI volume per workload, each with only the secrets that workload reads. */}}
+{{- define "coa.secretsVolume" -}}
+- name: secrets-store
+  csi:
+    driver: secrets-store.csi.k8s.io
+    readOnly: true
+    volumeAttributes:
+      secretProviderClass: {{ .name }}
+{{- end }}
+
+{{/* SecretProviderClass for the Azure Key Vault provider using workload identity (no pod identity, no VM identity). */}}
+{{- define "coa.secretProviderClass" -}}
+{{- $root := .root -}}
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata:
+  name: {{ .name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "coa.labels" (dict "root" $root "component" .component) | nindent 4 }}
+  {{- with .annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  provider: azure
+  parameters:
+    usePodIdentity: "false"
+    useVMManagedIdentity: "false"
+    clientID: {{ $root.Values.workloadIdentity.clientId | quote }}
+    keyvaultName: {{ $root.Values.keyVault.name | quote }}
+    tenantId: {{ $root.Values.azure.tenantId | quote }}
+    {{- $objects := list }}
+    {{- range $alias, $secretName := .objects }}
+    {{- $objects = append $objects (printf "objectName: %s\nobjectType: secret\nobjectAlias: %s\n" $secretName $alias) }}
+    {{- end }}
+    objects: |
+      {{- dict "array" $objects | toYaml | nindent 6 }}
+{{- end }}
+
+{{- define "coa.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 1Gi
+{{- end }}

@@ -1,0 +1,156 @@
+"""values.schema.json rejects bad values before anything renders, naming the offending key; lint is clean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import helm_python
+import pytest
+from chart_checks import case_values
+from render import CHART_DIR, deep_merge, load_values, render_chart
+
+DELETE = object()
+BAD_SUBNETS = [
+    "/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+    "/subscriptions/6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+    "/subscriptions/6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f/resourceGroups/rg/providers/Microsoft.Compute/virtualNetworks/v/subnets/s",
+    "snet-batch",
+]
+
+
+def _set(values: dict[str, Any], dotted: str, value: object) -> dict[str, Any]:
+    *parents, leaf = dotted.split(".")
+    node = values
+    for key in parents:
+        node = node[key]
+    if value is DELETE:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return values
+
+
+# (case id, base, dotted key, bad value, text the error must contain)
+CASES: list[tuple[str, str, str, object, str]] = [
+    ("missing-storage-account", "dev-postgresql", "storage.accountName", DELETE, "accountName"),
+    ("empty-batch-account", "dev-postgresql", "batch.accountName", "", "/batch/accountName"),
+    ("uppercase-storage-account", "dev-postgresql", "storage.accountName", "StCoaDev", "/storage/accountName"),
+    ("missing-key-vault", "dev-postgresql", "keyVault.name", DELETE, "name"),
+    *[
+        (f"malformed-subnet-{i}", "dev-postgresql", "batch.nodes.subnetId", s, "/batch/nodes/subnetId")
+        for i, s in enumerate(BAD_SUBNETS)
+    ],
+    ("unknown-db-kind", "dev-postgresql", "taskDatabase.kind", "mysql", "/taskDatabase/kind"),
+    (
+        "cosmos-without-account",
+        "dev-cosmosdb",
+        "taskDatabase.cosmosDb.accountName",
+        "",
+        "/taskDatabase/cosmosDb/accountName",
+    ),
+    (
+        "cosmos-wrong-database",
+        "dev-cosmosdb",
+        "taskDatabase.cosmosDb.databaseName",
+        "tes",
+        "/taskDatabase/cosmosDb/databaseName",
+    ),
+    (
+        "postgres-without-tes-secret",
+        "dev-postgresql",
+        "keyVault.secrets.tesDbPassword",
+        "",
+        "/keyVault/secrets/tesDbPassword",
+    ),
+    ("latest-tag", "dev-postgresql", "images.tes.tag", "latest", "/images/tes/tag"),
+    ("latest-tag-uppercase", "dev-postgresql", "images.cromwell.tag", "Latest", "/images/cromwell/tag"),
+    ("untagged-image", "dev-postgresql", "images.cromwell.tag", "", "/images/cromwell"),
+    (
+        "tag-in-repository",
+        "dev-postgresql",
+        "images.triggerservice.repository",
+        "cromwellonazure/triggerservice:6.0.0",
+        "/images/triggerservice/repository",
+    ),
+    ("bad-digest", "prod-postgresql", "images.tes.digest", "sha256:abc", "/images/tes/digest"),
+    ("public-registry", "dev-postgresql", "images.registry", "docker.io", "/images/registry"),
+    (
+        "public-ips-on-nodes",
+        "dev-postgresql",
+        "batch.nodes.disablePublicIpAddress",
+        False,
+        "/batch/nodes/disablePublicIpAddress",
+    ),
+    (
+        "bad-identity-id",
+        "dev-postgresql",
+        "workloadIdentity.resourceId",
+        "id-coa-dev-workload",
+        "/workloadIdentity/resourceId",
+    ),
+    ("bad-client-id", "dev-postgresql", "workloadIdentity.clientId", "coa", "/workloadIdentity/clientId"),
+    ("bad-cidr", "dev-postgresql", "networkPolicy.postgresCidr", "10.1.4.0/33", "/networkPolicy/postgresCidr"),
+    ("missing-limits", "prod-postgresql", "tes.resources.limits", None, "/tes/resources"),
+    ("insecure-tes-ssl", "dev-postgresql", "postgres.tesSslMode", "Disable", "/postgres/tesSslMode"),
+    ("pg-fqdn-not-azure", "dev-postgresql", "postgres.serverFqdn", "db.example.com", "/postgres/serverFqdn"),
+    (
+        "key-in-mount-options",
+        "dev-postgresql",
+        "storage.mountOptions",
+        ["--account-key=abc"],
+        "/storage/mountOptions/0",
+    ),
+    ("db-init-without-admin", "dev-postgresql", "postgres.adminUserName", "", "/postgres/adminUserName"),
+    ("misspelt-top-level-key", "dev-postgresql", "storageAccount", {"accountName": "x"}, "storageAccount"),
+]
+
+
+@pytest.mark.parametrize(("base", "key", "bad", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_schema_rejects_bad_values_with_a_clear_message(base: str, key: str, bad: object, expected: str) -> None:
+    values = case_values(base)
+    if "." not in key and bad is not DELETE:
+        values[key] = bad
+    else:
+        _set(values, key, bad)
+    with pytest.raises(helm_python.HelmValuesError) as raised:
+        render_chart(values)
+    assert expected in str(raised.value), str(raised.value)
+
+
+def test_defaults_alone_are_rejected_not_rendered_half_configured() -> None:
+    with pytest.raises(helm_python.HelmValuesError) as raised:
+        render_chart({})
+    message = str(raised.value)
+    for key in ("/storage/accountName", "/batch/accountName", "/batch/nodes/subnetId", "/keyVault/name"):
+        assert key in message, message
+
+
+def test_digest_only_images_and_cosmos_without_postgres_secret_are_accepted() -> None:
+    values = deep_merge(
+        load_values("values-prod"),
+        {"taskDatabase": {"kind": "cosmosdb"}, "keyVault": {"secrets": {"tesDbPassword": ""}}},
+    )
+    images = {
+        c["image"]
+        for o in render_chart(values)
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }
+    assert "crcoaprod91bc.azurecr.io/cromwellonazure/tes@sha256:" + "9a8b7c6d5e4f30211203f4e5d6c7b8a9" * 2 in images
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("kind", ["postgresql", "cosmosdb"])
+def test_helm_lint_is_clean(stack: str, kind: str) -> None:
+    values = deep_merge(load_values(f"values-{stack}"), {"taskDatabase": {"kind": kind}})
+    report = helm_python.lint(
+        CHART_DIR, values, strict=True, namespace="coa", kube_version=f"v{values['kubernetesVersion']}.0"
+    )
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not report["errors"] and not problems, report
+
+
+def test_helm_lint_reports_schema_violations() -> None:
+    values = deep_merge(load_values("values-dev"), {"images": {"tes": {"tag": "latest"}}})
+    report = helm_python.lint(CHART_DIR, values, strict=True, namespace="coa", kube_version="v1.33.0")
+    assert any(m["severity"] == 3 and "/images/tes/tag" in m["error"] for m in report["messages"]), report
