@@ -1,0 +1,283 @@
+"""`python -m offline preview|diagram|bench`: the offline twin of `pulumi preview --policy-pack`.
+
+Exit codes: 0 no mandatory violation, 1 at least one mandatory violation, 2 a usage, config, program or
+policy pack error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import yaml
+
+from offline import diagram, report, tree
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OUT_FILES = ("resources.json", "policy.json", "policy.sarif", "architecture.md")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def one_line(message: str) -> str:
+    # YAML errors point with a caret line under the quoted source: noise once joined into one line.
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip().strip("^"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewOptions:
+    stack: str
+    program: Path = REPO_ROOT
+    out: Path | None = None
+    format: str = "text"
+    policy_pack: Path = REPO_ROOT / "policy"
+    policy_config: Path | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return self.out if self.out is not None else Path("out") / self.stack
+
+
+def _default_runner(program: Path, stack: str) -> Any:
+    from offline.harness import run_program
+
+    return run_program(program, stack)
+
+
+def _default_analyzer(pack: Path, config: Mapping[str, Any] | None) -> Any:
+    from offline.analyzer import PolicyPackAnalyzer
+
+    return PolicyPackAnalyzer(pack, config)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The harness' and analyzer's own error types, each of which already names the file, key or pack."""
+    from offline.analyzer import PolicyPackError
+    from offline.harness import ProgramError, StackConfigError
+
+    return (StackConfigError, ProgramError, PolicyPackError)
+
+
+def load_policy_config(path: Path | None) -> dict[str, Any] | None:
+    """The same file `pulumi preview --policy-pack-config` takes: a JSON (or YAML) object keyed by policy name."""
+    if path is None:
+        return None
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"--policy-config {path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise CliError(f"--policy-config {path}: not valid JSON or YAML: {one_line(str(exc))}") from None
+    if not isinstance(document, dict):
+        raise CliError(f"--policy-config {path}: must be an object keyed by policy name")
+    return document
+
+
+def run_program_checked(program: Path, stack: str, runner: Callable[[Path, str], Any], quiet: bool) -> Any:
+    if not program.is_dir():
+        raise CliError(f"--program {program}: no such directory")
+    # With --format json, stdout carries only the report: whatever the program prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext():
+        return runner(program, stack)
+
+
+class _PackStarter:
+    """Starts the policy pack on a worker thread while the program runs: the pack's own Python process
+    imports pulumi_policy and the rules on the second core, which takes it off the wall time."""
+
+    def __init__(self, factory: Callable[..., Any], pack_dir: Path, config: Mapping[str, Any] | None) -> None:
+        self._manager = factory(pack_dir, config)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-pack-start")
+        self._started = self._pool.submit(self._manager.__enter__)
+
+    def analyzer(self) -> Any:
+        return self._started.result()
+
+    def close(self) -> None:
+        started = wait([self._started]).done and self._started.exception() is None
+        self._pool.shutdown()
+        if started:
+            self._manager.__exit__(None, None, None)
+
+
+def _run_with_pack(
+    options: PreviewOptions, program: Path, runner: Callable[[Path, str], Any], factory: Callable[..., Any]
+) -> tuple[Any, str, list[Any], list[Any]]:
+    """The program's run and the pack's verdict on it; a program error wins over a pack error, as in the CLI."""
+    pack_dir = options.policy_pack.resolve()
+    if not pack_dir.is_dir():
+        raise CliError(f"--policy-pack {options.policy_pack}: no such directory")
+    config = load_policy_config(options.policy_config)
+    if not program.is_dir():
+        raise CliError(f"--program {options.program}: no such directory")
+    starter = _PackStarter(factory, pack_dir, config)
+    try:
+        run = run_program_checked(program, options.stack, runner, quiet=options.format == "json")
+        analyzer = starter.analyzer()
+        pack, policies = analyzer.info()
+        violations = analyzer.analyze(list(run.resources))
+    finally:
+        starter.close()
+    return run, str(pack), list(policies), list(violations)
+
+
+def preview(
+    options: PreviewOptions,
+    *,
+    stdout: TextIO | None = None,
+    runner: Callable[[Path, str], Any] = _default_runner,
+    analyzer_factory: Callable[..., Any] = _default_analyzer,
+) -> int:
+    """Run the program and the pack, print the result, write the out files; return 0 or 1."""
+    out_stream: TextIO = stdout or sys.stdout
+    program = options.program.resolve()
+    run, pack, policies, violations = _run_with_pack(options, program, runner, analyzer_factory)
+    records = list(run.resources)
+
+    rules = [report.Rule.of(p) for p in policies]
+    findings = report.findings_of(violations, records)
+    root = tree.build_tree(records, run.project, run.stack)
+    summary = tree.summarize(root)
+    locator = report.SourceLocator(program, run.stack, base=Path.cwd())
+    policy_doc = report.policy_document(pack, rules, findings)
+
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    documents: dict[str, str] = {
+        "resources.json": json.dumps(report.resources_document(run.project, run.stack, records), indent=2, default=str),
+        "policy.json": json.dumps(policy_doc, indent=2),
+        "policy.sarif": json.dumps(report.sarif_document(pack, "", rules, findings, locator), indent=2),
+        "architecture.md": diagram.architecture_markdown(records, run.project, run.stack),
+    }
+    for name, text in documents.items():
+        (out / name).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    files = {name: str(out / name) for name in OUT_FILES}
+
+    if options.format == "json":
+        document = {
+            "project": run.project,
+            "stack": run.stack,
+            "program": str(program),
+            "summary": {
+                "total": summary.total,
+                "byType": dict(summary.by_type),
+                "byComponent": [vars(c) for c in summary.by_component],
+            },
+            "outputs": run.outputs,
+            "policy": policy_doc,
+            "files": files,
+        }
+        out_stream.write(json.dumps(document, indent=2, default=str) + "\n")
+    else:
+        out_stream.write(_text_report(run, program, root, summary, pack, rules, findings, files) + "\n")
+    return 0 if policy_doc["passed"] else 1
+
+
+def _text_report(
+    run: Any,
+    program: Path,
+    root: tree.Node,
+    summary: tree.Summary,
+    pack: str,
+    rules: Sequence[report.Rule],
+    findings: Sequence[report.Finding],
+    files: Mapping[str, str],
+) -> str:
+    parts = [
+        f"Previewing stack {run.stack} of project {run.project} (program {program}, offline: mock engine)",
+        tree.render_tree(root),
+        tree.render_summary(summary),
+    ]
+    if run.outputs:
+        shown = [f"    {k}: {_short(v)}" for k, v in sorted(run.outputs.items())]
+        parts.append("\n".join(["Outputs:", *shown]))
+    parts.append(report.render_policy_text(pack, rules, findings))
+    mandatory = sum(1 for f in findings if f.enforcement_level == "mandatory")
+    verdict = f"FAILED: {mandatory} mandatory violations" if mandatory else "PASSED: no mandatory violations"
+    parts.append(f"{verdict}\nWrote {', '.join(files.values())}")
+    return "\n\n".join(parts)
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = one_line(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_text(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip().strip("^")]
+    if type(exc).__name__ == "PolicyPackError" and len(lines) > 2:
+        # The pack's stderr tail follows the first line; its last line names the failure (e.g. an ImportError).
+        return f"{lines[0]} (pack said: {lines[-1]})"
+    return " ".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m offline", description=(__doc__ or "").splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def program_args(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+        sub.add_argument("--program", type=Path, default=REPO_ROOT, help="Pulumi Python program directory")
+
+    run = commands.add_parser("preview", help="preview a stack and check it against a policy pack")
+    program_args(run)
+    run.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
+    run.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
+    run.add_argument("--policy-pack", type=Path, default=REPO_ROOT / "policy", help="policy pack directory")
+    run.add_argument("--policy-config", type=Path, help="policy config JSON, as for --policy-pack-config")
+
+    draw = commands.add_parser("diagram", help="print the architecture markdown (Mermaid) of a stack")
+    program_args(draw)
+
+    bench = commands.add_parser("bench", help="median wall time and peak memory of full preview runs")
+    bench.add_argument("--stacks", nargs="+", default=["dev", "prod"])
+    bench.add_argument("--runs", type=int, default=5)
+    bench.add_argument("--program", type=Path, default=REPO_ROOT)
+    bench.add_argument("--policy-pack", type=Path, default=REPO_ROOT / "policy")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "bench":
+            from offline.bench import run_bench
+
+            return run_bench(args.stacks, args.runs, args.program, args.policy_pack, stdout or sys.stdout)
+        if args.command == "diagram":
+            run = run_program_checked(args.program.resolve(), args.stack, _default_runner, quiet=True)
+            (stdout or sys.stdout).write(diagram.architecture_markdown(run.resources, run.project, run.stack))
+            return 0
+        options = PreviewOptions(
+            stack=args.stack,
+            program=args.program,
+            out=args.out,
+            format=args.format,
+            policy_pack=args.policy_pack,
+            policy_config=args.policy_config,
+        )
+        return preview(options, stdout=stdout)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except _user_errors() as exc:
+        kind = {"ProgramError": "the program raised", "PolicyPackError": "the policy pack failed"}.get(
+            type(exc).__name__, "stack configuration"
+        )
+        print(f"error: {kind}: {_error_text(exc)}", file=sys.stderr)
+        return 2
