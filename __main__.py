@@ -4,6 +4,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from components.config import load_settings
+from components.identity import Identities, IdentitiesArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
@@ -95,6 +96,15 @@ if settings.image_scanner:
     vault.add_secret(
         "scanner-password", settings.image_scanner.password_secret_name, secrets.require_secret("imageScannerPassword")
     )
+identities = Identities(
+    f"{prefix}-identity",
+    IdentitiesArgs(resource_group_name=resource_group_name, location=settings.location, tags=tags),
+)
+
+# --- platform services (data): registry, Cosmos DB, PostgreSQL, Batch ---
+
+# --- platform services (compute and access): AKS, federated credentials, role assignments ---
+
 if settings.network.flow_logs:
     VnetFlowLog(
         f"{prefix}-flowlog",
