@@ -63,6 +63,7 @@ endpoints = PrivateEndpointSpec(
     zone_group_managed_by_policy=settings.dns.zone_groups_managed_by_policy,
     tags=tags,
 )
+monitoring.connect_private_link(endpoints)
 storage = Storage(
     f"{prefix}-storage",
     StorageArgs(

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights
 
+from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
@@ -31,6 +33,9 @@ class Monitoring(pulumi.ComponentResource):
             retention_in_days=args.retention_days,
             # Shared-key ingestion off: agents and apps must authenticate with Entra ID.
             features=operationalinsights.WorkspaceFeaturesArgs(disable_local_auth=True),
+            # Ingestion and queries only through the Azure Monitor Private Link Scope (connect_private_link).
+            public_network_access_for_ingestion="Disabled",
+            public_network_access_for_query="Disabled",
             tags=dict(args.tags),
             opts=child,
         )
@@ -46,9 +51,15 @@ class Monitoring(pulumi.ComponentResource):
             disable_local_auth=True,
             # Keep Azure's IP masking: client IPs in telemetry are personal data.
             disable_ip_masking=False,
+            public_network_access_for_ingestion="Disabled",
+            public_network_access_for_query="Disabled",
             tags=dict(args.tags),
             opts=child,
         )
+        self._name = name
+        self._args = args
+        self._workspace = workspace
+        self._insights = insights
         self.workspace_id = workspace.id
         self.workspace_customer_id = workspace.customer_id
         self.app_insights_id = insights.id
@@ -60,6 +71,44 @@ class Monitoring(pulumi.ComponentResource):
                 "app_insights_id": self.app_insights_id,
                 "app_insights_connection_string": self.app_insights_connection_string,
             }
+        )
+
+    def connect_private_link(self, endpoint: PrivateEndpointSpec) -> None:
+        """Put the workspace and Application Insights behind an Azure Monitor Private Link Scope (AMPLS) with a
+        private endpoint, so telemetry and queries never cross a public network.
+
+        An AMPLS changes DNS for every Azure Monitor resource resolved through the linked zones; tenants with a
+        hub AMPLS should pass its zones in `dns.existingZoneIds` and link these resources to that scope instead."""
+        child = pulumi.ResourceOptions(parent=self)
+        scope = monitor.PrivateLinkScope(
+            f"{self._name}-ampls",
+            resource_group_name=self._args.resource_group_name,
+            location="global",  # AMPLS is a global resource
+            access_mode_settings=monitor.AccessModeSettingsArgs(
+                ingestion_access_mode="PrivateOnly", query_access_mode="PrivateOnly"
+            ),
+            tags=dict(self._args.tags),
+            opts=child,
+        )
+        for key, resource in (("log", self._workspace), ("appi", self._insights)):
+            monitor.PrivateLinkScopedResource(
+                f"{self._name}-ampls-{key}",
+                resource_group_name=self._args.resource_group_name,
+                scope_name=scope.name,
+                linked_resource_id=resource.id,
+                opts=child,
+            )
+        PrivateEndpoint(
+            f"{self._name}-ampls",
+            PrivateEndpointArgs(
+                spec=endpoint,
+                target_resource_id=scope.id,
+                group_id="azuremonitor",
+                zone_key="monitor",
+                # Agents also resolve per-workspace names in these zones and download solution packs from blob.
+                extra_zone_keys=("omsOpinsights", "odsOpinsights", "agentSvc", "blob"),
+            ),
+            opts=child,
         )
 
 

@@ -18,6 +18,11 @@ ZONES: dict[str, str] = {
     "postgres": "privatelink.postgres.database.azure.com",
     "registry": "privatelink.azurecr.io",
     "aks": "privatelink.{location}.azmk8s.io",
+    # Azure Monitor Private Link Scope: ingestion and query endpoints of Log Analytics and Application Insights.
+    "monitor": "privatelink.monitor.azure.com",
+    "omsOpinsights": "privatelink.oms.opinsights.azure.com",
+    "odsOpinsights": "privatelink.ods.opinsights.azure.com",
+    "agentSvc": "privatelink.agentsvc.azure-automation.net",
 }
 
 

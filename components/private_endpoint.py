@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -30,6 +30,8 @@ class PrivateEndpointArgs:
     group_id: str
     # Catalogue key of the zone the endpoint's records belong in (components.private_dns.ZONES).
     zone_key: str
+    # Services that answer on several names (Azure Monitor) register records in more than one zone.
+    extra_zone_keys: Sequence[str] = ()
 
 
 class PrivateEndpoint(pulumi.ComponentResource):
@@ -39,8 +41,10 @@ class PrivateEndpoint(pulumi.ComponentResource):
         super().__init__("coa:network:PrivateEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = args.spec
-        if args.zone_key not in spec.zone_ids:
-            raise ValueError(f"private endpoint {name}: no DNS zone '{args.zone_key}' in the catalogue")
+        zone_keys = [args.zone_key, *args.extra_zone_keys]
+        missing = [key for key in zone_keys if key not in spec.zone_ids]
+        if missing:
+            raise ValueError(f"private endpoint {name}: no DNS zone {missing} in the catalogue")
         endpoint = network.PrivateEndpoint(
             f"{name}-pep",
             resource_group_name=spec.resource_group_name,
@@ -63,9 +67,8 @@ class PrivateEndpoint(pulumi.ComponentResource):
                 private_endpoint_name=endpoint.name,
                 private_dns_zone_group_name="default",
                 private_dns_zone_configs=[
-                    network.PrivateDnsZoneConfigArgs(
-                        name=args.zone_key, private_dns_zone_id=spec.zone_ids[args.zone_key]
-                    )
+                    network.PrivateDnsZoneConfigArgs(name=key, private_dns_zone_id=spec.zone_ids[key])
+                    for key in zone_keys
                 ],
                 opts=child,
             )

@@ -87,6 +87,10 @@ _SHAPES: dict[str, ArmShape] = {
     "azure-native:monitor:DiagnosticSetting": ArmShape(
         "providers/Microsoft.Insights/diagnosticSettings/{name}", "name", scope_input="resourceUri"
     ),
+    "azure-native:monitor:PrivateLinkScope": ArmShape("microsoft.insights/privateLinkScopes/{name}", "scopeName"),
+    "azure-native:monitor:PrivateLinkScopedResource": ArmShape(
+        "microsoft.insights/privateLinkScopes/{scopeName}/scopedResources/{name}", "name"
+    ),
     "azure-native:managedidentity:UserAssignedIdentity": ArmShape(
         "Microsoft.ManagedIdentity/userAssignedIdentities/{name}", "resourceName"
     ),

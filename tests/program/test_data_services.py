@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stackquery import one
+from stackquery import by_id, one
 
 from offline.harness import ProgramRun
 
@@ -128,3 +128,39 @@ STATEFUL = ("azure-native:storage:StorageAccount", "azure-native:keyvault:Vault"
 def test_prod_protects_stateful_resources_and_dev_does_not(dev: ProgramRun, prod: ProgramRun, token: str) -> None:
     assert one(prod, token).protect is True
     assert one(dev, token).protect is False
+
+
+def test_monitoring_is_reached_only_through_its_private_link_scope(stack: ProgramRun) -> None:
+    scope = one(stack, "azure-native:monitor:PrivateLinkScope")
+    assert scope.inputs["accessModeSettings"] == {
+        "ingestionAccessMode": "PrivateOnly",
+        "queryAccessMode": "PrivateOnly",
+    }
+    linked = {r.inputs["linkedResourceId"] for r in stack.of_type("azure-native:monitor:PrivateLinkScopedResource")}
+    workspace = one(stack, "azure-native:operationalinsights:Workspace")
+    insights = one(stack, "azure-native:applicationinsights:Component")
+    assert linked == {workspace.id, insights.id}
+    for resource in (workspace, insights):
+        assert resource.inputs["publicNetworkAccessForIngestion"] == "Disabled"
+        assert resource.inputs["publicNetworkAccessForQuery"] == "Disabled"
+    endpoint = next(
+        e
+        for e in stack.of_type("azure-native:network:PrivateEndpoint")
+        if e.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"] == scope.id
+    )
+    assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["azuremonitor"]
+    group = next(
+        g
+        for g in stack.of_type("azure-native:network:PrivateDnsZoneGroup")
+        if g.inputs["privateEndpointName"] == endpoint.outputs["name"]
+    )
+    zones = {
+        by_id(stack, c["privateDnsZoneId"]).inputs["privateZoneName"] for c in group.inputs["privateDnsZoneConfigs"]
+    }
+    assert zones == {
+        "privatelink.monitor.azure.com",
+        "privatelink.oms.opinsights.azure.com",
+        "privatelink.ods.opinsights.azure.com",
+        "privatelink.agentsvc.azure-automation.net",
+        "privatelink.blob.core.windows.net",
+    }
