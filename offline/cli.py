@@ -109,6 +109,15 @@ class _PackStarter:
             self._manager.__exit__(None, None, None)
 
 
+def _pack_version(pack_dir: Path) -> str:
+    """`version` from PulumiPolicy.yaml (the pack started, so the file is there); "" when absent."""
+    try:
+        document = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    return str(document.get("version") or "") if isinstance(document, dict) else ""
+
+
 def _run_with_pack(
     options: PreviewOptions, program: Path, runner: Callable[[Path, str], Any], factory: Callable[..., Any]
 ) -> tuple[Any, str, list[Any], list[Any]]:
@@ -155,7 +164,9 @@ def preview(
     documents: dict[str, str] = {
         "resources.json": json.dumps(report.resources_document(run.project, run.stack, records), indent=2, default=str),
         "policy.json": json.dumps(policy_doc, indent=2),
-        "policy.sarif": json.dumps(report.sarif_document(pack, "", rules, findings, locator), indent=2),
+        "policy.sarif": json.dumps(
+            report.sarif_document(pack, _pack_version(options.policy_pack), rules, findings, locator), indent=2
+        ),
         "architecture.md": diagram.architecture_markdown(records, run.project, run.stack),
     }
     for name, text in documents.items():
