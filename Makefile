@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt tests/de
 	touch $@
 
 preview: $(STAMP)
-	$(PY) -m offline preview --stack $(STACK)
+	$(PY) -m offline preview --stack $(STACK) $(if $(wildcard policy/config/$(STACK).json),--policy-config policy/config/$(STACK).json)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

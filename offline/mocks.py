@@ -175,6 +175,13 @@ def _computed_outputs(token: str, name: str, arm_id: str, inputs: dict[str, Any]
             "principalId": _stable_guid(arm_id + "/system"),
             "tenantId": TENANT_ID,
         }
+        # Some APIs take user-assigned identities as a list of ids but always answer with a map keyed by id.
+        assigned = identity.get("userAssignedIdentities")
+        if isinstance(assigned, list):
+            identity_outputs["identity"]["userAssignedIdentities"] = {
+                uami: {"principalId": _stable_guid(uami + "/principal"), "clientId": _stable_guid(uami + "/client")}
+                for uami in assigned
+            }
     per_type: dict[str, Callable[[], dict[str, Any]]] = {
         "azure-native:managedidentity:UserAssignedIdentity": lambda: {
             "principalId": _stable_guid(arm_id + "/principal"),

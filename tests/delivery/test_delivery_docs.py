@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOC = REPO_ROOT / "docs" / "continuous-delivery.md"
+README = REPO_ROOT / "README.md"
+
+
+def delivery_section() -> str:
+    """The README's "Continuous delivery" section, up to the next second-level heading."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Continuous delivery\n") + 1
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end == -1 else text[start : end + 1]
 
 
 def documented_variables(text: str) -> set[str]:
@@ -19,7 +27,7 @@ def documented_variables(text: str) -> set[str]:
 def test_section_exists_and_documents_exactly_the_variables_the_workflows_read(
     workflow_paths: list[Path],
 ) -> None:
-    text = DOC.read_text(encoding="utf-8")
+    text = delivery_section()
     assert text.startswith("## Continuous delivery\n")
     used = {
         name
@@ -33,7 +41,7 @@ def test_section_exists_and_documents_exactly_the_variables_the_workflows_read(
 def test_section_names_the_workflows_jobs_and_stacks(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    text = DOC.read_text(encoding="utf-8")
+    text = delivery_section()
     for name, workflow in workflows.items():
         assert f"`.github/workflows/{name}`" in text, name
         for job_id in workflow["jobs"]:
