@@ -3,13 +3,17 @@
 import pulumi
 from pulumi_azure_native import authorization, resources
 
+from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
+from components.cosmos import CosmosDb, CosmosDbArgs
 from components.identity import Identities, IdentitiesArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
+from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
 from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
+from components.registry import Registry, RegistryArgs
 from components.storage import Storage, StorageArgs
 
 settings = load_settings()
@@ -29,6 +33,7 @@ monitoring = Monitoring(
         resource_group_name=resource_group_name,
         location=settings.location,
         retention_days=settings.log_retention_days,
+        protect=settings.protect_stateful_resources,
         tags=tags,
     ),
 )
@@ -103,8 +108,187 @@ identities = Identities(
 )
 
 # --- platform services (data): registry, Cosmos DB, PostgreSQL, Batch ---
+registry = Registry(
+    f"{prefix}-registry",
+    RegistryArgs(
+        resource_group_name=resource_group_name,
+        location=settings.location,
+        registry_name=settings.names.registry,
+        private_endpoint=endpoints,
+        diagnostics_workspace_id=monitoring.workspace_id,
+        # A zonal stack (AKS across zones) gets a zone-redundant registry; it can only be chosen at creation.
+        zone_redundant=bool(settings.aks.availability_zones),
+        tags=tags,
+    ),
+)
+# TES 3.2 keeps tasks in Cosmos DB; TES 4.0 and later in PostgreSQL (database tes_db next to Cromwell's).
+cosmos: CosmosDb | None = None
+if settings.task_database == "cosmosdb":
+    cosmos = CosmosDb(
+        f"{prefix}-cosmos",
+        CosmosDbArgs(
+            resource_group_name=resource_group_name,
+            location=settings.location,
+            account_name=settings.names.cosmos_account,
+            private_endpoint=endpoints,
+            diagnostics_workspace_id=monitoring.workspace_id,
+            local_auth_enabled=settings.cosmos_local_auth,
+            zone_redundant=bool(settings.aks.availability_zones),
+            protect=settings.protect_stateful_resources,
+            tags=tags,
+        ),
+    )
+postgres = Postgres(
+    f"{prefix}-postgres",
+    PostgresArgs(
+        resource_group_name=resource_group_name,
+        location=settings.location,
+        server_name=settings.names.postgres_server,
+        tenant_id=client.tenant_id,
+        delegated_subnet_id=network.subnet_ids["postgres"],
+        private_dns_zone_id=dns.zone_ids["postgres"],
+        vault=vault,
+        diagnostics_workspace_id=monitoring.workspace_id,
+        version=settings.postgres.version,
+        sku_name=settings.postgres.sku_name,
+        sku_tier=settings.postgres.sku_tier,
+        storage_size_gb=settings.postgres.storage_size_gb,
+        backup_retention_days=settings.postgres.backup_retention_days,
+        high_availability=settings.postgres.high_availability,
+        geo_redundant_backup=settings.postgres.geo_redundant_backup,
+        users=(CROMWELL_USER, TES_USER) if settings.task_database == "postgresql" else (CROMWELL_USER,),
+        protect=settings.protect_stateful_resources,
+        tags=tags,
+    ),
+)
+batch = Batch(
+    f"{prefix}-batch",
+    BatchArgs(
+        resource_group_name=resource_group_name,
+        location=settings.location,
+        account_name=settings.names.batch_account,
+        private_endpoint=endpoints,
+        diagnostics_workspace_id=monitoring.workspace_id,
+        identity_id=identities.workload.id,
+        identity_client_id=identities.workload.client_id,
+        storage_account_id=storage.account_id,
+        storage_account_name=storage.account_name,
+        configuration_container_name=storage.container_names["configuration"],
+        batch_subnet_id=network.subnet_ids["batch"],
+        scanner=scanner_settings(settings.image_scanner, settings.names.key_vault),
+        tags=tags,
+    ),
+)
+pulumi.export("registryLoginServer", registry.login_server)
+pulumi.export("batchAccountName", batch.account_name)
+pulumi.export("postgresFqdn", postgres.fqdn)
+if cosmos:
+    pulumi.export("cosmosAccountName", cosmos.account_name)
 
 # --- platform services (compute and access): AKS, federated credentials, role assignments ---
+from components.access import Access, AccessArgs, CosmosAccess  # noqa: E402
+from components.aks import Aks, AksArgs  # noqa: E402
+from components.workload import SERVICE_ACCOUNTS, ChartInputs, ChartOptions, CromwellOnAzure, CromwellOnAzureArgs  # noqa: E402
+
+aks = Aks(
+    f"{prefix}-aks",
+    AksArgs(
+        resource_group_name=resource_group_name,
+        location=settings.location,
+        cluster_name=settings.names.cluster,
+        settings=settings.aks,
+        subscription_id=client.subscription_id,
+        subnet_id=network.subnet_ids["aks"],
+        egress=settings.network.egress,
+        route_table_id=network.route_table_id,
+        private_dns_zone_id=dns.zone_ids["aks"],
+        workspace_id=monitoring.workspace_id,
+        control_plane=identities.control_plane,
+        kubelet=identities.kubelet,
+        # Uptime SLA for the production API server.
+        sku_tier="Standard" if settings.is_production else "Free",
+        tags=tags,
+    ),
+)
+access = Access(
+    f"{prefix}-access",
+    AccessArgs(
+        subscription_id=client.subscription_id,
+        identity_resource_group_name=resource_group_name,
+        workload=identities.workload,
+        kubelet=identities.kubelet,
+        oidc_issuer_url=aks.oidc_issuer_url,
+        service_accounts=SERVICE_ACCOUNTS,
+        storage_account_id=storage.account_id,
+        key_vault_id=vault.vault_id,
+        batch_subnet_id=network.subnet_ids["batch"],
+        app_insights_id=monitoring.app_insights_id,
+        batch_account_id=batch.id,
+        registry_id=registry.id,
+        cosmos=CosmosAccess(
+            account_id=cosmos.id,
+            account_name=cosmos.account_name,
+            resource_group_name=resource_group_name,
+            database_name=cosmos.database_name,
+            key_access=settings.cosmos_local_auth,
+        )
+        if cosmos
+        else None,
+        storage_key_access=settings.storage_shared_key_access,
+    ),
+)
+# TES/TriggerService 6.x read the connection string from the vault (local auth is off, so it is not a credential
+# on its own, but it stays out of Helm values).
+appi_secret = vault.add_secret(
+    "appi-connection-string", "appinsights-connection-string", monitoring.app_insights_connection_string
+)
+coa = CromwellOnAzure(
+    f"{prefix}-coa",
+    CromwellOnAzureArgs(
+        provider=aks.provider,
+        inputs=ChartInputs[pulumi.Input[str]](
+            tenant_id=client.tenant_id,
+            subscription_id=client.subscription_id,
+            resource_group_name=resource_group_name,
+            workload_client_id=identities.workload.client_id,
+            workload_resource_id=identities.workload.id,
+            storage_account_name=storage.account_name,
+            storage_blob_endpoint=storage.blob_endpoint,
+            batch_account_name=batch.account_name,
+            batch_endpoint=batch.endpoint,
+            batch_subnet_id=batch.batch_subnet_id,
+            global_start_task=batch.global_start_task_path,
+            key_vault_name=vault.vault_name,
+            postgres_fqdn=postgres.fqdn,
+            postgres_admin_login=postgres.admin_login,
+            cromwell_db_password_secret=postgres.password_secret_names["cromwell"],
+            db_admin_password_secret=postgres.password_secret_names["admin"],
+            tes_db_password_secret=postgres.password_secret_names.get("tes", ""),
+            app_insights_name=monitoring.app_insights_name,
+            app_insights_connection_string_secret=appi_secret.name,
+            registry_login_server=registry.login_server,
+            cosmos_account_name=cosmos.account_name if cosmos else "",
+            cosmos_endpoint=cosmos.endpoint if cosmos else "",
+        ),
+        options=ChartOptions(
+            kubernetes_version=settings.aks.kubernetes_version,
+            task_database=settings.task_database,
+            repositories=registry.target_repositories,
+            private_endpoints_cidr=str(settings.network.subnets.private_endpoints),
+            postgres_cidr=str(settings.network.subnets.postgres),
+            batch_prefix=f"{settings.workload}{settings.environment}",
+            storage_shared_key_access=settings.storage_shared_key_access,
+            cromwell_login=postgres.logins["cromwell"],
+            tes_login=postgres.logins.get("tes", "tes"),
+        ),
+        # Grants and federated credentials, containers, database and secrets, start-task blob, user node pool.
+        depends_on=[access, storage, postgres, vault, batch, aks.user_pool],
+    ),
+)
+pulumi.export("aksClusterName", aks.cluster_name)
+pulumi.export("kubeconfig", aks.kubeconfig)
+pulumi.export("cromwellUrl", coa.cromwell_url)
+pulumi.export("tesUrl", coa.tes_url)
 
 if settings.network.flow_logs:
     VnetFlowLog(

@@ -497,7 +497,7 @@ def _parse_postgres(reader: _Reader, environment: str) -> PostgresSettings:
         ),
         sku_tier=tier,
         storage_size_gb=pg.integer("storageSizeGb", 128, minimum=32, maximum=32768),
-        backup_retention_days=pg.integer("backupRetentionDays", 35 if prod else 7, minimum=7, maximum=35),
+        backup_retention_days=pg.integer("backupRetentionDays", 35 if prod else 14, minimum=7, maximum=35),
         high_availability=high_availability,
         geo_redundant_backup=pg.boolean("geoRedundantBackup", prod),
     )

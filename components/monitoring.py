@@ -16,6 +16,8 @@ class MonitoringArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
     retention_days: int
+    # Audit trail: the workspace is stateful and protected with the other data stores in production.
+    protect: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -37,7 +39,7 @@ class Monitoring(pulumi.ComponentResource):
             public_network_access_for_ingestion="Disabled",
             public_network_access_for_query="Disabled",
             tags=dict(args.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         insights = applicationinsights.Component(
             f"{name}-appi",

@@ -1,0 +1,160 @@
+"""PostgreSQL flexible server for Cromwell (and TES from 4.0): VNet-integrated, TLS enforced, backed up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import dbforpostgresql as pg
+
+from components.keyvault import KeyVault
+from components.monitoring import diagnostics
+
+ADMIN_LOGIN = "coa_admin"
+ADMIN_PASSWORD_SECRET = "postgres-admin-password"
+CROMWELL_DATABASE = "cromwell_db"
+TES_DATABASE = "tes_db"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseUser:
+    """An application database and the Key Vault secret holding its login's password.
+
+    ARM cannot create PostgreSQL roles: the database init job creates the login with this password, as the admin."""
+
+    key: str
+    database: str
+    login: str
+    secret_name: str
+
+
+CROMWELL_USER = DatabaseUser(
+    key="cromwell", database=CROMWELL_DATABASE, login="cromwell", secret_name="cromwell-db-password"
+)
+TES_USER = DatabaseUser(key="tes", database=TES_DATABASE, login="tes", secret_name="tes-db-password")
+
+# Server parameters; `require_secure_transport` is on by default, set here so nobody turns it off unnoticed.
+TLS_PARAMETERS = (("require_secure_transport", "on"), ("ssl_min_protocol_version", "TLSv1.2"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    server_name: str
+    tenant_id: pulumi.Input[str]
+    # Subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers, and the privatelink.postgres zone linked to the
+    # VNet: a VNet-integrated server takes no private endpoint and has no public endpoint.
+    delegated_subnet_id: pulumi.Input[str]
+    private_dns_zone_id: pulumi.Input[str]
+    vault: KeyVault
+    diagnostics_workspace_id: pulumi.Input[str]
+    version: str
+    sku_name: str
+    sku_tier: str
+    storage_size_gb: int
+    backup_retention_days: int
+    high_availability: bool
+    geo_redundant_backup: bool
+    users: Sequence[DatabaseUser] = (CROMWELL_USER,)
+    protect: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Postgres(pulumi.ComponentResource):
+    """A flexible server inside the VNet with password and Entra ID authentication, TLS 1.2+ only, the configured
+    backup retention (zone-redundant HA and geo-redundant backup where asked), one database per application, and
+    every password generated into Key Vault; no password is ever an output."""
+
+    def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("coa:data:Postgres", name, None, opts)
+        if args.high_availability and args.sku_tier == "Burstable":
+            raise ValueError(f"postgres {name}: zone-redundant HA is not offered on the Burstable tier")
+        admin_password = args.vault.add_generated_password("postgres-admin", ADMIN_PASSWORD_SECRET)
+        server = pg.Server(
+            f"{name}-psql",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            server_name=args.server_name,  # becomes <name>.postgres.database.azure.com (checked in config)
+            version=args.version,
+            sku=pg.SkuArgs(name=args.sku_name, tier=args.sku_tier),
+            storage=pg.StorageArgs(storage_size_gb=args.storage_size_gb, auto_grow=pg.StorageAutoGrow.ENABLED),
+            create_mode=pg.CreateMode.CREATE,
+            administrator_login=ADMIN_LOGIN,
+            administrator_login_password=admin_password,
+            # Cromwell's JDBC driver and TES (through 6.x) log in with passwords; Entra ID is on for operators.
+            auth_config=pg.AuthConfigArgs(
+                password_auth=pg.PasswordBasedAuth.ENABLED,
+                active_directory_auth=pg.MicrosoftEntraAuth.ENABLED,
+                tenant_id=args.tenant_id,
+            ),
+            network=pg.NetworkArgs(
+                delegated_subnet_resource_id=args.delegated_subnet_id,
+                private_dns_zone_arm_resource_id=args.private_dns_zone_id,
+                public_network_access=pg.ServerPublicNetworkAccessState.DISABLED,
+            ),
+            high_availability=pg.HighAvailabilityArgs(
+                mode=pg.PostgreSqlFlexibleServerHighAvailabilityMode.ZONE_REDUNDANT
+                if args.high_availability
+                else pg.PostgreSqlFlexibleServerHighAvailabilityMode.DISABLED
+            ),
+            # Geo-redundant backup can only be chosen when the server is created.
+            backup=pg.BackupArgs(
+                backup_retention_days=args.backup_retention_days,
+                geo_redundant_backup=pg.GeographicallyRedundantBackup.ENABLED
+                if args.geo_redundant_backup
+                else pg.GeographicallyRedundantBackup.DISABLED,
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        # A flexible server runs one management operation at a time ("ServerIsBusy" otherwise): parameters and
+        # databases are created one after another.
+        previous: pulumi.Resource = server
+        for parameter, value in TLS_PARAMETERS:
+            previous = pg.Configuration(
+                f"{name}-{parameter.replace('_', '-')}",
+                resource_group_name=args.resource_group_name,
+                server_name=server.name,
+                configuration_name=parameter,
+                value=value,
+                source="user-override",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            )
+        self.database_names: dict[str, pulumi.Output[str]] = {}
+        self.password_secret_names: dict[str, str] = {"admin": ADMIN_PASSWORD_SECRET}
+        self.logins: dict[str, str] = {}
+        for user in args.users:
+            database = pg.Database(
+                f"{name}-{user.key}-db",
+                resource_group_name=args.resource_group_name,
+                server_name=server.name,
+                database_name=user.database,
+                charset="UTF8",
+                collation="en_US.utf8",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            )
+            previous = database
+            self.database_names[user.key] = database.name
+            # The value goes only to Key Vault; the init job and the pods read it from there.
+            args.vault.add_generated_password(f"{user.key}-db", user.secret_name)
+            self.password_secret_names[user.key] = user.secret_name
+            self.logins[user.key] = user.login
+
+        diagnostics(f"{name}-psql", resource_id=server.id, workspace_id=args.diagnostics_workspace_id, parent=self)
+
+        self.id = server.id
+        self.server_name = server.name
+        self.fqdn = server.fully_qualified_domain_name
+        self.admin_login = ADMIN_LOGIN
+        self.register_outputs(
+            {
+                "id": self.id,
+                "server_name": self.server_name,
+                "fqdn": self.fqdn,
+                "database_names": self.database_names,
+                "password_secret_names": self.password_secret_names,
+                "admin_login": self.admin_login,
+            }
+        )

@@ -1,0 +1,141 @@
+"""Private container registry: the only place the cluster and Batch nodes pull Cromwell on Azure images from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import containerregistry as acr
+
+from components.monitoring import diagnostics
+from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheRuleSpec:
+    """An artifact-cache rule: `<login server>/<target_repository>` is served from `source_repository` upstream."""
+
+    # Logical name other components use to look the repository up ("tes", "cromwell", ...).
+    key: str
+    # Full upstream path including the registry host; Docker Hub official images need the `library/` namespace.
+    source_repository: str
+    # Repository inside our registry; Azure requires that no repository of that name exists yet.
+    target_repository: str
+    # ACR credential set for upstreams that accept authentication (Docker Hub: avoids anonymous rate limits).
+    # MCR supports unauthenticated pulls only, so its rules never take one.
+    credential_set_id: pulumi.Input[str] | None = None
+
+
+# The images of the CoA workload and the database init job; the first pull of each tag fills the cache, after
+# which neither AKS nodes nor Batch nodes need a route to MCR or Docker Hub.
+DEFAULT_CACHE_RULES: tuple[CacheRuleSpec, ...] = (
+    CacheRuleSpec(
+        key="cromwell",
+        source_repository="docker.io/broadinstitute/cromwell",
+        target_repository="broadinstitute/cromwell",
+    ),
+    CacheRuleSpec(
+        key="tes",
+        source_repository="mcr.microsoft.com/cromwellonazure/tes",
+        target_repository="cromwellonazure/tes",
+    ),
+    CacheRuleSpec(
+        key="triggerservice",
+        source_repository="mcr.microsoft.com/cromwellonazure/triggerservice",
+        target_repository="cromwellonazure/triggerservice",
+    ),
+    CacheRuleSpec(
+        key="postgres",
+        source_repository="docker.io/library/postgres",
+        target_repository="library/postgres",
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    registry_name: str
+    private_endpoint: PrivateEndpointSpec
+    diagnostics_workspace_id: pulumi.Input[str]
+    cache_rules: Sequence[CacheRuleSpec] = DEFAULT_CACHE_RULES
+    # Zone redundancy can only be chosen when the registry is created.
+    zone_redundant: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Registry(pulumi.ComponentResource):
+    """Premium registry with no admin user, no anonymous pull, no public network path and no export; it mirrors the
+    upstream images through cache rules and is reached only through its private endpoint."""
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("coa:registry:Registry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        keys = [rule.key for rule in args.cache_rules]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"registry {name}: cache rule key {duplicates[0]!r} is used more than once")
+
+        registry = acr.Registry(
+            f"{name}-cr",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            registry_name=args.registry_name,  # globally unique, 5-50 alphanumerics (checked in config)
+            # Private endpoints, disabling public access and the export policy all need Premium.
+            sku=acr.SkuArgs(name=acr.SkuName.PREMIUM),
+            admin_user_enabled=False,
+            anonymous_pull_enabled=False,
+            public_network_access=acr.PublicNetworkAccess.DISABLED,
+            # No trusted-services bypass: nothing reaches the registry except through the private endpoint.
+            network_rule_bypass_options=acr.NetworkRuleBypassOptions.NONE,
+            # Dedicated data endpoints get their own records in the privatelink.azurecr.io zone through the PE.
+            data_endpoint_enabled=True,
+            zone_redundancy=acr.ZoneRedundancy.ENABLED if args.zone_redundant else acr.ZoneRedundancy.DISABLED,
+            policies=acr.PoliciesArgs(
+                # Images cannot be exported or imported to other registries (Azure requires public access off).
+                export_policy=acr.ExportPolicyArgs(status=acr.ExportPolicyStatus.DISABLED),
+            ),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.target_repositories: dict[str, str] = {}
+        for rule in args.cache_rules:
+            acr.CacheRule(
+                f"{name}-cache-{rule.key}",
+                resource_group_name=args.resource_group_name,
+                registry_name=registry.name,
+                # 5-50 alphanumerics and hyphens.
+                cache_rule_name=f"cache-{rule.key}",
+                source_repository=rule.source_repository,
+                target_repository=rule.target_repository,
+                credential_set_resource_id=rule.credential_set_id,
+                opts=child,
+            )
+            self.target_repositories[rule.key] = rule.target_repository
+
+        PrivateEndpoint(
+            f"{name}-registry",
+            PrivateEndpointArgs(
+                spec=args.private_endpoint, target_resource_id=registry.id, group_id="registry", zone_key="registry"
+            ),
+            opts=child,
+        )
+        diagnostics(f"{name}-cr", resource_id=registry.id, workspace_id=args.diagnostics_workspace_id, parent=self)
+
+        self.id = registry.id
+        self.registry_name = registry.name
+        self.login_server = registry.login_server
+        # Full image repositories (without tag) keyed like the cache rules, for Helm values and the DB init job.
+        self.repositories: dict[str, pulumi.Output[str]] = {
+            key: pulumi.Output.concat(registry.login_server, "/", target)
+            for key, target in self.target_repositories.items()
+        }
+        self.register_outputs(
+            {
+                "id": self.id,
+                "login_server": self.login_server,
+                "target_repositories": self.target_repositories,
+            }
+        )

@@ -1,0 +1,209 @@
+"""Cromwell on Azure on the private cluster: the Pod Security `restricted` namespace and the Helm release of our
+chart, with values taken from the other components' outputs (nothing typed twice)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import TaskDatabaseKind
+
+NAMESPACE = "coa"
+RELEASE_NAME = "coa"
+# Relative to the program directory (the working directory of `pulumi up` and of the policy pack's search).
+CHART_PATH = "charts/cromwell-on-azure"
+# Created by the chart; the federated credentials name these subjects.
+SERVICE_ACCOUNT = "coa-workload"
+DB_INIT_SERVICE_ACCOUNT = f"{SERVICE_ACCOUNT}-db-init"
+SERVICE_ACCOUNTS: tuple[tuple[str, str], ...] = ((NAMESPACE, SERVICE_ACCOUNT), (NAMESPACE, DB_INIT_SERVICE_ACCOUNT))
+POD_SECURITY_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+
+# Pinned image tags per TES generation. cosmosdb: the CoA 3.2 TES/TriggerService images (the article's
+# generation); postgresql: CoA 6.0.0 (newest stable). Cromwell 87 is what CoA 6.0.0 deploys and is within the
+# 85-90 range whose blob filesystem the chart configures.
+CROMWELL_TAG = "87"
+COA_TAGS: dict[str, str] = {"cosmosdb": "3.2.0", "postgresql": "6.0.0"}
+# psql for the db-init hook (postgres image through the registry's Docker Hub cache rule); psql 16 talks to 14-17.
+DB_CLIENT_TAG = "16.4-alpine3.20"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChartInputs(Generic[T]):
+    """Values that come from other components' outputs: `ChartInputs[pulumi.Input[str]]` in the program,
+    `ChartInputs[str]` once resolved."""
+
+    tenant_id: T
+    subscription_id: T
+    resource_group_name: T
+    workload_client_id: T
+    workload_resource_id: T
+    storage_account_name: T
+    storage_blob_endpoint: T
+    batch_account_name: T
+    batch_endpoint: T
+    batch_subnet_id: T
+    global_start_task: T
+    key_vault_name: T
+    postgres_fqdn: T
+    postgres_admin_login: T
+    cromwell_db_password_secret: T
+    db_admin_password_secret: T
+    app_insights_name: T
+    app_insights_connection_string_secret: T
+    registry_login_server: T
+    # Empty for the postgresql generation.
+    tes_db_password_secret: T
+    cosmos_account_name: T
+    cosmos_endpoint: T
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChartOptions:
+    """Values known from configuration alone."""
+
+    kubernetes_version: str
+    task_database: TaskDatabaseKind
+    # Repositories inside the registry, keyed like the registry's cache rules (cromwell, tes, triggerservice,
+    # postgres).
+    repositories: Mapping[str, str]
+    private_endpoints_cidr: str
+    postgres_cidr: str
+    batch_prefix: str
+    # Cromwell's blob filesystem signs SAS with the account key; without shared keys Cromwell uses the CSI mount.
+    storage_shared_key_access: bool
+    cromwell_database: str = "cromwell_db"
+    cromwell_login: str = "cromwell"
+    tes_database: str = "tes_db"
+    tes_login: str = "tes"
+
+
+def _minor(version: str) -> str:
+    major, minor, *_ = version.split(".")
+    return f"{major}.{minor}"
+
+
+def _image(options: ChartOptions, key: str, tag: str) -> dict[str, str]:
+    if key not in options.repositories:
+        raise KeyError(f"registry has no cache rule {key!r}; known: {', '.join(sorted(options.repositories))}")
+    return {"repository": options.repositories[key], "tag": tag}
+
+
+def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, Any]:
+    """The chart's values (charts/cromwell-on-azure/values.yaml contract); keys left out keep the chart default."""
+    cosmos = options.task_database == "cosmosdb"
+    if cosmos and not (inputs.cosmos_account_name and inputs.cosmos_endpoint):
+        raise ValueError("taskDatabase 'cosmosdb' needs the Cosmos DB account name and endpoint")
+    if not cosmos and not inputs.tes_db_password_secret:
+        raise ValueError("taskDatabase 'postgresql' needs the TES database password secret name")
+    coa_tag = COA_TAGS[options.task_database]
+    return {
+        "kubernetesVersion": _minor(options.kubernetes_version),
+        "azure": {"tenantId": inputs.tenant_id},
+        "workloadIdentity": {"clientId": inputs.workload_client_id, "resourceId": inputs.workload_resource_id},
+        "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT},
+        "storage": {
+            "accountName": inputs.storage_account_name,
+            "blobEndpoint": inputs.storage_blob_endpoint,
+            "resourceGroup": inputs.resource_group_name,
+            "subscriptionId": inputs.subscription_id,
+        },
+        "batch": {
+            "accountName": inputs.batch_account_name,
+            "endpoint": inputs.batch_endpoint,
+            "resourceGroup": inputs.resource_group_name,
+            "subscriptionId": inputs.subscription_id,
+            "nodes": {
+                "subnetId": inputs.batch_subnet_id,
+                "disablePublicIpAddress": True,
+                "globalStartTask": inputs.global_start_task,
+            },
+            "scheduling": {"prefix": options.batch_prefix},
+        },
+        "keyVault": {
+            "name": inputs.key_vault_name,
+            "secrets": {
+                "cromwellDbPassword": inputs.cromwell_db_password_secret,
+                "tesDbPassword": "" if cosmos else inputs.tes_db_password_secret,
+                "dbAdminPassword": inputs.db_admin_password_secret,
+                "applicationInsightsConnectionString": inputs.app_insights_connection_string_secret,
+            },
+        },
+        "postgres": {
+            "serverFqdn": inputs.postgres_fqdn,
+            "adminUserName": inputs.postgres_admin_login,
+            "cromwell": {"databaseName": options.cromwell_database, "userName": options.cromwell_login},
+            "tes": {"databaseName": options.tes_database, "userName": options.tes_login},
+        },
+        "taskDatabase": {
+            "kind": options.task_database,
+            **(
+                {"cosmosDb": {"accountName": inputs.cosmos_account_name, "endpoint": inputs.cosmos_endpoint}}
+                if cosmos
+                else {}
+            ),
+        },
+        "applicationInsights": {"accountName": inputs.app_insights_name},
+        "cromwell": {"executionsRoot": "blob" if options.storage_shared_key_access else "mount"},
+        "images": {
+            "registry": inputs.registry_login_server,
+            "cromwell": _image(options, "cromwell", CROMWELL_TAG),
+            "tes": _image(options, "tes", coa_tag),
+            "triggerservice": _image(options, "triggerservice", coa_tag),
+            "dbClient": _image(options, "postgres", DB_CLIENT_TAG),
+        },
+        "networkPolicy": {
+            "privateEndpointsCidr": options.private_endpoints_cidr,
+            "postgresCidr": options.postgres_cidr,
+        },
+        "dbInit": {"enabled": True, "serviceAccountName": DB_INIT_SERVICE_ACCOUNT},
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CromwellOnAzureArgs:
+    provider: k8s.Provider
+    inputs: ChartInputs[pulumi.Input[str]]
+    options: ChartOptions
+    # What the pods need to exist before they start (identities' grants and federated credentials, storage
+    # containers, database and secrets, the start-task blob, the user node pool); nothing else.
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+class CromwellOnAzure(pulumi.ComponentResource):
+    """Namespace `coa` enforcing Pod Security `restricted`, and the chart released into it on the private cluster."""
+
+    def __init__(self, name: str, args: CromwellOnAzureArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("coa:workload:CromwellOnAzure", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=POD_SECURITY_LABELS),
+            opts=k8s_opts,
+        )
+        resolved = {f.name: getattr(args.inputs, f.name) for f in dataclasses.fields(args.inputs)}
+        options = args.options
+        values = pulumi.Output.all(**resolved).apply(lambda plain: helm_values(ChartInputs[str](**plain), options))
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=RELEASE_NAME,
+            chart=CHART_PATH,
+            namespace=namespace.metadata.name,
+            values=values,
+            # The chart's own schema rejects incomplete values; a failed install or upgrade is rolled back.
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=900,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on)),
+        )
+        self.namespace = namespace.metadata.name
+        self.release_name = release.name
+        self.cromwell_url = pulumi.Output.concat("http://cromwell.", self.namespace, ".svc.cluster.local:8000")
+        self.tes_url = pulumi.Output.concat("http://tes.", self.namespace, ".svc.cluster.local/v1")
+        self.register_outputs({"namespace": self.namespace, "cromwell_url": self.cromwell_url, "tes_url": self.tes_url})

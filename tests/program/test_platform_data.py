@@ -1,0 +1,413 @@
+"""Registry, Cosmos DB, PostgreSQL and Batch: every secure setting and every wiring, as the engine receives them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from stackquery import ancestors, by_id, one
+
+from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
+from offline.harness import ProgramRun, run_program
+from offline.mocks import TENANT_ID
+from offline.records import ResourceRecord
+
+REPO = Path(__file__).resolve().parents[2]
+
+REGISTRY = "azure-native:containerregistry:Registry"
+CACHE_RULE = "azure-native:containerregistry:CacheRule"
+COSMOS = "azure-native:cosmosdb:DatabaseAccount"
+POSTGRES = "azure-native:dbforpostgresql:Server"
+BATCH = "azure-native:batch:BatchAccount"
+BLOB = "azure-native:storage:Blob"
+
+# A prod-shaped stack with the other generation (TES 3.2 on Cosmos DB) and an image scanner configured; the
+# checked-in stacks configure no scanner, and prod runs TES on PostgreSQL.
+VARIANT_CONFIG = {
+    "coa-lockdown:taskDatabase": "cosmosdb",
+    "coa-lockdown:cosmos": {"localAuthEnabled": True},
+    "coa-lockdown:storage": {"allowSharedKeyAccess": True},
+    "coa-lockdown:imageScanner": {
+        "image": "crcoaprodp4m9.azurecr.io/security/scanner:2.4.1",
+        "registryServer": "crcoaprodp4m9.azurecr.io",
+        "usernameSecretName": "scanner-user",
+        "passwordSecretName": "scanner-pass",
+    },
+    "coa-lockdown:imageScannerUsername": {"secure": "v1:ZmFrZQ=="},
+    "coa-lockdown:imageScannerPassword": {"secure": "v1:ZmFrZQ=="},
+}
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    root = tmp_path_factory.mktemp("variant")
+    for entry in REPO.iterdir():
+        if not (entry.name.startswith("Pulumi.") and entry.name != "Pulumi.yaml"):
+            (root / entry.name).symlink_to(entry)
+    doc = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())
+    doc["config"].update(VARIANT_CONFIG)
+    (root / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc))
+    return run_program(root, "prod")
+
+
+def _diagnostics_of(run: ProgramRun, target: ResourceRecord) -> list[ResourceRecord]:
+    return [d for d in run.of_type("azure-native:monitor:DiagnosticSetting") if d.inputs["resourceUri"] == target.id]
+
+
+def _endpoints_of(run: ProgramRun, target: ResourceRecord) -> Iterator[ResourceRecord]:
+    for endpoint in run.of_type("azure-native:network:PrivateEndpoint"):
+        if endpoint.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"] == target.id:
+            yield endpoint
+
+
+def _workload_identity(run: ProgramRun) -> ResourceRecord:
+    return one(run, "azure-native:managedidentity:UserAssignedIdentity", "coa-workload")
+
+
+# --- registry -----------------------------------------------------------------------------------------------------
+
+REGISTRY_SECURE = {
+    "adminUserEnabled": False,
+    "anonymousPullEnabled": False,
+    "publicNetworkAccess": "Disabled",
+    "networkRuleBypassOptions": "None",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(REGISTRY_SECURE.items()))
+def test_registry_secure_setting(stack: ProgramRun, key: str, value: object) -> None:
+    assert one(stack, REGISTRY).inputs[key] == value
+
+
+def test_registry_is_premium_without_export(stack: ProgramRun) -> None:
+    registry = one(stack, REGISTRY).inputs
+    assert registry["sku"]["name"] == "Premium"
+    assert registry["policies"]["exportPolicy"]["status"] == "disabled"
+
+
+def test_registry_zone_redundant_only_in_the_zonal_stack(dev: ProgramRun, prod: ProgramRun) -> None:
+    assert one(dev, REGISTRY).inputs["zoneRedundancy"] == "Disabled"
+    assert one(prod, REGISTRY).inputs["zoneRedundancy"] == "Enabled"
+
+
+def test_cache_rules_mirror_the_workload_images(stack: ProgramRun) -> None:
+    registry = one(stack, REGISTRY)
+    rules = stack.of_type(CACHE_RULE)
+    assert {r.inputs["sourceRepository"]: r.inputs["targetRepository"] for r in rules} == {
+        "docker.io/broadinstitute/cromwell": "broadinstitute/cromwell",
+        "mcr.microsoft.com/cromwellonazure/tes": "cromwellonazure/tes",
+        "mcr.microsoft.com/cromwellonazure/triggerservice": "cromwellonazure/triggerservice",
+        "docker.io/library/postgres": "library/postgres",
+    }
+    assert {r.inputs["registryName"] for r in rules} == {registry.outputs["name"]}
+    assert stack.outputs["registryLoginServer"] == registry.outputs["loginServer"]
+
+
+# --- private endpoints ----------------------------------------------------------------------------------------------
+
+ENDPOINTS = [
+    # (target type, group id, zone)
+    (REGISTRY, "registry", "privatelink.azurecr.io"),
+    (BATCH, "batchAccount", "privatelink.batch.azure.com"),
+    (BATCH, "nodeManagement", "privatelink.batch.azure.com"),
+    (COSMOS, "Sql", "privatelink.documents.azure.com"),
+]
+
+
+@pytest.mark.parametrize(("target_type", "group_id", "zone_name"), ENDPOINTS)
+def test_endpoint_in_the_endpoint_subnet_with_its_zone(
+    dev: ProgramRun, target_type: str, group_id: str, zone_name: str
+) -> None:
+    # dev is the stack with every one of these targets (prod has no Cosmos DB account).
+    target = one(dev, target_type)
+    endpoints = [
+        e for e in _endpoints_of(dev, target) if e.inputs["privateLinkServiceConnections"][0]["groupIds"] == [group_id]
+    ]
+    assert len(endpoints) == 1
+    endpoint = endpoints[0]
+    subnet = one(dev, "azure-native:network:Subnet", "snet-privateEndpoints")
+    assert endpoint.inputs["subnet"]["id"] == subnet.id
+    groups = [
+        g
+        for g in dev.of_type("azure-native:network:PrivateDnsZoneGroup")
+        if g.inputs["privateEndpointName"] == endpoint.outputs["name"]
+    ]
+    assert len(groups) == 1
+    zone = by_id(dev, groups[0].inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"])
+    assert zone.inputs["privateZoneName"] == zone_name
+
+
+def test_batch_has_exactly_its_two_endpoints(stack: ProgramRun) -> None:
+    groups = sorted(
+        e.inputs["privateLinkServiceConnections"][0]["groupIds"][0] for e in _endpoints_of(stack, one(stack, BATCH))
+    )
+    assert groups == ["batchAccount", "nodeManagement"]
+
+
+# --- diagnostics and component tree -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "component"),
+    [
+        (REGISTRY, "coa:registry:Registry"),
+        (COSMOS, "coa:data:CosmosDb"),
+        (POSTGRES, "coa:data:Postgres"),
+        (BATCH, "coa:batch:Batch"),
+    ],
+)
+def test_diagnostics_to_the_workspace_and_parented_by_the_component(
+    dev: ProgramRun, token: str, component: str
+) -> None:
+    target = one(dev, token)
+    workspace = one(dev, "azure-native:operationalinsights:Workspace")
+    settings = _diagnostics_of(dev, target)
+    assert len(settings) == 1
+    assert settings[0].inputs["workspaceId"] == workspace.id
+    assert [log["categoryGroup"] for log in settings[0].inputs["logs"]] == ["allLogs"]
+    assert ancestors(dev, target)[0] == component
+
+
+# --- Cosmos DB --------------------------------------------------------------------------------------------------------
+
+COSMOS_SECURE = {
+    "publicNetworkAccess": "Disabled",
+    "minimalTlsVersion": "Tls12",
+    "disableKeyBasedMetadataWriteAccess": True,
+    "isVirtualNetworkFilterEnabled": False,
+    "ipRules": [],
+}
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(COSMOS_SECURE.items()))
+def test_cosmos_secure_setting(dev: ProgramRun, key: str, value: object) -> None:
+    assert one(dev, COSMOS).inputs[key] == value
+
+
+def test_cosmos_session_consistency_and_continuous_backup(dev: ProgramRun) -> None:
+    account = one(dev, COSMOS).inputs
+    assert account["consistencyPolicy"]["defaultConsistencyLevel"] == "Session"
+    assert account["backupPolicy"]["type"] == "Continuous"
+    assert account["kind"] == "GlobalDocumentDB"
+
+
+def test_cosmos_keys_only_because_the_stack_acknowledges_tes_3_2(dev: ProgramRun) -> None:
+    doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+    assert doc["coa-lockdown:cosmos"]["localAuthEnabled"] is True
+    assert one(dev, COSMOS).inputs["disableLocalAuth"] is False
+
+
+def test_cosmos_database_and_container_as_tes_expects(dev: ProgramRun) -> None:
+    account = one(dev, COSMOS)
+    database = one(dev, "azure-native:cosmosdb:SqlResourceSqlDatabase").inputs
+    container = one(dev, "azure-native:cosmosdb:SqlResourceSqlContainer").inputs
+    assert database["accountName"] == account.outputs["name"]
+    assert database["databaseName"] == database["resource"]["id"] == "TES"
+    assert database["options"]["autoscaleSettings"]["maxThroughput"] == 4000
+    assert container["databaseName"] == "TES"
+    assert container["containerName"] == container["resource"]["id"] == "Tasks"
+    assert container["resource"]["partitionKey"]["paths"] == ["/_partitionKey"]
+    assert "options" not in container  # throughput is shared at database level, as TES creates it
+    assert dev.outputs["cosmosAccountName"] == account.outputs["name"]
+
+
+def test_cosmos_only_for_the_cosmos_generation(dev: ProgramRun, prod: ProgramRun, variant: ProgramRun) -> None:
+    assert len(dev.of_type(COSMOS)) == 1
+    assert prod.of_type(COSMOS) == []
+    assert prod.of_type("azure-native:cosmosdb:SqlResourceSqlContainer") == []
+    assert "cosmosAccountName" not in prod.outputs
+    assert len(variant.of_type(COSMOS)) == 1
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------------------
+
+
+def test_postgres_in_the_delegated_subnet_with_the_private_zone(stack: ProgramRun) -> None:
+    network = one(stack, POSTGRES).inputs["network"]
+    subnet = one(stack, "azure-native:network:Subnet", "snet-postgres")
+    assert network["delegatedSubnetResourceId"] == subnet.id
+    assert subnet.inputs["delegations"][0]["serviceName"] == "Microsoft.DBforPostgreSQL/flexibleServers"
+    zone = by_id(stack, network["privateDnsZoneArmResourceId"])
+    assert zone.inputs["privateZoneName"] == "privatelink.postgres.database.azure.com"
+    assert network["publicNetworkAccess"] == "Disabled"
+
+
+def test_postgres_has_no_private_endpoint(stack: ProgramRun) -> None:
+    # VNet-integrated servers cannot take one; the delegated subnet is their only network path.
+    assert list(_endpoints_of(stack, one(stack, POSTGRES))) == []
+
+
+def test_postgres_password_and_entra_id_auth_in_our_tenant(stack: ProgramRun) -> None:
+    auth = one(stack, POSTGRES).inputs["authConfig"]
+    assert auth == {"passwordAuth": "Enabled", "activeDirectoryAuth": "Enabled", "tenantId": TENANT_ID}
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"), [("require_secure_transport", "on"), ("ssl_min_protocol_version", "TLSv1.2")]
+)
+def test_postgres_tls_parameters(stack: ProgramRun, parameter: str, value: str) -> None:
+    server = one(stack, POSTGRES)
+    found = [
+        c.inputs
+        for c in stack.of_type("azure-native:dbforpostgresql:Configuration")
+        if c.inputs["configurationName"] == parameter
+    ]
+    assert found == [
+        {
+            "configurationName": parameter,
+            "value": value,
+            "source": "user-override",
+            "serverName": server.outputs["name"],
+            "resourceGroupName": server.inputs["resourceGroupName"],
+        }
+    ]
+
+
+def test_postgres_ha_and_geo_backup_in_prod_only(dev: ProgramRun, prod: ProgramRun) -> None:
+    dev_server, prod_server = one(dev, POSTGRES).inputs, one(prod, POSTGRES).inputs
+    assert prod_server["highAvailability"]["mode"] == "ZoneRedundant"
+    assert prod_server["backup"] == {"backupRetentionDays": 35, "geoRedundantBackup": "Enabled"}
+    assert dev_server["highAvailability"]["mode"] == "Disabled"
+    assert dev_server["backup"]["geoRedundantBackup"] == "Disabled"
+    assert prod_server["sku"] == {"name": "Standard_D4ds_v5", "tier": "GeneralPurpose"}
+
+
+def test_postgres_databases_follow_the_task_database(dev: ProgramRun, prod: ProgramRun) -> None:
+    def databases(run: ProgramRun) -> list[str]:
+        server = one(run, POSTGRES)
+        found = run.of_type("azure-native:dbforpostgresql:Database")
+        assert {d.inputs["serverName"] for d in found} == {server.outputs["name"]}
+        return sorted(d.inputs["databaseName"] for d in found)
+
+    assert databases(dev) == ["cromwell_db"]
+    assert databases(prod) == ["cromwell_db", "tes_db"]
+
+
+def test_database_passwords_are_generated_into_key_vault(dev: ProgramRun, prod: ProgramRun) -> None:
+    def secrets(run: ProgramRun) -> dict[str, str]:
+        return {
+            s.inputs["secretName"]: s.inputs["properties"]["value"] for s in run.of_type("azure-native:keyvault:Secret")
+        }
+
+    for run, expected in (
+        (dev, {"postgres-admin-password", "cromwell-db-password"}),
+        (prod, {"postgres-admin-password", "cromwell-db-password", "tes-db-password"}),
+    ):
+        stored = secrets(run)
+        assert set(stored) >= expected
+        generated = {p.outputs["result"] for p in run.of_type("random:index/randomPassword:RandomPassword")}
+        values = {stored[name] for name in expected}
+        assert len(values) == len(expected) and values <= generated
+        server = one(run, POSTGRES).inputs
+        assert server["administratorLogin"] == "coa_admin"
+        assert server["administratorLoginPassword"] == stored["postgres-admin-password"]
+
+
+def test_no_password_reaches_a_stack_output_or_the_start_task(stack: ProgramRun) -> None:
+    passwords = [p.outputs["result"] for p in stack.of_type("random:index/randomPassword:RandomPassword")]
+    assert len(passwords) >= 2
+    exported = json.dumps(stack.outputs)
+    script = one(stack, BLOB, "start-task").inputs["source"]["text"]
+    for password in passwords:
+        assert password and password not in exported and password not in script
+    assert stack.outputs["postgresFqdn"] == one(stack, POSTGRES).outputs["fullyQualifiedDomainName"]
+
+
+@pytest.mark.parametrize("token", [POSTGRES, COSMOS])
+def test_stateful_data_protected_in_prod_only(dev: ProgramRun, variant: ProgramRun, token: str) -> None:
+    # variant is a prod stack (protectStatefulResources true) that also has the Cosmos DB account.
+    assert one(variant, token).protect is True
+    assert one(dev, token).protect is False
+
+
+def test_prod_postgres_protected(prod: ProgramRun) -> None:
+    assert one(prod, POSTGRES).protect is True
+
+
+def test_registry_and_batch_are_not_protected(prod: ProgramRun) -> None:
+    # Both are rebuilt from config without data loss (the registry is a pull-through cache).
+    assert one(prod, REGISTRY).protect is False
+    assert one(prod, BATCH).protect is False
+
+
+# --- Batch ----------------------------------------------------------------------------------------------------------
+
+BATCH_SECURE = {
+    "publicNetworkAccess": "Disabled",
+    "allowedAuthenticationModes": ["AAD"],
+    "poolAllocationMode": "BatchService",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(BATCH_SECURE.items()))
+def test_batch_secure_setting(stack: ProgramRun, key: str, value: object) -> None:
+    assert one(stack, BATCH).inputs[key] == value
+
+
+def test_batch_runs_as_the_workload_identity_with_identity_auto_storage(stack: ProgramRun) -> None:
+    account = one(stack, BATCH).inputs
+    workload = _workload_identity(stack)
+    storage = one(stack, "azure-native:storage:StorageAccount")
+    assert account["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [workload.id]}
+    assert account["autoStorage"] == {
+        "storageAccountId": storage.id,
+        "authenticationMode": "BatchAccountManagedIdentity",
+        "nodeIdentityReference": {"resourceId": workload.id},
+    }
+    assert stack.outputs["batchAccountName"] == one(stack, BATCH).outputs["name"]
+
+
+def _start_task(run: ProgramRun) -> ResourceRecord:
+    blob = one(run, BLOB, "start-task")
+    storage = one(run, "azure-native:storage:StorageAccount")
+    configuration = one(run, "azure-native:storage:BlobContainer", "configuration")
+    assert blob.inputs["accountName"] == storage.outputs["name"]
+    assert (blob.inputs["containerName"], blob.inputs["blobName"]) == ("configuration", "start-task.sh")
+    # The upload waits for the container (TES skips a start task whose blob is missing).
+    assert configuration.urn in blob.property_dependencies["containerName"]
+    assert blob.inputs["type"] == "Block"
+    return blob
+
+
+def test_start_task_blob_is_the_rendered_script_without_scanner(stack: ProgramRun) -> None:
+    blob = _start_task(stack)
+    client_id = _workload_identity(stack).outputs["clientId"]
+    expected = render_start_task(StartTaskSettings(managed_identity_client_id=client_id))
+    assert blob.inputs["source"]["text"] == expected
+    assert "SCANNER_ENABLED=false" in expected and f"MANAGED_IDENTITY_CLIENT_ID='{client_id}'" in expected
+
+
+def test_start_task_blob_starts_the_configured_scanner(variant: ProgramRun) -> None:
+    blob = _start_task(variant)
+    client_id = _workload_identity(variant).outputs["clientId"]
+    vault = one(variant, "azure-native:keyvault:Vault")
+    scanner = ImageScannerSettings(
+        image="crcoaprodp4m9.azurecr.io/security/scanner:2.4.1",
+        registry_server="crcoaprodp4m9.azurecr.io",
+        key_vault_name=vault.outputs["name"],
+        username_secret_name="scanner-user",
+        password_secret_name="scanner-pass",
+    )
+    text = blob.inputs["source"]["text"]
+    assert text == render_start_task(StartTaskSettings(managed_identity_client_id=client_id, scanner=scanner))
+    assert "SCANNER_ENABLED=true" in text
+    assert f"SCANNER_KEY_VAULT_NAME='{vault.outputs['name']}'" in text
+    # The credentials themselves stay in Key Vault: only their secret names are in the script.
+    stored = {
+        s.inputs["secretName"]: s.inputs["properties"]["value"] for s in variant.of_type("azure-native:keyvault:Secret")
+    }
+    assert stored["scanner-user"] and stored["scanner-user"] not in text
+    assert stored["scanner-pass"] and stored["scanner-pass"] not in text
+
+
+def test_whatever_configures_tes_with_the_start_task_waits_for_its_upload(stack: ProgramRun) -> None:
+    blob = one(stack, BLOB, "start-task")
+    consumers = [
+        r for r in stack.resources if r.urn != blob.urn and "/configuration/start-task.sh" in json.dumps(r.inputs)
+    ]
+    assert consumers, "nothing configures TES with the global start task"
+    for consumer in consumers:
+        assert blob.urn in consumer.dependencies, consumer.name

@@ -1,0 +1,298 @@
+"""The CromwellOnAzure component: restricted namespace, the Helm release's wiring, and the chart rendered with the
+exact values each stack passes to the release."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stackquery import ancestors, by_id, one
+
+from components.workload import (
+    CHART_PATH,
+    COA_TAGS,
+    CROMWELL_TAG,
+    ChartInputs,
+    ChartOptions,
+    helm_values,
+)
+from offline.harness import ProgramRun
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "chart"))
+from render import render_chart  # noqa: E402
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+PROVIDER = "pulumi:providers:kubernetes"
+
+# Pod Security Standards, restricted profile (kubernetes.io/docs/concepts/security/pod-security-standards).
+_ALLOWED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+_POD_PATHS = {"Deployment": ("spec", "template", "spec"), "Job": ("spec", "template", "spec"), "Pod": ("spec",)}
+
+
+def pod_security_violations(objects: list[dict[str, Any]]) -> list[str]:
+    """Every way a rendered pod breaks the `restricted` profile (what the namespace label would reject)."""
+    problems: list[str] = []
+    for obj in objects:
+        path = _POD_PATHS.get(obj["kind"])
+        if path is None:
+            continue
+        spec: dict[str, Any] = obj
+        for key in path:
+            spec = spec[key]
+        label = f"{obj['kind']}/{obj['metadata']['name']}"
+        pod_ctx = spec.get("securityContext") or {}
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            if spec.get(field):
+                problems.append(f"{label}: {field}")
+        for volume in spec.get("volumes") or []:
+            kinds = set(volume) - {"name"}
+            if not kinds <= _ALLOWED_VOLUMES:
+                problems.append(f"{label}: volume {volume['name']} uses {sorted(kinds - _ALLOWED_VOLUMES)}")
+        for sysctl in pod_ctx.get("sysctls") or []:
+            problems.append(f"{label}: sysctl {sysctl.get('name')}")
+        for group in ("initContainers", "containers", "ephemeralContainers"):
+            for container in spec.get(group) or []:
+                where = f"{label} container {container['name']}"
+                ctx = container.get("securityContext") or {}
+
+                def effective(key: str, ctx: dict[str, Any] = ctx, pod: dict[str, Any] = pod_ctx) -> Any:
+                    return ctx[key] if key in ctx else pod.get(key)
+
+                if effective("runAsNonRoot") is not True:
+                    problems.append(f"{where}: runAsNonRoot is not true")
+                if effective("runAsUser") == 0:
+                    problems.append(f"{where}: runAsUser 0")
+                if ctx.get("allowPrivilegeEscalation") is not False:
+                    problems.append(f"{where}: allowPrivilegeEscalation is not false")
+                if ctx.get("privileged"):
+                    problems.append(f"{where}: privileged")
+                caps = ctx.get("capabilities") or {}
+                if "ALL" not in (caps.get("drop") or []):
+                    problems.append(f"{where}: capabilities.drop lacks ALL")
+                if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+                    problems.append(f"{where}: adds capabilities {caps['add']}")
+                seccomp = (effective("seccompProfile") or {}).get("type")
+                if seccomp not in ("RuntimeDefault", "Localhost"):
+                    problems.append(f"{where}: seccompProfile {seccomp}")
+                if ctx.get("procMount") not in (None, "Default"):
+                    problems.append(f"{where}: procMount {ctx['procMount']}")
+                for port in container.get("ports") or []:
+                    if port.get("hostPort"):
+                        problems.append(f"{where}: hostPort {port['hostPort']}")
+    return problems
+
+
+def _release(run: ProgramRun) -> Any:
+    return one(run, RELEASE)
+
+
+def _values(run: ProgramRun) -> dict[str, Any]:
+    return _release(run).inputs["values"]
+
+
+def test_namespace_enforces_restricted_pod_security(stack: ProgramRun) -> None:
+    namespace = one(stack, NAMESPACE)
+    assert namespace.inputs["metadata"]["name"] == "coa"
+    labels = namespace.inputs["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+    assert namespace.provider.startswith(one(stack, PROVIDER).urn + "::")
+
+
+def test_release_is_the_local_chart_in_the_namespace_on_the_aks_provider(stack: ProgramRun) -> None:
+    release = _release(stack)
+    assert release.inputs["chart"] == CHART_PATH == "charts/cromwell-on-azure"
+    assert (REPO / CHART_PATH / "Chart.yaml").is_file()
+    assert "repositoryOpts" not in release.inputs
+    assert release.inputs["namespace"] == "coa"
+    assert one(stack, NAMESPACE).urn in release.dependencies
+    provider = one(stack, PROVIDER)
+    assert release.provider.startswith(provider.urn + "::")
+    assert "coa:compute:Aks" in ancestors(stack, provider)
+    assert "coa:workload:CromwellOnAzure" in ancestors(stack, release)
+
+
+def test_release_waits_for_grants_credentials_and_user_pool(stack: ProgramRun) -> None:
+    release = _release(stack)
+    access = one(stack, "coa:identity:Access")
+    grants = [r for r in stack.resources if r.parent == access.urn]
+    assert len(grants) >= 9
+    assert {r.urn for r in grants} <= set(release.dependencies)
+    assert one(stack, "azure-native:containerservice:AgentPool", "pool-user").urn in release.dependencies
+    # Nothing networking-only: the release must not wait for the VNet, NSGs, DNS zones or the workspace.
+    types = {r.urn: r.type for r in stack.resources}
+    waited = {types.get(d, "") for d in release.dependencies}
+    unrelated = {":VirtualNetwork", ":NetworkSecurityGroup", ":PrivateZone", ":VirtualNetworkLink", ":Workspace"}
+    assert not {t for t in waited if t.endswith(tuple(unrelated))}
+
+
+def test_values_are_wired_from_component_outputs(stack: ProgramRun) -> None:
+    values = _values(stack)
+    storage = one(stack, "azure-native:storage:StorageAccount")
+    batch = one(stack, "azure-native:batch:BatchAccount")
+    workload = one(stack, "azure-native:managedidentity:UserAssignedIdentity", "id-coa-workload")
+    server = one(stack, "azure-native:dbforpostgresql:Server")
+    registry = one(stack, "azure-native:containerregistry:Registry")
+    vault = one(stack, "azure-native:keyvault:Vault")
+    appi = one(stack, "azure-native:applicationinsights:Component")
+    assert values["storage"]["accountName"] == storage.outputs["name"]
+    assert values["storage"]["blobEndpoint"] == storage.outputs["primaryEndpoints"]["blob"]
+    assert values["workloadIdentity"] == {"clientId": workload.outputs["clientId"], "resourceId": workload.id}
+    assert values["batch"]["accountName"] == batch.outputs["name"]
+    assert values["batch"]["endpoint"] == batch.outputs["accountEndpoint"]
+    assert by_id(stack, values["batch"]["nodes"]["subnetId"]).name.endswith("snet-batch")
+    assert values["batch"]["nodes"]["disablePublicIpAddress"] is True
+    assert values["batch"]["nodes"]["globalStartTask"] == "/configuration/start-task.sh"
+    assert values["postgres"]["serverFqdn"] == server.outputs["fullyQualifiedDomainName"]
+    assert values["postgres"]["adminUserName"] == server.inputs["administratorLogin"]
+    assert values["keyVault"]["name"] == vault.outputs["name"]
+    secrets = {s.inputs["secretName"] for s in stack.of_type("azure-native:keyvault:Secret")}
+    assert {v for v in values["keyVault"]["secrets"].values() if v} <= secrets
+    assert values["applicationInsights"]["accountName"] == appi.outputs["name"]
+    assert values["images"]["registry"] == registry.outputs["loginServer"]
+    targets = {r.inputs["targetRepository"] for r in stack.of_type("azure-native:containerregistry:CacheRule")}
+    for key in ("cromwell", "tes", "triggerservice", "dbClient"):
+        assert values["images"][key]["repository"] in targets, key
+
+
+def test_task_database_and_images_follow_the_tes_generation(dev: ProgramRun, prod: ProgramRun) -> None:
+    dev_values, prod_values = _values(dev), _values(prod)
+    cosmos = one(dev, "azure-native:cosmosdb:DatabaseAccount")
+    assert dev_values["taskDatabase"] == {
+        "kind": "cosmosdb",
+        "cosmosDb": {"accountName": cosmos.outputs["name"], "endpoint": cosmos.outputs["documentEndpoint"]},
+    }
+    assert dev_values["images"]["tes"]["tag"] == COA_TAGS["cosmosdb"] == "3.2.0"
+    assert prod_values["taskDatabase"] == {"kind": "postgresql"}
+    assert prod_values["images"]["tes"]["tag"] == prod_values["images"]["triggerservice"]["tag"] == "6.0.0"
+    assert prod_values["keyVault"]["secrets"]["tesDbPassword"]
+    for values in (dev_values, prod_values):
+        assert values["images"]["cromwell"]["tag"] == CROMWELL_TAG
+    # Without shared keys (prod) Cromwell cannot sign SAS: executions go through the keyless CSI mount.
+    assert (dev_values["cromwell"]["executionsRoot"], prod_values["cromwell"]["executionsRoot"]) == ("blob", "mount")
+
+
+@pytest.fixture(scope="module")
+def rendered(dev: ProgramRun, prod: ProgramRun) -> dict[str, list[dict[str, Any]]]:
+    return {run.stack: render_chart(_values(run)) for run in (dev, prod)}
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_chart_renders_with_stack_values_and_meets_pod_security(
+    rendered: dict[str, list[dict[str, Any]]], stack_name: str
+) -> None:
+    objects = rendered[stack_name]
+    kinds = {o["kind"] for o in objects}
+    assert {"Deployment", "Service", "NetworkPolicy", "SecretProviderClass", "ServiceAccount", "Job"} <= kinds
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"} == {
+        "cromwell",
+        "tes",
+        "triggerservice",
+    }
+    assert pod_security_violations(objects) == []
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_rendered_pods_use_only_the_private_registry_and_chart_service_accounts(
+    rendered: dict[str, list[dict[str, Any]]], dev: ProgramRun, prod: ProgramRun, stack_name: str
+) -> None:
+    run = dev if stack_name == "dev" else prod
+    registry = _values(run)["images"]["registry"]
+    subjects = {
+        c.inputs["subject"].rsplit(":", 1)[-1]
+        for c in run.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    }
+    for obj in rendered[stack_name]:
+        if obj["kind"] not in _POD_PATHS:
+            continue
+        spec = obj["spec"]["template"]["spec"]
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            assert container["image"].startswith(registry + "/"), container["image"]
+        # Every pod's service account has a federated credential (else its token exchange fails).
+        assert spec["serviceAccountName"] in subjects, obj["metadata"]["name"]
+
+
+def test_pod_security_checker_catches_violations(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    import copy
+
+    objects = copy.deepcopy(rendered["dev"])
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"]["allowPrivilegeEscalation"] = True
+    deployment["spec"]["template"]["spec"]["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    problems = pod_security_violations(objects)
+    assert any("allowPrivilegeEscalation" in p for p in problems)
+    assert any("hostPath" in p for p in problems)
+
+
+# --- helm_values, the pure function ------------------------------------------------------------------------------
+
+
+def _inputs(**override: str) -> ChartInputs[str]:
+    base = dict(
+        tenant_id="t",
+        subscription_id="s",
+        resource_group_name="rg",
+        workload_client_id="c",
+        workload_resource_id="id",
+        storage_account_name="st",
+        storage_blob_endpoint="https://st.blob.core.windows.net/",
+        batch_account_name="ba",
+        batch_endpoint="ba.westeurope.batch.azure.com",
+        batch_subnet_id="subnet",
+        global_start_task="/configuration/start-task.sh",
+        key_vault_name="kv",
+        postgres_fqdn="psql.postgres.database.azure.com",
+        postgres_admin_login="coa_admin",
+        cromwell_db_password_secret="cromwell-db-password",
+        db_admin_password_secret="postgres-admin-password",
+        app_insights_name="appi",
+        app_insights_connection_string_secret="appi-cs",
+        registry_login_server="crcoa.azurecr.io",
+        tes_db_password_secret="tes-db-password",
+        cosmos_account_name="",
+        cosmos_endpoint="",
+    )
+    return ChartInputs[str](**{**base, **override})
+
+
+def _options(**override: Any) -> ChartOptions:
+    base: dict[str, Any] = dict(
+        kubernetes_version="1.33.2",
+        task_database="postgresql",
+        repositories={"cromwell": "b/cromwell", "tes": "c/tes", "triggerservice": "c/ts", "postgres": "l/pg"},
+        private_endpoints_cidr="10.1.4.0/24",
+        postgres_cidr="10.1.5.0/28",
+        batch_prefix="coadev",
+        storage_shared_key_access=False,
+    )
+    return ChartOptions(**{**base, **override})
+
+
+def test_helm_values_uses_the_minor_version_and_registry_repositories() -> None:
+    values = helm_values(_inputs(), _options())
+    assert values["kubernetesVersion"] == "1.33"
+    assert values["images"]["dbClient"]["repository"] == "l/pg"
+    assert values["images"]["triggerservice"] == {"repository": "c/ts", "tag": "6.0.0"}
+
+
+def test_helm_values_rejects_missing_task_database_settings() -> None:
+    with pytest.raises(ValueError, match="cosmosdb"):
+        helm_values(_inputs(), _options(task_database="cosmosdb"))
+    with pytest.raises(ValueError, match="postgresql"):
+        helm_values(_inputs(tes_db_password_secret=""), _options())
+    with pytest.raises(KeyError, match="triggerservice"):
+        helm_values(_inputs(), _options(repositories={"cromwell": "a", "tes": "b", "postgres": "c"}))
