@@ -53,14 +53,20 @@ class ProgramRun:
         return {r.urn: r for r in self.resources}
 
 
-def _plain(value: Any) -> Any:
-    """Strip secret wrappers and unknown sentinels so inputs read like the engine's JSON."""
+SECRET_MASK = "[secret]"
+
+
+def _plain(value: Any, *, mask_secrets: bool = False) -> Any:
+    """Strip secret wrappers and unknown sentinels so inputs read like the engine's JSON.
+
+    Inputs keep secret values (a policy pack sees them as the CLI hands them over); stack outputs are masked the
+    way `pulumi preview` shows them."""
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _plain(value.get("value"))
-        return {k: _plain(v) for k, v in value.items()}
+            return SECRET_MASK if mask_secrets else _plain(value.get("value"))
+        return {k: _plain(v, mask_secrets=mask_secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, mask_secrets=mask_secrets) for v in value]
     if value == rpc.UNKNOWN:
         return None
     if isinstance(value, pulumi.StringAsset):
@@ -111,7 +117,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if request.urn == self._stack_urn:
             _ensure_event_loop()
-            self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+            self.stack_outputs = _plain(
+                rpc.deserialize_properties(request.outputs, keep_unknowns=True, keep_internal=True), mask_secrets=True
+            )
         return super().RegisterResourceOutputs(request)
 
 
