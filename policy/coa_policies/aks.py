@@ -143,7 +143,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="authentication",
         remediation="Set aadProfile: {managed: true, enableAzureRBAC: true}.",
-        anchor="Azure Policy: AKS clusters should have Azure RBAC / Entra ID integration",
+        anchor="Azure Policy: Azure Kubernetes Service Clusters should enable Microsoft Entra ID integration",
     ),
     Rule(
         name="aks-local-accounts-disabled",
@@ -173,7 +173,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="access",
         remediation="Remove enableNodePublicIP (or set it false) on every pool.",
-        anchor="Azure Policy: AKS node pools should not have public IPs",
+        anchor="CKV_AZURE_143",
     ),
     Rule(
         name="aks-encryption-at-host",
@@ -213,6 +213,6 @@ POLICIES = [
         severity=Severity.MEDIUM,
         safeguard="authentication",
         remediation="Set oidcIssuerProfile.enabled: true and securityProfile.workloadIdentity.enabled: true.",
-        anchor="none: gap in existing scanners",
+        anchor="Azure Policy: Azure Kubernetes Service Clusters should enable workload identity",
     ),
 ]

@@ -106,7 +106,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="access",
         remediation="Set publicNetworkAccess: Disabled and add private endpoints (batchAccount, nodeManagement).",
-        anchor="Azure Policy: Public network access should be disabled for Batch accounts",
+        anchor="CKV_AZURE_248; Azure Policy: Public network access should be disabled for Batch accounts",
     ),
     Rule(
         name="batch-account-entra-id-auth-only",
@@ -116,7 +116,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="authentication",
         remediation="Set allowedAuthenticationModes: [AAD, TaskAuthenticationToken].",
-        anchor="none: gap in existing scanners",
+        anchor="Azure Policy: Batch accounts should have local authentication methods disabled",
     ),
     Rule(
         name="batch-account-autostorage-managed-identity",
@@ -146,7 +146,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="access",
         remediation="Set networkConfiguration.subnetId to the Batch subnet.",
-        anchor="Azure Policy: Batch pools should be deployed in a virtual network",
+        anchor="none: gap in existing scanners",
     ),
     Rule(
         name="batch-pool-simplified-node-communication",

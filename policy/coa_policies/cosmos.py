@@ -86,6 +86,6 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="transmission",
         remediation="Set minimalTlsVersion: Tls12.",
-        anchor="Azure Policy: Cosmos DB accounts should use TLS 1.2",
+        anchor="none: gap in existing scanners",
     ),
 ]

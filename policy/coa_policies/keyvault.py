@@ -70,7 +70,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="integrity",
         remediation="Remove enableSoftDelete: false.",
-        anchor="CKV_AZURE_42",
+        anchor="CKV_AZURE_111",
     ),
     Rule(
         name="keyvault-rbac-authorization",

@@ -205,7 +205,7 @@ POLICIES = [
         severity=Severity.CRITICAL,
         safeguard="access",
         remediation="Remove privileged, hostNetwork, hostPID, hostIPC, hostPath volumes and hostPort.",
-        anchor=f"CKV_K8S_16, CKV_K8S_17, CKV_K8S_18, CKV_K8S_19; {_PSS}",
+        anchor=f"CKV_K8S_16, CKV_K8S_17, CKV_K8S_18, CKV_K8S_19, CKV_K8S_26; {_PSS}",
     ),
     Rule(
         name="k8s-drop-all-capabilities",

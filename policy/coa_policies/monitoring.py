@@ -75,7 +75,7 @@ POLICIES = [
         severity=Severity.MEDIUM,
         safeguard="authentication",
         remediation="Set disableLocalAuth: true.",
-        anchor="Azure Policy: Application Insights components should block non-Entra ID based ingestion",
+        anchor="Azure Policy: Application Insights components should block non-Azure Active Directory based ingestion.",
     ),
     Rule(
         name="appinsights-ip-masking-enabled",
@@ -121,6 +121,6 @@ POLICIES = [
         severity=Severity.MEDIUM,
         safeguard="authentication",
         remediation="Set features.disableLocalAuth: true.",
-        anchor="Azure Policy: Log Analytics workspaces should block non-Azure Active Directory based ingestion",
+        anchor="Azure Policy: Log Analytics Workspaces should block non-Azure Active Directory based ingestion.",
     ),
 ]

@@ -147,7 +147,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="access",
         remediation=_TIGHTEN,
-        anchor="Azure Policy: All network ports should be restricted on NSGs (MCSB NS-1)",
+        anchor="Azure Policy: All network ports should be restricted on network security groups associated to your virtual machine",
     ),
     Rule(
         name="nsg-no-ssh-from-internet",
@@ -210,7 +210,7 @@ POLICIES = [
         severity=Severity.MEDIUM,
         safeguard="transmission",
         remediation="Set defaultOutboundAccess: false and give the subnet explicit egress (NAT gateway or UDR).",
-        anchor="none: gap in existing scanners",
+        anchor="Azure Policy: Subnets should be private",
         config=_SUBNET_CONFIG,
     ),
     Rule(

@@ -67,7 +67,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="transmission",
         remediation="Leave require_secure_transport on and ssl_min_protocol_version at TLSv1.2 or TLSv1.3.",
-        anchor="CKV_AZURE_147 (single server analogue)",
+        anchor="Azure Policy: Enforce SSL connection should be enabled for PostgreSQL flexible servers; PostgreSQL flexible servers should be running TLS version 1.2 or newer",
     ),
     Rule(
         name="postgres-backup-retention",

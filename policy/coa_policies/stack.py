@@ -128,7 +128,7 @@ POLICIES = [
         remediation="Add a PrivateEndpoint whose privateLinkServiceConnections targets the resource and a "
         "PrivateDnsZoneGroup on it; set dnsZoneGroupsManagedByPolicy when Azure Policy creates "
         "the zone groups (landing zones).",
-        anchor="Azure Policy: <service> should use private link (one per service)",
+        anchor="CKV2_AZURE_33, CKV2_AZURE_32; Azure Policy: Storage accounts should use private link; Azure Key Vaults should use private link; CosmosDB accounts should use private link; Private endpoint connections on Batch accounts should be enabled; Container registries should use private link",
         config={"dnsZoneGroupsManagedByPolicy": {"type": "boolean", "default": False}},
     ),
     StackRule(
@@ -140,7 +140,7 @@ POLICIES = [
         safeguard="audit",
         remediation="Add a DiagnosticSetting (resourceUri = the resource id, or <account id>/blobServices/default "
         "for blob logs) with workspaceId.",
-        anchor="CKV_AZURE_4 (AKS), Azure Policy: Resource logs in <service> should be enabled",
+        anchor="CKV_AZURE_4 (AKS); Azure Policy: Resource logs in Key Vault should be enabled; Resource logs in Batch accounts should be enabled; Resource logs in Azure Kubernetes Service should be enabled",
     ),
     StackRule(
         name="stateful-resources-protected-in-production",
@@ -168,7 +168,7 @@ POLICIES = [
         safeguard="access",
         remediation="Remove the public IP, or attach it to the NAT gateway's publicIpAddresses, or add its "
         "name to allowedPublicIpNames.",
-        anchor="Azure Policy: Network interfaces should not have public IPs (analogue)",
+        anchor="CKV_AZURE_119; Azure Policy: Network interfaces should not have public IPs (analogues)",
         config={"allowedPublicIpNames": {"type": "array", "items": {"type": "string"}, "default": []}},
     ),
 ]
