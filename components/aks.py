@@ -13,9 +13,9 @@ import yaml
 from pulumi_azure_native import containerservice as cs
 
 from components.access import assign
-from components.config import AksSettings, EgressMode, NodePoolSettings
 from components.identity import Identity
 from components.monitoring import diagnostics
+from components.settings import AksSettings, EgressMode, NodePoolSettings
 
 # kubelogin login modes that need no browser or device code: the CI runner's `az login` (azure/login with OIDC),
 # a federated token file (workload identity, e.g. a self-hosted runner on AKS), or a service principal from env.
@@ -223,7 +223,8 @@ class Aks(pulumi.ComponentResource):
                 "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
                 "omsagent": cs.ManagedClusterAddonProfileArgs(
                     enabled=True,
-                    # The workspace accepts Entra ID ingestion only (local auth off).
+                    # The workspace accepts Entra ID ingestion only (local auth off); with useAADAuth the agent reads
+                    # its DCR through the associations Monitoring.collect_container_insights puts on this cluster.
                     config={"logAnalyticsWorkspaceResourceID": args.workspace_id, "useAADAuth": "true"},
                 ),
             },

@@ -11,15 +11,27 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from components import naming
+from components.config_reader import PROJECT, ConfigError, Reader
+from components.settings import (
+    AksSettings,
+    DnsSettings,
+    EntraAdminGroup,
+    FlowLogSettings,
+    ImageScannerSettings,
+    Names,
+    NetworkSettings,
+    NodePoolSettings,
+    PostgresSettings,
+    Settings,
+    SubnetPlan,
+)
 
-PROJECT = "coa-lockdown"
+__all__ = ["PROJECT", "ConfigError", "Settings", "load_settings", "parse_settings"]
+
 ENVIRONMENTS = ("dev", "prod")
-EgressMode = Literal["natGateway", "firewall"]
-TaskDatabaseKind = Literal["cosmosdb", "postgresql"]
 
 # Regions where every service this architecture uses (AKS with zones, Batch, Cosmos DB, PostgreSQL flexible server,
 # Premium ACR, private endpoints) is offered in the public cloud.
@@ -66,125 +78,6 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _AZURE_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+$", re.IGNORECASE)
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the key."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SubnetPlan:
-    aks: ipaddress.IPv4Network
-    batch: ipaddress.IPv4Network
-    private_endpoints: ipaddress.IPv4Network
-    postgres: ipaddress.IPv4Network
-
-    def items(self) -> list[tuple[str, ipaddress.IPv4Network]]:
-        return [
-            ("aks", self.aks),
-            ("batch", self.batch),
-            ("privateEndpoints", self.private_endpoints),
-            ("postgres", self.postgres),
-        ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FlowLogSettings:
-    network_watcher_name: str
-    network_watcher_resource_group: str
-    retention_days: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class NetworkSettings:
-    address_space: ipaddress.IPv4Network
-    subnets: SubnetPlan
-    egress: EgressMode
-    firewall_private_ip: str | None
-    trusted_source_cidrs: tuple[str, ...]
-    flow_logs: FlowLogSettings | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class NodePoolSettings:
-    vm_size: str
-    min_count: int
-    max_count: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class AksSettings:
-    kubernetes_version: str
-    service_cidr: ipaddress.IPv4Network
-    dns_service_ip: str
-    pod_cidr: ipaddress.IPv4Network
-    system_pool: NodePoolSettings
-    user_pool: NodePoolSettings
-    availability_zones: tuple[str, ...]
-    admin_group_object_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class PostgresSettings:
-    version: str
-    sku_name: str
-    sku_tier: str
-    storage_size_gb: int
-    backup_retention_days: int
-    high_availability: bool
-    geo_redundant_backup: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageScannerSettings:
-    image: str
-    registry_server: str
-    username_secret_name: str
-    password_secret_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class DnsSettings:
-    # Existing hub zone ids keyed by the catalogue key (components.private_dns.ZONES); empty: we create the zones.
-    existing_zone_ids: Mapping[str, str]
-    zone_groups_managed_by_policy: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class Names:
-    storage_account: str
-    batch_account: str
-    key_vault: str
-    registry: str
-    cosmos_account: str
-    postgres_server: str
-    cluster: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    location: str
-    workload: str
-    resource_group_name: str | None
-    names: Names
-    network: NetworkSettings
-    dns: DnsSettings
-    aks: AksSettings
-    batch_max_nodes: int
-    task_database: TaskDatabaseKind
-    postgres: PostgresSettings
-    log_retention_days: int
-    image_scanner: ImageScannerSettings | None
-    protect_stateful_resources: bool
-    # Key-based access that an older workload generation needs; off unless the stack file says so.
-    storage_shared_key_access: bool
-    cosmos_local_auth: bool
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
-
-
 KNOWN_KEYS = frozenset(
     {
         "environment",
@@ -211,110 +104,7 @@ KNOWN_KEYS = frozenset(
 )
 
 
-class _Reader:
-    """Typed access to one object of raw config, naming the full key path in every error."""
-
-    def __init__(self, raw: Mapping[str, Any], path: str = "") -> None:
-        self.raw = raw
-        self.path = path
-
-    def key(self, name: str) -> str:
-        return f"{PROJECT}:{self.path}{name}"
-
-    def fail(self, name: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.key(name)}: {message}")
-
-    def has(self, name: str) -> bool:
-        return self.raw.get(name) is not None
-
-    def child(self, name: str, allowed: set[str]) -> _Reader:
-        value = self.raw.get(name, {})
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise self.fail(name, "must be an object") from None
-        if not isinstance(value, Mapping):
-            raise self.fail(name, "must be an object")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"{self.key(name)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
-            )
-        return _Reader(value, f"{self.path}{name}.")
-
-    def string(self, name: str, default: str | None = None, *, pattern: str | None = None, hint: str = "") -> str:
-        value = self.raw.get(name, default)
-        if value is None:
-            raise self.fail(name, f"is required{': ' + hint if hint else ''}")
-        if not isinstance(value, str) or not value:
-            raise self.fail(name, f"must be a non-empty string, got {value!r}")
-        if pattern and not re.fullmatch(pattern, value):
-            raise self.fail(name, f"{value!r} is not valid: {hint or pattern}")
-        return value
-
-    def optional_string(self, name: str) -> str | None:
-        return self.string(name) if self.has(name) else None
-
-    def choice(self, name: str, choices: tuple[str, ...] | frozenset[str], default: str | None = None) -> str:
-        value = self.string(name, default, hint=f"one of {', '.join(sorted(choices))}")
-        if value not in choices:
-            raise self.fail(name, f"{value!r} is not valid; use one of {', '.join(sorted(choices))}")
-        return value
-
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        value = self.raw.get(name, default)
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"must be a whole number, got {value!r}")
-        if not minimum <= value <= maximum:
-            raise self.fail(name, f"{value} is out of range; use {minimum}-{maximum}")
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.raw.get(name, default)
-        if isinstance(value, str) and value.lower() in {"true", "false"}:
-            value = value.lower() == "true"
-        if not isinstance(value, bool):
-            raise self.fail(name, f"must be true or false, got {value!r}")
-        return value
-
-    def network(self, name: str, default: str | None = None) -> ipaddress.IPv4Network:
-        value = self.string(name, default, hint="an IPv4 CIDR such as 10.1.0.0/16")
-        try:
-            return ipaddress.IPv4Network(value, strict=True)
-        except ValueError as exc:
-            raise self.fail(name, f"{value!r} is not a valid IPv4 CIDR ({exc}); e.g. 10.1.0.0/16") from None
-
-    def address(self, name: str, default: str | None = None) -> str:
-        value = self.string(name, default, hint="an IPv4 address")
-        try:
-            return str(ipaddress.IPv4Address(value))
-        except ValueError:
-            raise self.fail(name, f"{value!r} is not a valid IPv4 address") from None
-
-    def string_list(self, name: str, *, pattern: str | None = None, hint: str = "") -> tuple[str, ...]:
-        value = self.raw.get(name, [])
-        if isinstance(value, str):
-            value = json.loads(value)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(name, "must be a list of strings")
-        for item in value:
-            if pattern and not re.fullmatch(pattern, item):
-                raise self.fail(name, f"{item!r} is not valid: {hint}")
-        return tuple(value)
-
-    def string_map(self, name: str) -> dict[str, str]:
-        value = self.raw.get(name, {})
-        if isinstance(value, str):
-            value = json.loads(value)
-        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-            raise self.fail(name, "must be a map of strings")
-        return dict(value)
-
-
-def _parse_names(reader: _Reader, workload: str, environment: str) -> Names:
+def _parse_names(reader: Reader, workload: str, environment: str) -> Names:
     suffix = reader.string(
         "nameSuffix", pattern=r"[a-z0-9]{3,6}", hint="3-6 lowercase letters and digits that make global names unique"
     )
@@ -337,7 +127,7 @@ def _camel(snake: str) -> str:
 
 
 def _parse_network(
-    reader: _Reader, batch_max_nodes: int, aks: AksSettings, environment: str, location: str
+    reader: Reader, batch_max_nodes: int, aks: AksSettings, environment: str, location: str
 ) -> NetworkSettings:
     net = reader.child(
         "network", {"addressSpace", "subnets", "egress", "firewallPrivateIp", "trustedSourceCidrs", "flowLogs"}
@@ -422,7 +212,7 @@ def _parse_network(
     )
 
 
-def _parse_pool(reader: _Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
+def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
     pool = reader.child(name, {"vmSize", "minCount", "maxCount"})
     min_count = pool.integer("minCount", default_min, minimum=1, maximum=1000)
     max_count = pool.integer("maxCount", default_max, minimum=1, maximum=1000)
@@ -435,7 +225,7 @@ def _parse_pool(reader: _Reader, name: str, default_size: str, default_min: int,
     )
 
 
-def _parse_aks(reader: _Reader) -> AksSettings:
+def _parse_aks(reader: Reader) -> AksSettings:
     k8s = reader.child(
         "kubernetes",
         {
@@ -470,7 +260,7 @@ def _parse_aks(reader: _Reader) -> AksSettings:
     )
 
 
-def _parse_postgres(reader: _Reader, environment: str) -> PostgresSettings:
+def _parse_postgres(reader: Reader, environment: str) -> PostgresSettings:
     pg = reader.child(
         "postgres",
         {
@@ -481,6 +271,8 @@ def _parse_postgres(reader: _Reader, environment: str) -> PostgresSettings:
             "backupRetentionDays",
             "highAvailability",
             "geoRedundantBackup",
+            "entraAdminGroupObjectId",
+            "entraAdminGroupName",
         },
     )
     prod = environment == "prod"
@@ -500,11 +292,41 @@ def _parse_postgres(reader: _Reader, environment: str) -> PostgresSettings:
         backup_retention_days=pg.integer("backupRetentionDays", 35 if prod else 14, minimum=7, maximum=35),
         high_availability=high_availability,
         geo_redundant_backup=pg.boolean("geoRedundantBackup", prod),
+        entra_admin=_parse_entra_admin(pg, prod),
     )
 
 
-def _parse_dns(reader: _Reader) -> DnsSettings:
-    from components.private_dns import ZONES
+# PostgreSQL truncates role names to NAMEDATALEN - 1 = 63 bytes, and the Entra administrator becomes a role named
+# after the principal: a longer name would not match the group's token at login.
+POSTGRES_ROLE_NAME_BYTES = 63
+
+
+def _parse_entra_admin(pg: Reader, prod: bool) -> EntraAdminGroup | None:
+    object_key, name_key = "entraAdminGroupObjectId", "entraAdminGroupName"
+    if not pg.has(object_key) and not pg.has(name_key):
+        if prod:
+            # Entra ID authentication is on; without an administrator nobody can create Entra roles in production.
+            raise pg.fail(
+                object_key,
+                f"is required in prod: the object id of the Entra ID group that administers PostgreSQL "
+                f"(with {pg.key(name_key)}, its display name)",
+            )
+        return None
+    object_id = pg.string(object_key, hint=f"the group's object id, required when {pg.key(name_key)} is set")
+    if not _GUID.match(object_id):
+        raise pg.fail(object_key, f"{object_id!r} is not an Entra ID group object id (a GUID)")
+    name = pg.string(name_key, hint=f"the group's display name, required when {pg.key(object_key)} is set")
+    if name != name.strip() or len(name.encode("utf-8")) > POSTGRES_ROLE_NAME_BYTES:
+        raise pg.fail(
+            name_key,
+            f"{name!r} is not valid: the group's exact display name, at most {POSTGRES_ROLE_NAME_BYTES} bytes "
+            "(PostgreSQL role name limit) without leading or trailing spaces",
+        )
+    return EntraAdminGroup(object_id=object_id, display_name=name)
+
+
+def _parse_dns(reader: Reader, location: str) -> DnsSettings:
+    from components.private_dns import ZONES, zone_name
 
     dns = reader.child("dns", {"existingZoneIds", "zoneGroupsManagedByPolicy"})
     existing = dns.string_map("existingZoneIds")
@@ -513,14 +335,15 @@ def _parse_dns(reader: _Reader) -> DnsSettings:
             raise ConfigError(
                 f"{dns.key('existingZoneIds')}.{key}: unknown zone key; valid keys are {', '.join(ZONES)}"
             )
-        if not _AZURE_ID.match(zone_id) or not zone_id.lower().endswith(ZONES[key].lower()):
-            raise ConfigError(f"{dns.key('existingZoneIds')}.{key}: {zone_id!r} is not the id of a {ZONES[key]} zone")
+        expected = zone_name(key, location)
+        if not _AZURE_ID.match(zone_id) or not zone_id.lower().endswith(f"/privatednszones/{expected}"):
+            raise ConfigError(f"{dns.key('existingZoneIds')}.{key}: {zone_id!r} is not the id of a {expected} zone")
     return DnsSettings(
         existing_zone_ids=existing, zone_groups_managed_by_policy=dns.boolean("zoneGroupsManagedByPolicy", False)
     )
 
 
-def _parse_scanner(reader: _Reader) -> ImageScannerSettings | None:
+def _parse_scanner(reader: Reader) -> ImageScannerSettings | None:
     if not reader.has("imageScanner"):
         return None
     scanner = reader.child("imageScanner", {"image", "registryServer", "usernameSecretName", "passwordSecretName"})
@@ -548,7 +371,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     unknown = sorted(set(raw) - KNOWN_KEYS)
     if unknown:
         raise ConfigError(f"{PROJECT}:{unknown[0]}: unknown key; valid keys are {', '.join(sorted(KNOWN_KEYS))}")
-    reader = _Reader(raw)
+    reader = Reader(raw)
     environment = reader.choice("environment", ENVIRONMENTS)
     location = reader.choice("location", REGIONS)
     workload = reader.string("workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits")
@@ -578,7 +401,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         resource_group_name=reader.optional_string("resourceGroupName"),
         names=_parse_names(reader, workload, environment),
         network=_parse_network(reader, batch_max_nodes, aks, environment, location),
-        dns=_parse_dns(reader),
+        dns=_parse_dns(reader, location),
         aks=aks,
         batch_max_nodes=batch_max_nodes,
         task_database=task_database,  # type: ignore[arg-type]  # narrowed by choice()

@@ -1,0 +1,118 @@
+"""Typed access to raw stack configuration that names the full key path in every error."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+PROJECT = "coa-lockdown"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+class Reader:
+    """Typed access to one object of raw config, naming the full key path in every error."""
+
+    def __init__(self, raw: Mapping[str, Any], path: str = "") -> None:
+        self.raw = raw
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{PROJECT}:{self.path}{name}"
+
+    def fail(self, name: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.key(name)}: {message}")
+
+    def has(self, name: str) -> bool:
+        return self.raw.get(name) is not None
+
+    def child(self, name: str, allowed: set[str]) -> Reader:
+        value = self.raw.get(name, {})
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise self.fail(name, "must be an object") from None
+        if not isinstance(value, Mapping):
+            raise self.fail(name, "must be an object")
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"{self.key(name)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
+            )
+        return Reader(value, f"{self.path}{name}.")
+
+    def string(self, name: str, default: str | None = None, *, pattern: str | None = None, hint: str = "") -> str:
+        value = self.raw.get(name, default)
+        if value is None:
+            raise self.fail(name, f"is required{': ' + hint if hint else ''}")
+        if not isinstance(value, str) or not value:
+            raise self.fail(name, f"must be a non-empty string, got {value!r}")
+        if pattern and not re.fullmatch(pattern, value):
+            raise self.fail(name, f"{value!r} is not valid: {hint or pattern}")
+        return value
+
+    def optional_string(self, name: str) -> str | None:
+        return self.string(name) if self.has(name) else None
+
+    def choice(self, name: str, choices: tuple[str, ...] | frozenset[str], default: str | None = None) -> str:
+        value = self.string(name, default, hint=f"one of {', '.join(sorted(choices))}")
+        if value not in choices:
+            raise self.fail(name, f"{value!r} is not valid; use one of {', '.join(sorted(choices))}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.raw.get(name, default)
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"must be a whole number, got {value!r}")
+        if not minimum <= value <= maximum:
+            raise self.fail(name, f"{value} is out of range; use {minimum}-{maximum}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name, default)
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise self.fail(name, f"must be true or false, got {value!r}")
+        return value
+
+    def network(self, name: str, default: str | None = None) -> ipaddress.IPv4Network:
+        value = self.string(name, default, hint="an IPv4 CIDR such as 10.1.0.0/16")
+        try:
+            return ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise self.fail(name, f"{value!r} is not a valid IPv4 CIDR ({exc}); e.g. 10.1.0.0/16") from None
+
+    def address(self, name: str, default: str | None = None) -> str:
+        value = self.string(name, default, hint="an IPv4 address")
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise self.fail(name, f"{value!r} is not a valid IPv4 address") from None
+
+    def string_list(self, name: str, *, pattern: str | None = None, hint: str = "") -> tuple[str, ...]:
+        value = self.raw.get(name, [])
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(name, "must be a list of strings")
+        for item in value:
+            if pattern and not re.fullmatch(pattern, item):
+                raise self.fail(name, f"{item!r} is not valid: {hint}")
+        return tuple(value)
+
+    def string_map(self, name: str) -> dict[str, str]:
+        value = self.raw.get(name, {})
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(name, "must be a map of strings")
+        return dict(value)

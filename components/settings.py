@@ -1,0 +1,135 @@
+"""The typed model of a stack's configuration: frozen objects that components receive, already validated."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+EgressMode = Literal["natGateway", "firewall"]
+TaskDatabaseKind = Literal["cosmosdb", "postgresql"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubnetPlan:
+    aks: ipaddress.IPv4Network
+    batch: ipaddress.IPv4Network
+    private_endpoints: ipaddress.IPv4Network
+    postgres: ipaddress.IPv4Network
+
+    def items(self) -> list[tuple[str, ipaddress.IPv4Network]]:
+        return [
+            ("aks", self.aks),
+            ("batch", self.batch),
+            ("privateEndpoints", self.private_endpoints),
+            ("postgres", self.postgres),
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowLogSettings:
+    network_watcher_name: str
+    network_watcher_resource_group: str
+    retention_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    address_space: ipaddress.IPv4Network
+    subnets: SubnetPlan
+    egress: EgressMode
+    firewall_private_ip: str | None
+    trusted_source_cidrs: tuple[str, ...]
+    flow_logs: FlowLogSettings | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodePoolSettings:
+    vm_size: str
+    min_count: int
+    max_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AksSettings:
+    kubernetes_version: str
+    service_cidr: ipaddress.IPv4Network
+    dns_service_ip: str
+    pod_cidr: ipaddress.IPv4Network
+    system_pool: NodePoolSettings
+    user_pool: NodePoolSettings
+    availability_zones: tuple[str, ...]
+    admin_group_object_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntraAdminGroup:
+    """An Entra ID group made administrator of a PostgreSQL server (its members log in with Entra tokens)."""
+
+    object_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresSettings:
+    version: str
+    sku_name: str
+    sku_tier: str
+    storage_size_gb: int
+    backup_retention_days: int
+    high_availability: bool
+    geo_redundant_backup: bool
+    entra_admin: EntraAdminGroup | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageScannerSettings:
+    image: str
+    registry_server: str
+    username_secret_name: str
+    password_secret_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsSettings:
+    # Existing hub zone ids keyed by the catalogue key (components.private_dns.ZONES); empty: we create the zones.
+    existing_zone_ids: Mapping[str, str]
+    zone_groups_managed_by_policy: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Names:
+    storage_account: str
+    batch_account: str
+    key_vault: str
+    registry: str
+    cosmos_account: str
+    postgres_server: str
+    cluster: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    environment: str
+    location: str
+    workload: str
+    resource_group_name: str | None
+    names: Names
+    network: NetworkSettings
+    dns: DnsSettings
+    aks: AksSettings
+    batch_max_nodes: int
+    task_database: TaskDatabaseKind
+    postgres: PostgresSettings
+    log_retention_days: int
+    image_scanner: ImageScannerSettings | None
+    protect_stateful_resources: bool
+    # Key-based access that an older workload generation needs; off unless the stack file says so.
+    storage_shared_key_access: bool
+    cosmos_local_auth: bool
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
