@@ -10,6 +10,29 @@ from pulumi_azure_native import applicationinsights, monitor, operationalinsight
 
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 
+# Container Insights with Entra ID (managed identity) ingestion, as Microsoft's own onboarding template builds it
+# (microsoft/Docker-Provider scripts/onboarding/aks/onboarding-using-msi-auth/existingClusterOnboarding.json):
+# a Linux DCR whose `ContainerInsights` extension data source feeds the workspace, associated with the cluster under
+# the name `ContainerInsightsExtension`; behind an AMPLS also a Linux DCE with public network access disabled, linked
+# to the scope and associated with the cluster under the fixed name `configurationAccessEndpoint` (the agent fetches
+# its DCR through that endpoint). Azure names every endpoint association `configurationAccessEndpoint`; the rule
+# association's name is Microsoft's tooling convention.
+CONTAINER_INSIGHTS_EXTENSION = "ContainerInsights"
+CONTAINER_INSIGHTS_ASSOCIATION = "ContainerInsightsExtension"
+CONFIGURATION_ENDPOINT_ASSOCIATION = "configurationAccessEndpoint"
+# The grouped stream for the default table set (ContainerLogV2, KubeEvents, KubePodInventory, ...), as the portal's
+# presets write it; Microsoft's onboarding template lists the same tables one by one instead.
+CONTAINER_INSIGHTS_STREAMS = ("Microsoft-ContainerInsights-Group-Default",)
+CONTAINER_INSIGHTS_SETTINGS = {
+    "dataCollectionSettings": {
+        "interval": "1m",
+        "namespaceFilteringMode": "Off",
+        # ContainerLogV2 carries pod/namespace columns for access reviews; ContainerLog retires on 30 September 2026
+        # (learn.microsoft.com/azure/azure-monitor/containers/container-insights-logs-schema).
+        "enableContainerLogV2": True,
+    }
+}
+
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
@@ -62,6 +85,7 @@ class Monitoring(pulumi.ComponentResource):
         self._args = args
         self._workspace = workspace
         self._insights = insights
+        self._scope: monitor.PrivateLinkScope | None = None
         self.workspace_id = workspace.id
         self.workspace_customer_id = workspace.customer_id
         self.app_insights_id = insights.id
@@ -92,6 +116,7 @@ class Monitoring(pulumi.ComponentResource):
             tags=dict(self._args.tags),
             opts=child,
         )
+        self._scope = scope
         for key, resource in (("log", self._workspace), ("appi", self._insights)):
             monitor.PrivateLinkScopedResource(
                 f"{self._name}-ampls-{key}",
@@ -112,6 +137,86 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+    def collect_container_insights(self, cluster_id: pulumi.Input[str], cluster_location: pulumi.Input[str]) -> None:
+        """Give the AKS monitoring add-on (omsagent with `useAADAuth`) what Entra ID ingestion needs through ARM: a
+        data collection rule to the workspace, and a private configuration endpoint in the AMPLS, both associated
+        with the cluster. Without them the agent runs but ingests nothing, since the workspace takes neither shared
+        keys nor public traffic."""
+        if self._scope is None:
+            # The workspace only accepts private ingestion: a DCE outside an AMPLS would be unreachable.
+            raise ValueError(f"monitoring {self._name}: call connect_private_link before collect_container_insights")
+        child = pulumi.ResourceOptions(parent=self)
+        rg = self._args.resource_group_name
+        endpoint = monitor.DataCollectionEndpoint(
+            f"{self._name}-dce-ci",
+            resource_group_name=rg,
+            # The configuration endpoint lives in the cluster's region (Microsoft's template: clusterLocation).
+            location=cluster_location,
+            kind=monitor.KnownDataCollectionEndpointResourceKind.LINUX,
+            description="Container Insights configuration access, reachable only through the AMPLS",
+            network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(
+                public_network_access=monitor.KnownPublicNetworkAccessOptions.DISABLED
+            ),
+            tags=dict(self._args.tags),
+            opts=child,
+        )
+        # "When using AMA with AMPLS ... DCEs must be added to the AMPLS configuration" (Azure Monitor docs,
+        # kubernetes-monitoring-firewall); its handler.control.monitor.azure.com name then resolves in the scope's
+        # privatelink.monitor.azure.com zone.
+        monitor.PrivateLinkScopedResource(
+            f"{self._name}-ampls-dce-ci",
+            resource_group_name=rg,
+            scope_name=self._scope.name,
+            linked_resource_id=endpoint.id,
+            opts=child,
+        )
+        destination = "ciworkspace"
+        rule = monitor.DataCollectionRule(
+            f"{self._name}-dcr-ci",
+            resource_group_name=rg,
+            # A DCR lives in its destination workspace's region (Microsoft's template: workspaceRegion).
+            location=self._args.location,
+            kind=monitor.KnownDataCollectionRuleResourceKind.LINUX,
+            description="Container Insights: AKS logs, events and inventory to the workspace (Entra ID ingestion)",
+            data_sources=monitor.DataCollectionRuleDataSourcesArgs(
+                extensions=[
+                    monitor.ExtensionDataSourceArgs(
+                        name=CONTAINER_INSIGHTS_ASSOCIATION,
+                        extension_name=CONTAINER_INSIGHTS_EXTENSION,
+                        streams=list(CONTAINER_INSIGHTS_STREAMS),
+                        extension_settings=CONTAINER_INSIGHTS_SETTINGS,
+                    )
+                ]
+            ),
+            destinations=monitor.DataCollectionRuleDestinationsArgs(
+                log_analytics=[
+                    monitor.LogAnalyticsDestinationArgs(name=destination, workspace_resource_id=self._workspace.id)
+                ]
+            ),
+            data_flows=[monitor.DataFlowArgs(streams=list(CONTAINER_INSIGHTS_STREAMS), destinations=[destination])],
+            tags=dict(self._args.tags),
+            opts=child,
+        )
+        # Association names are fixed: an association carries either a rule or an endpoint, never both.
+        monitor.DataCollectionRuleAssociation(
+            f"{self._name}-dcra-ci",
+            resource_uri=cluster_id,
+            association_name=CONTAINER_INSIGHTS_ASSOCIATION,
+            data_collection_rule_id=rule.id,
+            description="Container Insights data collection; deleting it stops ingestion for this cluster.",
+            opts=child,
+        )
+        monitor.DataCollectionRuleAssociation(
+            f"{self._name}-dcea-ci",
+            resource_uri=cluster_id,
+            association_name=CONFIGURATION_ENDPOINT_ASSOCIATION,
+            data_collection_endpoint_id=endpoint.id,
+            description="Container Insights configuration endpoint; deleting it cuts the agent off from its rule.",
+            opts=child,
+        )
+        self.container_insights_rule_id = rule.id
+        self.container_insights_endpoint_id = endpoint.id
 
 
 def diagnostics(

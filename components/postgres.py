@@ -10,6 +10,7 @@ from pulumi_azure_native import dbforpostgresql as pg
 
 from components.keyvault import KeyVault
 from components.monitoring import diagnostics
+from components.settings import EntraAdminGroup
 
 ADMIN_LOGIN = "coa_admin"
 ADMIN_PASSWORD_SECRET = "postgres-admin-password"
@@ -58,14 +59,17 @@ class PostgresArgs:
     high_availability: bool
     geo_redundant_backup: bool
     users: Sequence[DatabaseUser] = (CROMWELL_USER,)
+    # The Entra ID group whose members administer the server with Entra tokens; None leaves Entra ID without admin.
+    entra_admin: EntraAdminGroup | None = None
     protect: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Postgres(pulumi.ComponentResource):
-    """A flexible server inside the VNet with password and Entra ID authentication, TLS 1.2+ only, the configured
-    backup retention (zone-redundant HA and geo-redundant backup where asked), one database per application, and
-    every password generated into Key Vault; no password is ever an output."""
+    """A flexible server inside the VNet with password and Entra ID authentication (administered by the configured
+    Entra ID group), TLS 1.2+ only, the configured backup retention (zone-redundant HA and geo-redundant backup where
+    asked), one database per application, and every password generated into Key Vault; no password is ever an
+    output."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:data:Postgres", name, None, opts)
@@ -120,6 +124,20 @@ class Postgres(pulumi.ComponentResource):
                 configuration_name=parameter,
                 value=value,
                 source="user-override",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            )
+        if args.entra_admin is not None:
+            # AdministratorsMicrosoftEntra (API 2025-08-01, the server's own API version) succeeds the preview
+            # `Administrator` type and aliases it. The object id names the resource; the principal name must be the
+            # group's display name, which becomes its PostgreSQL role.
+            previous = pg.AdministratorsMicrosoftEntra(
+                f"{name}-entra-admin",
+                resource_group_name=args.resource_group_name,
+                server_name=server.name,
+                object_id=args.entra_admin.object_id,
+                principal_name=args.entra_admin.display_name,
+                principal_type=pg.PrincipalType.GROUP,
+                tenant_id=args.tenant_id,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
             )
         self.database_names: dict[str, pulumi.Output[str]] = {}

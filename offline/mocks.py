@@ -91,6 +91,17 @@ _SHAPES: dict[str, ArmShape] = {
     "azure-native:monitor:PrivateLinkScopedResource": ArmShape(
         "microsoft.insights/privateLinkScopes/{scopeName}/scopedResources/{name}", "name"
     ),
+    "azure-native:monitor:DataCollectionEndpoint": ArmShape(
+        "Microsoft.Insights/dataCollectionEndpoints/{name}", "dataCollectionEndpointName"
+    ),
+    "azure-native:monitor:DataCollectionRule": ArmShape(
+        "Microsoft.Insights/dataCollectionRules/{name}", "dataCollectionRuleName"
+    ),
+    "azure-native:monitor:DataCollectionRuleAssociation": ArmShape(
+        "providers/Microsoft.Insights/dataCollectionRuleAssociations/{name}",
+        "associationName",
+        scope_input="resourceUri",
+    ),
     "azure-native:managedidentity:UserAssignedIdentity": ArmShape(
         "Microsoft.ManagedIdentity/userAssignedIdentities/{name}", "resourceName"
     ),
@@ -120,6 +131,9 @@ _SHAPES: dict[str, ArmShape] = {
         "Microsoft.DBforPostgreSQL/flexibleServers/{serverName}/configurations/{name}", "configurationName"
     ),
     "azure-native:dbforpostgresql:Administrator": ArmShape(
+        "Microsoft.DBforPostgreSQL/flexibleServers/{serverName}/administrators/{name}", "objectId"
+    ),
+    "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra": ArmShape(
         "Microsoft.DBforPostgreSQL/flexibleServers/{serverName}/administrators/{name}", "objectId"
     ),
     "azure-native:containerregistry:Registry": ArmShape(

@@ -126,6 +126,26 @@ BAD_INPUTS = [
         ["coa-lockdown:dns.existingZoneIds.blob", "privatelink.blob.core.windows.net"],
     ),
     ("dev", "monitoring.logRetentionDays", 7, ["coa-lockdown:monitoring.logRetentionDays", "30-730"]),
+    (
+        "prod",
+        "postgres.entraAdminGroupObjectId",
+        "pg-admins",
+        ["coa-lockdown:postgres.entraAdminGroupObjectId", "GUID"],
+    ),
+    (
+        "prod",
+        "postgres.entraAdminGroupObjectId",
+        DELETE,
+        ["coa-lockdown:postgres.entraAdminGroupObjectId: is required", "postgres.entraAdminGroupName is set"],
+    ),
+    ("prod", "postgres.entraAdminGroupName", "g" * 64, ["coa-lockdown:postgres.entraAdminGroupName", "63 bytes"]),
+    ("prod", "postgres.entraAdminGroupName", " admins", ["coa-lockdown:postgres.entraAdminGroupName", "spaces"]),
+    (
+        "dev",
+        "postgres.entraAdminGroupObjectId",
+        "9d1e4b7a-2c5f-4a83-b6e0-7f3a1c9d5e28",
+        ["coa-lockdown:postgres.entraAdminGroupName: is required", "postgres.entraAdminGroupObjectId is set"],
+    ),
 ]
 
 

@@ -139,7 +139,9 @@ def test_monitoring_is_reached_only_through_its_private_link_scope(stack: Progra
     linked = {r.inputs["linkedResourceId"] for r in stack.of_type("azure-native:monitor:PrivateLinkScopedResource")}
     workspace = one(stack, "azure-native:operationalinsights:Workspace")
     insights = one(stack, "azure-native:applicationinsights:Component")
-    assert linked == {workspace.id, insights.id}
+    # Container Insights' data collection endpoint joins the same scope (see test_platform_extras).
+    collection = one(stack, "azure-native:monitor:DataCollectionEndpoint")
+    assert linked == {workspace.id, insights.id, collection.id}
     for resource in (workspace, insights):
         assert resource.inputs["publicNetworkAccessForIngestion"] == "Disabled"
         assert resource.inputs["publicNetworkAccessForQuery"] == "Disabled"
