@@ -157,6 +157,7 @@ postgres = Postgres(
         high_availability=settings.postgres.high_availability,
         geo_redundant_backup=settings.postgres.geo_redundant_backup,
         users=(CROMWELL_USER, TES_USER) if settings.task_database == "postgresql" else (CROMWELL_USER,),
+        entra_admin=settings.postgres.entra_admin,
         protect=settings.protect_stateful_resources,
         tags=tags,
     ),
@@ -172,7 +173,6 @@ batch = Batch(
         identity_id=identities.workload.id,
         identity_client_id=identities.workload.client_id,
         storage_account_id=storage.account_id,
-        storage_account_name=storage.account_name,
         configuration_container_name=storage.container_names["configuration"],
         batch_subnet_id=network.subnet_ids["batch"],
         scanner=scanner_settings(settings.image_scanner, settings.names.key_vault),
@@ -210,6 +210,8 @@ aks = Aks(
         tags=tags,
     ),
 )
+# The monitoring add-on authenticates with Entra ID: it needs a DCR and a private configuration endpoint on the cluster.
+monitoring.collect_container_insights(aks.id, settings.location)
 access = Access(
     f"{prefix}-access",
     AccessArgs(
@@ -258,6 +260,7 @@ coa = CromwellOnAzure(
             batch_endpoint=batch.endpoint,
             batch_subnet_id=batch.batch_subnet_id,
             global_start_task=batch.global_start_task_path,
+            start_task_script=batch.start_task_script,
             key_vault_name=vault.vault_name,
             postgres_fqdn=postgres.fqdn,
             postgres_admin_login=postgres.admin_login,
@@ -281,7 +284,7 @@ coa = CromwellOnAzure(
             cromwell_login=postgres.logins["cromwell"],
             tes_login=postgres.logins.get("tes", "tes"),
         ),
-        # Grants and federated credentials, containers, database and secrets, start-task blob, user node pool.
+        # Grants and federated credentials, containers, database and secrets, user node pool.
         depends_on=[access, storage, postgres, vault, batch, aks.user_pool],
     ),
 )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import batch, storage
+from pulumi_azure_native import batch
 
 from components import config
 from components.monitoring import diagnostics
@@ -15,6 +15,15 @@ from components.start_task import GLOBAL_START_TASK_PATH, ImageScannerSettings, 
 
 # TES's BatchNodes:GlobalStartTask default resolves to this blob in its default storage account.
 START_TASK_CONTAINER, START_TASK_BLOB = GLOBAL_START_TASK_PATH.strip("/").split("/", 1)
+
+
+def _start_task_path(container_name: str) -> str:
+    if container_name != START_TASK_CONTAINER:
+        raise ValueError(
+            f"configuration_container_name={container_name!r}: TES reads its global start task from "
+            f"{GLOBAL_START_TASK_PATH}, so the container must be {START_TASK_CONTAINER!r}"
+        )
+    return GLOBAL_START_TASK_PATH
 
 
 def scanner_settings(scanner: config.ImageScannerSettings | None, key_vault_name: str) -> ImageScannerSettings | None:
@@ -41,8 +50,8 @@ class BatchArgs:
     identity_id: pulumi.Input[str]
     identity_client_id: pulumi.Input[str]
     storage_account_id: pulumi.Input[str]
-    storage_account_name: pulumi.Input[str]
-    # The `configuration` container's name output, so the blob waits for the container.
+    # The `configuration` container's name output: the start-task path resolves only once the container exists,
+    # so whatever writes or reads the script there (the chart's upload hook, TES) waits for it.
     configuration_container_name: pulumi.Input[str]
     # Subnet TES puts its pools in (BatchNodes:SubnetId); nodes there get no public IP addresses.
     batch_subnet_id: pulumi.Input[str]
@@ -52,8 +61,12 @@ class BatchArgs:
 
 class Batch(pulumi.ComponentResource):
     """A Batch account with no public network path and Entra ID as the only authentication, auto-storage through
-    the workload identity, private endpoints for the account API and simplified node management, and the start-task
-    script uploaded where TES looks for it."""
+    the workload identity, private endpoints for the account API and simplified node management, and the rendered
+    start-task script with the path TES reads it from.
+
+    The script is not uploaded here: the azure-native Blob resource writes through the storage data plane with account
+    keys (no shared keys in prod) and from wherever `pulumi up` runs. The workload chart's pre-install/pre-upgrade hook
+    writes it through a keyless blob CSI mount inside the cluster, before TES starts."""
 
     def __init__(self, name: str, args: BatchArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:batch:Batch", name, None, opts)
@@ -93,35 +106,22 @@ class Batch(pulumi.ComponentResource):
         diagnostics(f"{name}-ba", resource_id=account.id, workspace_id=args.diagnostics_workspace_id, parent=self)
 
         scanner = args.scanner
-        script = pulumi.Output.all(args.identity_client_id).apply(
-            lambda values: render_start_task(
-                StartTaskSettings(managed_identity_client_id=str(values[0]), scanner=scanner)
+        # TES skips a missing global start task silently, so there is always a script (with no scanner it only says
+        # so). It carries Key Vault secret names, never secret values.
+        self.start_task_script: pulumi.Output[str] = pulumi.Output.from_input(args.identity_client_id).apply(
+            lambda client_id: render_start_task(
+                StartTaskSettings(managed_identity_client_id=str(client_id), scanner=scanner)
             )
         )
-        # TES skips a missing global start task silently, so the blob is always uploaded (with no scanner it only
-        # says so). The provider writes blobs through the data plane: the deployment must reach the storage
-        # account's private endpoint.
-        blob = storage.Blob(
-            f"{name}-start-task",
-            resource_group_name=args.resource_group_name,
-            account_name=args.storage_account_name,
-            container_name=args.configuration_container_name,
-            blob_name=START_TASK_BLOB,
-            type=storage.BlobType.BLOCK,
-            content_type="text/x-shellscript",
-            source=script.apply(lambda text: pulumi.StringAsset(text)),
-            opts=child,
-        )
-
         self.id = account.id
         self.account_name = account.name
         self.endpoint = account.account_endpoint
         self.batch_subnet_id = args.batch_subnet_id
         self.disable_public_ip_addresses = True
         self.pool_identity_id = args.identity_id
-        # Resolves only once the blob is uploaded: whatever configures TES with it starts after the script exists.
-        self.global_start_task_path: pulumi.Output[str] = blob.id.apply(lambda _: GLOBAL_START_TASK_PATH)
-        self.start_task_blob_url = blob.url
+        self.global_start_task_path: pulumi.Output[str] = pulumi.Output.from_input(
+            args.configuration_container_name
+        ).apply(_start_task_path)
         self.register_outputs(
             {
                 "id": self.id,
@@ -131,5 +131,6 @@ class Batch(pulumi.ComponentResource):
                 "disable_public_ip_addresses": self.disable_public_ip_addresses,
                 "pool_identity_id": self.pool_identity_id,
                 "global_start_task_path": self.global_start_task_path,
+                "start_task_script": self.start_task_script,
             }
         )

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import TaskDatabaseKind
+from components.settings import TaskDatabaseKind
 
 NAMESPACE = "coa"
 RELEASE_NAME = "coa"
@@ -50,6 +50,9 @@ class ChartInputs(Generic[T]):
     batch_endpoint: T
     batch_subnet_id: T
     global_start_task: T
+    # Text of the Batch global start task (Batch.start_task_script); the chart's pre-install/pre-upgrade hook writes
+    # it to global_start_task through a keyless blob CSI mount.
+    start_task_script: T
     key_vault_name: T
     postgres_fqdn: T
     postgres_admin_login: T
@@ -102,6 +105,10 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
         raise ValueError("taskDatabase 'cosmosdb' needs the Cosmos DB account name and endpoint")
     if not cosmos and not inputs.tes_db_password_secret:
         raise ValueError("taskDatabase 'postgresql' needs the TES database password secret name")
+    if not inputs.start_task_script.startswith("#!"):
+        raise ValueError(
+            f"batch.nodes.startTaskScript must start with a #! line, got {inputs.start_task_script[:40]!r}"
+        )
     coa_tag = COA_TAGS[options.task_database]
     return {
         "kubernetesVersion": _minor(options.kubernetes_version),
@@ -123,6 +130,7 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
                 "subnetId": inputs.batch_subnet_id,
                 "disablePublicIpAddress": True,
                 "globalStartTask": inputs.global_start_task,
+                "startTaskScript": inputs.start_task_script,
             },
             "scheduling": {"prefix": options.batch_prefix},
         },
@@ -172,7 +180,7 @@ class CromwellOnAzureArgs:
     inputs: ChartInputs[pulumi.Input[str]]
     options: ChartOptions
     # What the pods need to exist before they start (identities' grants and federated credentials, storage
-    # containers, database and secrets, the start-task blob, the user node pool); nothing else.
+    # containers, database and secrets, the user node pool); nothing else.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
 
 

@@ -81,11 +81,13 @@ def test_strict_validation_would_catch_a_misspelt_field(objects: list[dict[str, 
 def test_kind_counts_per_case(case: str, objects: list[dict[str, Any]]) -> None:
     counts = kind_counts(objects)
     mount = case.endswith("-mount")
-    assert counts["Deployment"] == 3 and counts["Service"] == 2 and counts["Job"] == 1
-    assert counts["PersistentVolume"] == (6 if mount else 5)
+    assert counts["Deployment"] == 3 and counts["Service"] == 2 and counts["Job"] == 2
+    # One per container (+ executions when mounted) + the start-task hook's read-write volume.
+    assert counts["PersistentVolume"] == (7 if mount else 6)
     assert counts["PersistentVolumeClaim"] == counts["PersistentVolume"] + 1  # + cromwell-tmp
     assert counts["SecretProviderClass"] == (4 if "postgresql" in case else 2)
-    assert counts["NetworkPolicy"] == 6 and counts["StorageClass"] == 1
+    assert counts["NetworkPolicy"] == 7 and counts["StorageClass"] == 1
+    assert counts["ServiceAccount"] == 2 and counts["ConfigMap"] == 3
 
 
 def test_cromwell_config_points_at_tes_blob_and_tls_postgres(case: str, objects: list[dict[str, Any]]) -> None:
@@ -176,10 +178,18 @@ def test_workload_identity_service_account_and_pod_labels(case: str, objects: li
     sa = get(objects, "ServiceAccount", values["serviceAccount"]["name"])
     assert sa["metadata"]["annotations"]["azure.workload.identity/client-id"] == values["workloadIdentity"]["clientId"]
     assert sa["automountServiceAccountToken"] is False
+    hook_sa = get(objects, "ServiceAccount", values["serviceAccount"]["name"] + "-db-init")
+    assert is_hook(hook_sa) and hook_sa["automountServiceAccountToken"] is False
+    assert hook_sa["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"
+    assert (
+        hook_sa["metadata"]["annotations"]["azure.workload.identity/client-id"]
+        == (values["workloadIdentity"]["clientId"])
+    )
     for name, spec, labels in pod_specs(objects):
         assert labels.get("azure.workload.identity/use") == "true", name
-        expected = values["serviceAccount"]["name"] + ("-db-init" if name == "db-init" else "")
-        assert spec["serviceAccountName"] == expected, name
+        # Hook pods run before the release's own service account exists: they use the hook-created one.
+        hook = name in ("db-init", "start-task-upload")
+        assert spec["serviceAccountName"] == hook_sa["metadata"]["name"] if hook else sa["metadata"]["name"], name
 
 
 def test_blob_volumes_are_keyless_and_mounted(case: str, objects: list[dict[str, Any]]) -> None:
@@ -243,23 +253,30 @@ def test_each_pod_mounts_only_its_own_key_vault_secrets(objects: list[dict[str, 
 def test_db_init_hook_runs_before_the_release_with_its_own_prerequisites(
     case: str, objects: list[dict[str, Any]]
 ) -> None:
-    hooks = [o for o in objects if is_hook(o)]
     job = get(objects, "Job", "db-init")
-    assert job in hooks and job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert is_hook(job) and job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     weight = int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
-    prereqs = {(o["kind"], o["metadata"]["name"]) for o in hooks if o is not job}
-    assert prereqs == {
+    hooks = [o for o in objects if is_hook(o) and o is not job and _component(o) in ("db-init", "hooks")]
+    assert {(o["kind"], o["metadata"]["name"]) for o in hooks} == {
         ("ServiceAccount", "coa-workload-db-init"),
         ("SecretProviderClass", "db-init-secrets"),
         ("NetworkPolicy", "db-init"),
         ("ConfigMap", "db-init-scripts"),
     }
-    assert all(int(o["metadata"]["annotations"]["helm.sh/hook-weight"]) < weight for o in hooks if o is not job)
+    assert all(_weight(o) < weight for o in hooks)
     run = get(objects, "ConfigMap", "db-init-scripts")["data"]["run.sh"]
     assert ("tes_db" in run) == ("postgresql" in case)
     sql = get(objects, "ConfigMap", "db-init-scripts")["data"]["create-user.sql"]
     assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in sql and "REVOKE ALL ON DATABASE" in sql
     assert env_of(job["spec"]["template"]["spec"]["containers"][0])["PGSSLMODE"] == "require"
+
+
+def _component(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"].get("labels", {}).get("app.kubernetes.io/component", ""))
+
+
+def _weight(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"]["annotations"]["helm.sh/hook-weight"])
 
 
 def test_render_is_deterministic() -> None:

@@ -102,6 +102,26 @@ CASES: list[tuple[str, str, str, object, str]] = [
     ),
     ("db-init-without-admin", "dev-postgresql", "postgres.adminUserName", "", "/postgres/adminUserName"),
     ("misspelt-top-level-key", "dev-postgresql", "storageAccount", {"accountName": "x"}, "storageAccount"),
+    # TES skips a missing start-task blob silently: the chart never installs without the script to write.
+    ("missing-start-task-script", "dev-postgresql", "batch.nodes.startTaskScript", DELETE, "startTaskScript"),
+    ("empty-start-task-script", "dev-postgresql", "batch.nodes.startTaskScript", "", "/batch/nodes/startTaskScript"),
+    (
+        "start-task-script-without-shebang",
+        "prod-postgresql",
+        "batch.nodes.startTaskScript",
+        "set -eu\necho hi\n",
+        "/batch/nodes/startTaskScript",
+    ),
+    (
+        "start-task-script-not-a-string",
+        "dev-postgresql",
+        "batch.nodes.startTaskScript",
+        ["#!/bin/sh"],
+        "/batch/nodes/startTaskScript",
+    ),
+    # The start-task upload hook always runs, on the db client image.
+    ("missing-db-client-image", "dev-postgresql", "images.dbClient", DELETE, "dbClient"),
+    ("latest-db-client-image", "dev-postgresql", "images.dbClient.tag", "latest", "/images/dbClient/tag"),
 ]
 
 
@@ -121,8 +141,23 @@ def test_defaults_alone_are_rejected_not_rendered_half_configured() -> None:
     with pytest.raises(helm_python.HelmValuesError) as raised:
         render_chart({})
     message = str(raised.value)
-    for key in ("/storage/accountName", "/batch/accountName", "/batch/nodes/subnetId", "/keyVault/name"):
+    for key in (
+        "/storage/accountName",
+        "/batch/accountName",
+        "/batch/nodes/subnetId",
+        "/batch/nodes/startTaskScript",
+        "/keyVault/name",
+    ):
         assert key in message, message
+
+
+def test_db_client_image_is_required_even_without_db_init() -> None:
+    values = case_values("dev-postgresql")
+    values["dbInit"] = {"enabled": False}
+    del values["images"]["dbClient"]
+    with pytest.raises(helm_python.HelmValuesError) as raised:
+        render_chart(values)
+    assert "dbClient" in str(raised.value), str(raised.value)
 
 
 def test_digest_only_images_and_cosmos_without_postgres_secret_are_accepted() -> None:

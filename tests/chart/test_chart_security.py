@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from chart_checks import by_kind, case_values, get, is_hook, pod_specs
+from render import render_chart
+
+from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
 
 # Volume types Pod Security "restricted" admits.
 RESTRICTED_VOLUMES = {
@@ -34,7 +37,7 @@ SECRET_PATTERNS = [
 IDENTITY_SELECTOR = re.compile(r"^RunAs=(Workload|App);AppId=[0-9a-f-]{36}$")
 # A password assignment whose value is neither a reference (${VAR}, $(cat file)) nor a format placeholder.
 PASSWORD_ASSIGNMENT = re.compile(r"""(?i)(password|passwd|pwd)["']?\s*[:=]\s*["']?(?P<value>[^\s"',;}]+)""")
-REFERENCE = re.compile(r"^(\$\{[A-Z_]+|\$\(cat|%[A-Z])")
+REFERENCE = re.compile(r"^(\$\{?[A-Z_]+|\$\(cat|%[A-Z])")
 
 
 def _strings(node: Any) -> list[str]:
@@ -82,11 +85,33 @@ def test_leak_scanner_fires_on_each_kind_of_secret() -> None:
     for sample in samples:
         assert leaks(sample), sample
     assert not leaks({"kind": "ConfigMap", "data": {"conf": "password = ${CROMWELL_DB_PASSWORD}"}})
+    # The start task assigns a variable it read from Key Vault: a reference, not a value.
+    assert not leaks({"kind": "ConfigMap", "data": {"s": "REGISTRY_PASSWORD=$SECRET_VALUE"}})
+    assert leaks({"kind": "ConfigMap", "data": {"s": "REGISTRY_PASSWORD=s3cr3t"}})
 
 
 def test_no_object_carries_a_key_sas_or_password(objects: list[dict[str, Any]]) -> None:
     for obj in objects:
         assert not leaks(obj), f"{obj['kind']}/{obj['metadata']['name']}: {leaks(obj)}"
+
+
+def test_the_rendered_start_task_with_a_scanner_carries_no_secret() -> None:
+    # The real script names Key Vault secrets and assigns what it reads from the vault to variables, nothing more.
+    scanner = ImageScannerSettings(
+        image="crcoadev7f3a.azurecr.io/security/scanner:2.4.1",
+        registry_server="crcoadev7f3a.azurecr.io",
+        key_vault_name="kv-coa-dev-7f3a",
+        username_secret_name="scanner-user",
+        password_secret_name="scanner-pass",
+        secret_env={"API_TOKEN": "scanner-token"},
+    )
+    values = case_values("dev-postgresql")
+    values["batch"]["nodes"]["startTaskScript"] = render_start_task(
+        StartTaskSettings(managed_identity_client_id=values["workloadIdentity"]["clientId"], scanner=scanner)
+    )
+    config_map = get(render_chart(values), "ConfigMap", "start-task-script")
+    assert "scanner-pass" in config_map["data"]["start-task.sh"]
+    assert not leaks(config_map), leaks(config_map)
 
 
 def test_pods_meet_pod_security_restricted(objects: list[dict[str, Any]]) -> None:
@@ -213,6 +238,16 @@ def test_network_policies_deny_by_default_and_allow_only_app_flows(case: str, ob
     db_init = [p for p in by_kind(objects, "NetworkPolicy") if p["metadata"]["name"] == "db-init"]
     assert _allows(policies + db_init, pods["db-init"], "egress", pg, 5432)
     assert not _allows(policies + db_init, pods["db-init"], "egress", pe, 443)
+    # The start-task uploader needs no network (blobfuse2 runs in the node's CSI driver). On install only hook
+    # policies exist, so its own policy must deny everything by itself; on upgrade the release's are added.
+    upload = get(objects, "NetworkPolicy", "start-task-upload")
+    assert is_hook(upload) and upload["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert not upload["spec"].get("ingress") and not upload["spec"].get("egress")
+    uploader = pods["start-task-upload"]
+    for active in ([upload], [*policies, upload]):
+        for ip, port in ((pe, 443), (pg, 5432), ("20.190.160.1", 443), ("169.254.169.254", 80)):
+            assert not _allows(active, uploader, "egress", ip, port), (ip, port)
+        assert not _allows(active, uploader, "ingress", cromwell, 8080)
 
 
 @pytest.mark.parametrize("port_name", ["UDP", "TCP"])

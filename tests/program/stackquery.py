@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from offline.harness import ProgramRun
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offline.harness import ProgramRun, run_program
 from offline.records import ResourceRecord
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def one(run: ProgramRun, token: str, name_part: str = "") -> ResourceRecord:
@@ -25,3 +32,14 @@ def ancestors(run: ProgramRun, record: ResourceRecord) -> list[str]:
         chain.append(urns[parent].type)
         parent = urns[parent].parent
     return chain
+
+
+def run_variant(root: Path, base_stack: str, overrides: dict[str, Any]) -> ProgramRun:
+    """Run the real program for `base_stack` with some config keys replaced, in a scratch copy of the repo."""
+    for entry in REPO.iterdir():
+        if not (entry.name.startswith("Pulumi.") and entry.name != "Pulumi.yaml"):
+            (root / entry.name).symlink_to(entry)
+    doc = yaml.safe_load((REPO / f"Pulumi.{base_stack}.yaml").read_text())
+    doc["config"].update(overrides)
+    (root / f"Pulumi.{base_stack}.yaml").write_text(yaml.safe_dump(doc))
+    return run_program(root, base_stack)

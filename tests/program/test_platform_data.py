@@ -22,7 +22,7 @@ CACHE_RULE = "azure-native:containerregistry:CacheRule"
 COSMOS = "azure-native:cosmosdb:DatabaseAccount"
 POSTGRES = "azure-native:dbforpostgresql:Server"
 BATCH = "azure-native:batch:BatchAccount"
-BLOB = "azure-native:storage:Blob"
+RELEASE = "kubernetes:helm.sh/v3:Release"
 
 # A prod-shaped stack with the other generation (TES 3.2 on Cosmos DB) and an image scanner configured; the
 # checked-in stacks configure no scanner, and prod runs TES on PostgreSQL.
@@ -310,7 +310,7 @@ def test_no_password_reaches_a_stack_output_or_the_start_task(stack: ProgramRun)
     passwords = [p.outputs["result"] for p in stack.of_type("random:index/randomPassword:RandomPassword")]
     assert len(passwords) >= 2
     exported = json.dumps(stack.outputs)
-    script = one(stack, BLOB, "start-task").inputs["source"]["text"]
+    script = _start_task_script(stack)
     for password in passwords:
         assert password and password not in exported and password not in script
     assert stack.outputs["postgresFqdn"] == one(stack, POSTGRES).outputs["fullyQualifiedDomainName"]
@@ -360,28 +360,23 @@ def test_batch_runs_as_the_workload_identity_with_identity_auto_storage(stack: P
     assert stack.outputs["batchAccountName"] == one(stack, BATCH).outputs["name"]
 
 
-def _start_task(run: ProgramRun) -> ResourceRecord:
-    blob = one(run, BLOB, "start-task")
-    storage = one(run, "azure-native:storage:StorageAccount")
-    configuration = one(run, "azure-native:storage:BlobContainer", "configuration")
-    assert blob.inputs["accountName"] == storage.outputs["name"]
-    assert (blob.inputs["containerName"], blob.inputs["blobName"]) == ("configuration", "start-task.sh")
-    # The upload waits for the container (TES skips a start task whose blob is missing).
-    assert configuration.urn in blob.property_dependencies["containerName"]
-    assert blob.inputs["type"] == "Block"
-    return blob
+def _start_task_script(run: ProgramRun) -> str:
+    """The start-task script as the Helm release carries it to the chart's upload hook."""
+    nodes = one(run, RELEASE).inputs["values"]["batch"]["nodes"]
+    assert nodes["globalStartTask"] == "/configuration/start-task.sh"
+    return str(nodes["startTaskScript"])
 
 
-def test_start_task_blob_is_the_rendered_script_without_scanner(stack: ProgramRun) -> None:
-    blob = _start_task(stack)
+def test_start_task_script_is_the_rendered_script_without_scanner(stack: ProgramRun) -> None:
+    script = _start_task_script(stack)
     client_id = _workload_identity(stack).outputs["clientId"]
     expected = render_start_task(StartTaskSettings(managed_identity_client_id=client_id))
-    assert blob.inputs["source"]["text"] == expected
+    assert script == expected
     assert "SCANNER_ENABLED=false" in expected and f"MANAGED_IDENTITY_CLIENT_ID='{client_id}'" in expected
 
 
-def test_start_task_blob_starts_the_configured_scanner(variant: ProgramRun) -> None:
-    blob = _start_task(variant)
+def test_start_task_script_starts_the_configured_scanner(variant: ProgramRun) -> None:
+    text = _start_task_script(variant)
     client_id = _workload_identity(variant).outputs["clientId"]
     vault = one(variant, "azure-native:keyvault:Vault")
     scanner = ImageScannerSettings(
@@ -391,7 +386,6 @@ def test_start_task_blob_starts_the_configured_scanner(variant: ProgramRun) -> N
         username_secret_name="scanner-user",
         password_secret_name="scanner-pass",
     )
-    text = blob.inputs["source"]["text"]
     assert text == render_start_task(StartTaskSettings(managed_identity_client_id=client_id, scanner=scanner))
     assert "SCANNER_ENABLED=true" in text
     assert f"SCANNER_KEY_VAULT_NAME='{vault.outputs['name']}'" in text
@@ -403,11 +397,19 @@ def test_start_task_blob_starts_the_configured_scanner(variant: ProgramRun) -> N
     assert stored["scanner-pass"] and stored["scanner-pass"] not in text
 
 
-def test_whatever_configures_tes_with_the_start_task_waits_for_its_upload(stack: ProgramRun) -> None:
-    blob = one(stack, BLOB, "start-task")
-    consumers = [
-        r for r in stack.resources if r.urn != blob.urn and "/configuration/start-task.sh" in json.dumps(r.inputs)
-    ]
-    assert consumers, "nothing configures TES with the global start task"
-    for consumer in consumers:
-        assert blob.urn in consumer.dependencies, consumer.name
+def test_no_blob_is_written_through_the_storage_data_plane(stack: ProgramRun, variant: ProgramRun) -> None:
+    # azure-native's Blob signs its data-plane writes with account keys (shared keys are off in prod) and needs a
+    # path to the private endpoint from wherever `pulumi up` runs; the chart's hook writes the script instead.
+    for run in (stack, variant):
+        assert run.of_type("azure-native:storage:Blob") == []
+        assert not [r for r in run.resources if r.type.startswith("azure-native:storage:") and r.type.endswith("Blob")]
+
+
+def test_the_release_carrying_the_start_task_waits_for_its_container(stack: ProgramRun) -> None:
+    # The chart's pre-install/pre-upgrade hook mounts `configuration` and writes the script before TES starts, so
+    # the release (the only consumer of the path and the script) must wait for the container to exist.
+    release = one(stack, RELEASE)
+    configuration = one(stack, "azure-native:storage:BlobContainer", "configuration")
+    assert configuration.urn in release.property_dependencies["values"]
+    consumers = [r for r in stack.resources if "/configuration/start-task.sh" in json.dumps(r.inputs)]
+    assert consumers == [release]

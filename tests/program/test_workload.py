@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from stackquery import ancestors, by_id, one
 
+from components.start_task import StartTaskSettings, render_start_task
 from components.workload import (
     CHART_PATH,
     COA_TAGS,
@@ -202,7 +203,37 @@ def test_chart_renders_with_stack_values_and_meets_pod_security(
         "tes",
         "triggerservice",
     }
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Job"} == {"db-init", "start-task-upload"}
     assert pod_security_violations(objects) == []
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_the_upload_hook_writes_exactly_the_script_the_stack_renders(
+    rendered: dict[str, list[dict[str, Any]]], dev: ProgramRun, prod: ProgramRun, stack_name: str
+) -> None:
+    run = dev if stack_name == "dev" else prod
+    workload = one(run, "azure-native:managedidentity:UserAssignedIdentity", "id-coa-workload")
+    # Neither checked-in stack configures an image scanner: the script only says there is nothing to do.
+    expected = render_start_task(StartTaskSettings(managed_identity_client_id=workload.outputs["clientId"]))
+    assert "SCANNER_ENABLED=false" in expected
+    assert _values(run)["batch"]["nodes"]["startTaskScript"] == expected
+    objects = rendered[stack_name]
+    (config_map,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "start-task-script"]
+    assert config_map["data"]["start-task.sh"] == expected
+    (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "start-task-upload"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["START_TASK_BLOB"] == _values(run)["batch"]["nodes"]["globalStartTask"] == "/configuration/start-task.sh"
+    (volume,) = [
+        o for o in objects if o["kind"] == "PersistentVolume" and "helm.sh/hook" in o["metadata"]["annotations"]
+    ]
+    storage = one(run, "azure-native:storage:StorageAccount")
+    attributes = volume["spec"]["csi"]["volumeAttributes"]
+    assert (attributes["storageAccount"], attributes["containerName"]) == (storage.outputs["name"], "configuration")
+    assert (
+        attributes["clientID"] == workload.outputs["clientId"]
+        and attributes["mountWithWorkloadIdentityToken"] == "true"
+    )
 
 
 @pytest.mark.parametrize("stack_name", ["dev", "prod"])
@@ -254,6 +285,7 @@ def _inputs(**override: str) -> ChartInputs[str]:
         batch_endpoint="ba.westeurope.batch.azure.com",
         batch_subnet_id="subnet",
         global_start_task="/configuration/start-task.sh",
+        start_task_script="#!/usr/bin/env bash\necho start\n",
         key_vault_name="kv",
         postgres_fqdn="psql.postgres.database.azure.com",
         postgres_admin_login="coa_admin",
@@ -287,6 +319,14 @@ def test_helm_values_uses_the_minor_version_and_registry_repositories() -> None:
     assert values["kubernetesVersion"] == "1.33"
     assert values["images"]["dbClient"]["repository"] == "l/pg"
     assert values["images"]["triggerservice"] == {"repository": "c/ts", "tag": "6.0.0"}
+
+
+def test_helm_values_carries_the_start_task_script_and_rejects_one_without_a_shebang() -> None:
+    script = "#!/bin/sh\necho 'x' \"$HOME\"\n"
+    assert helm_values(_inputs(start_task_script=script), _options())["batch"]["nodes"]["startTaskScript"] == script
+    for bad in ("", "echo no interpreter\n", " #!/bin/sh\n"):
+        with pytest.raises(ValueError, match="startTaskScript"):
+            helm_values(_inputs(start_task_script=bad), _options())
 
 
 def test_helm_values_rejects_missing_task_database_settings() -> None:

@@ -39,7 +39,10 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- if hasPrefix "https://" $e }}{{ $e }}{{ else }}{{ printf "https://%s" $e }}{{ end -}}
 {{- end }}
 
-{{- define "coa.dbInitServiceAccount" -}}
+{{/* Service account of the pre-install/pre-upgrade hooks (db-init, start-task upload). The hooks run before the
+release's own service account exists, so they share this hook-created one; the name keeps its db-init origin because
+it is the subject of a federated credential. */}}
+{{- define "coa.hookServiceAccount" -}}
 {{- default (printf "%s-db-init" .Values.serviceAccount.name) .Values.dbInit.serviceAccountName -}}
 {{- end }}
 

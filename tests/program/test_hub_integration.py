@@ -1,0 +1,70 @@
+"""An enterprise landing zone: existing resource group, hub DNS zones, zone groups left to Azure Policy, flow logs."""
+
+from __future__ import annotations
+
+import pytest
+from stackquery import one, run_variant
+
+from components.private_dns import ZONES
+from offline.harness import ProgramRun
+
+HUB = "/subscriptions/00000000-0000-4000-8000-00000000beef/resourceGroups/rg-hub-dns/providers/Microsoft.Network"
+HUB_ZONES = {key: f"{HUB}/privateDnsZones/{name.format(location='eastus2')}" for key, name in ZONES.items()}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    return run_variant(
+        tmp_path_factory.mktemp("hub"),
+        "prod",
+        {
+            "coa-lockdown:resourceGroupName": "rg-genomics-prod",
+            "coa-lockdown:dns": {"existingZoneIds": HUB_ZONES, "zoneGroupsManagedByPolicy": True},
+            "coa-lockdown:network": {
+                **_prod_network(),
+                "flowLogs": {"networkWatcherName": "NetworkWatcher_eastus2", "retentionDays": 120},
+            },
+        },
+    )
+
+
+def _prod_network() -> dict:
+    import yaml
+    from stackquery import REPO
+
+    return yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]["coa-lockdown:network"]
+
+
+def test_existing_resource_group_is_used_not_created(hub: ProgramRun) -> None:
+    assert not hub.of_type("azure-native:resources:ResourceGroup")
+    groups = {r.inputs.get("resourceGroupName") for r in hub.resources if r.type.startswith("azure-native:")}
+    # Flow logs live in Network Watcher's group; everything else in the named one.
+    assert groups - {None} == {"rg-genomics-prod", "NetworkWatcherRG"}
+
+
+def test_hub_zones_are_used_and_none_are_created(hub: ProgramRun) -> None:
+    assert not hub.of_type("azure-native:privatedns:PrivateZone")
+    assert not hub.of_type("azure-native:privatedns:VirtualNetworkLink")
+    postgres = one(hub, "azure-native:dbforpostgresql:Server")
+    assert postgres.inputs["network"]["privateDnsZoneArmResourceId"] == HUB_ZONES["postgres"]
+
+
+def test_zone_groups_are_left_to_azure_policy(hub: ProgramRun) -> None:
+    assert hub.of_type("azure-native:network:PrivateEndpoint")
+    assert not hub.of_type("azure-native:network:PrivateDnsZoneGroup")
+
+
+def test_flow_logs_cover_the_vnet_with_retention_and_traffic_analytics(hub: ProgramRun) -> None:
+    flow = one(hub, "azure-native:network:FlowLog").inputs
+    vnet = one(hub, "azure-native:network:VirtualNetwork")
+    assert flow["targetResourceId"] == vnet.id
+    assert flow["storageId"] == one(hub, "azure-native:storage:StorageAccount").id
+    assert flow["retentionPolicy"] == {"days": 120, "enabled": True}
+    assert flow["networkWatcherName"] == "NetworkWatcher_eastus2"
+    analytics = flow["flowAnalyticsConfiguration"]["networkWatcherFlowAnalyticsConfiguration"]
+    assert analytics["enabled"] is True
+    assert analytics["workspaceResourceId"] == one(hub, "azure-native:operationalinsights:Workspace").id
+
+
+def test_no_flow_logs_unless_configured(stack: ProgramRun) -> None:
+    assert not stack.of_type("azure-native:network:FlowLog")
