@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: preview test lint typecheck pytest bench clean
+.PHONY: preview test lint typecheck pytest bench readme clean
 
 $(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt tests/delivery/tools/package-lock.json
 	python3 -m venv $(VENV)
@@ -31,6 +31,9 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) -m offline bench
+
+readme: $(STAMP)
+	$(PY) -m offline diagram --stack dev --readme README.md
 
 clean:
 	rm -rf out $(VENV) tests/delivery/tools/node_modules

@@ -231,6 +231,20 @@ class PolicyPackAnalyzer:
                 f"{self._stderr_tail()}"
             ) from error
 
+    def _call_future(self, method: str, request: Any) -> Any:
+        if self._stub is None:
+            raise PolicyPackError("policy pack is not running (use it as a context manager)")
+        return getattr(self._stub, method).future(request, timeout=self.timeout)
+
+    def _result(self, future: Any, method: str) -> Any:
+        try:
+            return future.result()
+        except grpc.RpcError as error:
+            raise PolicyPackError(
+                f"{method} failed: {error.code().name}: {error.details()}\n"  # type: ignore[attr-defined]
+                f"{self._stderr_tail()}"
+            ) from error
+
     # -- protocol --------------------------------------------------------------------------------------
     def info(self) -> tuple[str, list[PolicyInfo]]:
         if self._info is None:
@@ -286,19 +300,27 @@ class PolicyPackAnalyzer:
         remediation = {p.name: p.remediation_steps for p in policies}
         by_urn = {r.urn: r for r in resources}
         violations: list[Violation] = []
-        for record in resources:
-            reply = self._call(
-                "Analyze",
-                analyzer_pb2.AnalyzeRequest(
-                    urn=record.urn,
-                    type=record.type,
-                    name=record.name,
-                    properties=_struct(record.inputs),
-                    options=self._options(record),
-                    provider=self._provider(record, by_urn),
+        # Send every Analyze at once and collect in order: the pack serves them on its own thread pool, so the
+        # round trips overlap instead of adding up.
+        pending = [
+            (
+                record,
+                self._call_future(
+                    "Analyze",
+                    analyzer_pb2.AnalyzeRequest(
+                        urn=record.urn,
+                        type=record.type,
+                        name=record.name,
+                        properties=_struct(record.inputs),
+                        options=self._options(record),
+                        provider=self._provider(record, by_urn),
+                    ),
                 ),
             )
-            violations += self._violations(reply, record.urn, remediation)
+            for record in resources
+        ]
+        for record, future in pending:
+            violations += self._violations(self._result(future, "Analyze"), record.urn, remediation)
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(

@@ -109,6 +109,10 @@ def run_bench(stacks: list[str], runs: int, program: Path, policy_pack: Path, st
             command = [sys.executable, "-m", "offline", "preview", "--stack", stack, "--format", "json"]
             command += ["--program", str(program.resolve()), "--policy-pack", str(policy_pack.resolve())]
             command += ["--out", str(Path(scratch) / stack)]
+            # The stack's declared waivers, as `make preview` and the workflows pass them.
+            waivers = policy_pack / "config" / f"{stack}.json"
+            if waivers.is_file():
+                command += ["--policy-config", str(waivers.resolve())]
             try:
                 samples = [measure(command, repo) for _ in range(runs)]
             except RuntimeError as exc:

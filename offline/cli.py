@@ -109,6 +109,17 @@ class _PackStarter:
             self._manager.__exit__(None, None, None)
 
 
+def embed_diagram(readme: Path, stack: str, source: str) -> None:
+    """Replace what stands between `<!-- architecture:<stack>:start -->` and `...:end -->` with a Mermaid block."""
+    start, end = f"<!-- architecture:{stack}:start -->", f"<!-- architecture:{stack}:end -->"
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise CliError(f"--readme {readme}: no {start} ... {end} markers to write between")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n```mermaid\n{source}\n```\n{end}{tail}", encoding="utf-8")
+
+
 def _pack_version(pack_dir: Path) -> str:
     """`version` from PulumiPolicy.yaml (the pack started, so the file is there); "" when absent."""
     try:
@@ -254,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     draw = commands.add_parser("diagram", help="print the architecture markdown (Mermaid) of a stack")
     program_args(draw)
+    draw.add_argument(
+        "--readme",
+        type=Path,
+        help="instead of printing, replace the Mermaid block between the architecture markers of this file",
+    )
 
     bench = commands.add_parser("bench", help="median wall time and peak memory of full preview runs")
     bench.add_argument("--stacks", nargs="+", default=["dev", "prod"])
@@ -272,6 +288,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             return run_bench(args.stacks, args.runs, args.program, args.policy_pack, stdout or sys.stdout)
         if args.command == "diagram":
             run = run_program_checked(args.program.resolve(), args.stack, _default_runner, quiet=True)
+            if args.readme:
+                embed_diagram(args.readme, args.stack, diagram.mermaid(run.resources, run.project, run.stack))
+                return 0
             (stdout or sys.stdout).write(diagram.architecture_markdown(run.resources, run.project, run.stack))
             return 0
         options = PreviewOptions(

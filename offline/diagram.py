@@ -124,7 +124,9 @@ class _Drawing:
 
 
 def mermaid(records: Sequence[ResourceRecord], project: str = "", stack: str = "") -> str:
-    """The `flowchart` source (without the markdown fence)."""
+    """The `flowchart` source (without the markdown fence), the same for every run of the same program: resources
+    register in whatever order their inputs resolve, so they are drawn in URN order."""
+    records = sorted(records, key=lambda r: r.urn)
     root = build_tree(records, project or "project", stack or "stack")
     drawing = _Drawing()
     drawing.lines.append("flowchart LR")
