@@ -1,12 +1,13 @@
 """Renders the Batch global start task that starts the image scanner on every pool node TES creates.
 
 Pure and deterministic (no Pulumi resources, no I/O besides reading the bundled template): call
-`render_start_task` with plain values inside `pulumi.Output.all(...).apply(...)` and upload the text as the blob
-`configuration/start-task.sh`, the default of TES's `BatchNodes:GlobalStartTask` setting.
+`render_start_task` with plain values inside `pulumi.Output.all(...).apply(...)`. The chart's pre-install hook writes
+the text to the blob `configuration/start-task.sh` (the default of TES's `BatchNodes:GlobalStartTask` setting)
+through a keyless blob CSI mount, before TES starts.
 
 TES runs the script as the pool's admin auto-user with waitForSuccess=true, so a non-zero exit keeps every task
 off the node. TES skips the global start task silently when the blob does not exist: the blob must always be
-uploaded, with `scanner=None` when no scanner is wanted.
+written, with `scanner=None` when no scanner is wanted.
 """
 
 from __future__ import annotations

@@ -54,3 +54,70 @@ def env_of(container: dict[str, Any]) -> dict[str, str]:
 
 def is_hook(obj: dict[str, Any]) -> bool:
     return "helm.sh/hook" in (obj["metadata"].get("annotations") or {})
+
+
+# Pod Security Standards, restricted profile (kubernetes.io/docs/concepts/security/pod-security-standards).
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+_POD_PATHS = {"Deployment": ("spec", "template", "spec"), "Job": ("spec", "template", "spec"), "Pod": ("spec",)}
+
+
+def pod_security_violations(objects: list[dict[str, Any]]) -> list[str]:
+    """Every way a rendered pod breaks the `restricted` profile (what the namespace label would reject)."""
+    problems: list[str] = []
+    for obj in objects:
+        path = _POD_PATHS.get(obj["kind"])
+        if path is None:
+            continue
+        spec: dict[str, Any] = obj
+        for key in path:
+            spec = spec[key]
+        label = f"{obj['kind']}/{obj['metadata']['name']}"
+        pod_ctx = spec.get("securityContext") or {}
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            if spec.get(field):
+                problems.append(f"{label}: {field}")
+        for volume in spec.get("volumes") or []:
+            kinds = set(volume) - {"name"}
+            if not kinds <= RESTRICTED_VOLUMES:
+                problems.append(f"{label}: volume {volume['name']} uses {sorted(kinds - RESTRICTED_VOLUMES)}")
+        for sysctl in pod_ctx.get("sysctls") or []:
+            problems.append(f"{label}: sysctl {sysctl.get('name')}")
+        for group in ("initContainers", "containers", "ephemeralContainers"):
+            for container in spec.get(group) or []:
+                where = f"{label} container {container['name']}"
+                ctx = container.get("securityContext") or {}
+
+                def effective(key: str, ctx: dict[str, Any] = ctx, pod: dict[str, Any] = pod_ctx) -> Any:
+                    return ctx[key] if key in ctx else pod.get(key)
+
+                if effective("runAsNonRoot") is not True:
+                    problems.append(f"{where}: runAsNonRoot is not true")
+                if effective("runAsUser") == 0:
+                    problems.append(f"{where}: runAsUser 0")
+                if ctx.get("allowPrivilegeEscalation") is not False:
+                    problems.append(f"{where}: allowPrivilegeEscalation is not false")
+                if ctx.get("privileged"):
+                    problems.append(f"{where}: privileged")
+                caps = ctx.get("capabilities") or {}
+                if "ALL" not in (caps.get("drop") or []):
+                    problems.append(f"{where}: capabilities.drop lacks ALL")
+                if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+                    problems.append(f"{where}: adds capabilities {caps['add']}")
+                seccomp = (effective("seccompProfile") or {}).get("type")
+                if seccomp not in ("RuntimeDefault", "Localhost"):
+                    problems.append(f"{where}: seccompProfile {seccomp}")
+                if ctx.get("procMount") not in (None, "Default"):
+                    problems.append(f"{where}: procMount {ctx['procMount']}")
+                for port in container.get("ports") or []:
+                    if port.get("hostPort"):
+                        problems.append(f"{where}: hostPort {port['hostPort']}")
+    return problems

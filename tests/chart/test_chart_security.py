@@ -7,22 +7,11 @@ import re
 from typing import Any
 
 import pytest
-from chart_checks import by_kind, case_values, get, is_hook, pod_specs
+from chart_checks import by_kind, case_values, get, is_hook, pod_security_violations, pod_specs
 from render import render_chart
 
 from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
 
-# Volume types Pod Security "restricted" admits.
-RESTRICTED_VOLUMES = {
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-}
 SECRET_PATTERNS = [
     re.compile(r"AccountKey=", re.IGNORECASE),
     re.compile(r"SharedAccessSignature", re.IGNORECASE),
@@ -115,22 +104,17 @@ def test_the_rendered_start_task_with_a_scanner_carries_no_secret() -> None:
 
 
 def test_pods_meet_pod_security_restricted(objects: list[dict[str, Any]]) -> None:
+    assert pod_security_violations(objects) == []
+
+
+def test_pods_go_beyond_restricted(objects: list[dict[str, Any]]) -> None:
+    """Stricter than the profile: no API token unless mounted on purpose, read-only root, scratch on emptyDir."""
     for name, spec, _ in pod_specs(objects):
-        psc = spec["securityContext"]
-        assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0, name
-        assert psc["seccompProfile"]["type"] == "RuntimeDefault", name
-        assert not any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), name
         assert spec["automountServiceAccountToken"] is False, name
-        for vol in spec["volumes"]:
-            assert set(vol) - {"name"} <= RESTRICTED_VOLUMES, f"{name}: volume {vol['name']}"
         for c in spec["containers"] + spec.get("initContainers", []):
             sc = c["securityContext"]
-            assert sc["allowPrivilegeEscalation"] is False, name
             assert sc["readOnlyRootFilesystem"] is True, name
-            assert sc.get("privileged", False) is False, name
             assert sc["capabilities"]["drop"] == ["ALL"], name
-            assert set(sc["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}, name
-            assert sc["seccompProfile"]["type"] == "RuntimeDefault", name
             writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
             assert "/tmp" in writable, f"{name}: no writable scratch path"
             emptydirs = {v["name"] for v in spec["volumes"] if "emptyDir" in v}

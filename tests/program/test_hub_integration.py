@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from stackquery import one, run_variant
+import yaml
+from stackquery import REPO, one, run_variant
 
 from components.private_dns import ZONES
 from offline.harness import ProgramRun
@@ -29,9 +30,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
 
 
 def _prod_network() -> dict:
-    import yaml
-    from stackquery import REPO
-
     return yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]["coa-lockdown:network"]
 
 

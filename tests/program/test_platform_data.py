@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from stackquery import ancestors, by_id, one
+from stackquery import ancestors, by_id, one, run_variant
 
 from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
-from offline.harness import ProgramRun, run_program
+from offline.harness import ProgramRun
 from offline.mocks import TENANT_ID
 from offline.records import ResourceRecord
 
@@ -43,14 +43,7 @@ VARIANT_CONFIG = {
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    root = tmp_path_factory.mktemp("variant")
-    for entry in REPO.iterdir():
-        if not (entry.name.startswith("Pulumi.") and entry.name != "Pulumi.yaml"):
-            (root / entry.name).symlink_to(entry)
-    doc = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())
-    doc["config"].update(VARIANT_CONFIG)
-    (root / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc))
-    return run_program(root, "prod")
+    return run_variant(tmp_path_factory.mktemp("variant"), "prod", VARIANT_CONFIG)
 
 
 def _diagnostics_of(run: ProgramRun, target: ResourceRecord) -> list[ResourceRecord]:

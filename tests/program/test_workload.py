@@ -23,77 +23,12 @@ from offline.harness import ProgramRun
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "chart"))
+from chart_checks import pod_security_violations, pod_specs  # noqa: E402
 from render import render_chart  # noqa: E402
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 PROVIDER = "pulumi:providers:kubernetes"
-
-# Pod Security Standards, restricted profile (kubernetes.io/docs/concepts/security/pod-security-standards).
-_ALLOWED_VOLUMES = {
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-}
-_POD_PATHS = {"Deployment": ("spec", "template", "spec"), "Job": ("spec", "template", "spec"), "Pod": ("spec",)}
-
-
-def pod_security_violations(objects: list[dict[str, Any]]) -> list[str]:
-    """Every way a rendered pod breaks the `restricted` profile (what the namespace label would reject)."""
-    problems: list[str] = []
-    for obj in objects:
-        path = _POD_PATHS.get(obj["kind"])
-        if path is None:
-            continue
-        spec: dict[str, Any] = obj
-        for key in path:
-            spec = spec[key]
-        label = f"{obj['kind']}/{obj['metadata']['name']}"
-        pod_ctx = spec.get("securityContext") or {}
-        for field in ("hostNetwork", "hostPID", "hostIPC"):
-            if spec.get(field):
-                problems.append(f"{label}: {field}")
-        for volume in spec.get("volumes") or []:
-            kinds = set(volume) - {"name"}
-            if not kinds <= _ALLOWED_VOLUMES:
-                problems.append(f"{label}: volume {volume['name']} uses {sorted(kinds - _ALLOWED_VOLUMES)}")
-        for sysctl in pod_ctx.get("sysctls") or []:
-            problems.append(f"{label}: sysctl {sysctl.get('name')}")
-        for group in ("initContainers", "containers", "ephemeralContainers"):
-            for container in spec.get(group) or []:
-                where = f"{label} container {container['name']}"
-                ctx = container.get("securityContext") or {}
-
-                def effective(key: str, ctx: dict[str, Any] = ctx, pod: dict[str, Any] = pod_ctx) -> Any:
-                    return ctx[key] if key in ctx else pod.get(key)
-
-                if effective("runAsNonRoot") is not True:
-                    problems.append(f"{where}: runAsNonRoot is not true")
-                if effective("runAsUser") == 0:
-                    problems.append(f"{where}: runAsUser 0")
-                if ctx.get("allowPrivilegeEscalation") is not False:
-                    problems.append(f"{where}: allowPrivilegeEscalation is not false")
-                if ctx.get("privileged"):
-                    problems.append(f"{where}: privileged")
-                caps = ctx.get("capabilities") or {}
-                if "ALL" not in (caps.get("drop") or []):
-                    problems.append(f"{where}: capabilities.drop lacks ALL")
-                if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
-                    problems.append(f"{where}: adds capabilities {caps['add']}")
-                seccomp = (effective("seccompProfile") or {}).get("type")
-                if seccomp not in ("RuntimeDefault", "Localhost"):
-                    problems.append(f"{where}: seccompProfile {seccomp}")
-                if ctx.get("procMount") not in (None, "Default"):
-                    problems.append(f"{where}: procMount {ctx['procMount']}")
-                for port in container.get("ports") or []:
-                    if port.get("hostPort"):
-                        problems.append(f"{where}: hostPort {port['hostPort']}")
-    return problems
 
 
 def _release(run: ProgramRun) -> Any:
@@ -246,14 +181,11 @@ def test_rendered_pods_use_only_the_private_registry_and_chart_service_accounts(
         c.inputs["subject"].rsplit(":", 1)[-1]
         for c in run.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     }
-    for obj in rendered[stack_name]:
-        if obj["kind"] not in _POD_PATHS:
-            continue
-        spec = obj["spec"]["template"]["spec"]
+    for name, spec, _ in pod_specs(rendered[stack_name]):
         for container in spec.get("initContainers", []) + spec["containers"]:
             assert container["image"].startswith(registry + "/"), container["image"]
         # Every pod's service account has a federated credential (else its token exchange fails).
-        assert spec["serviceAccountName"] in subjects, obj["metadata"]["name"]
+        assert spec["serviceAccountName"] in subjects, name
 
 
 def test_pod_security_checker_catches_violations(rendered: dict[str, list[dict[str, Any]]]) -> None:
