@@ -3,6 +3,8 @@
 import pulumi
 from pulumi_azure_native import authorization, resources
 
+from components.access import Access, AccessArgs, CosmosAccess
+from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
 from components.cosmos import CosmosDb, CosmosDbArgs
@@ -15,6 +17,7 @@ from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
 from components.registry import Registry, RegistryArgs
 from components.storage import Storage, StorageArgs
+from components.workload import SERVICE_ACCOUNTS, ChartInputs, ChartOptions, CromwellOnAzure, CromwellOnAzureArgs
 
 settings = load_settings()
 secrets = pulumi.Config()
@@ -107,7 +110,6 @@ identities = Identities(
     IdentitiesArgs(resource_group_name=resource_group_name, location=settings.location, tags=tags),
 )
 
-# --- platform services (data): registry, Cosmos DB, PostgreSQL, Batch ---
 registry = Registry(
     f"{prefix}-registry",
     RegistryArgs(
@@ -179,16 +181,6 @@ batch = Batch(
         tags=tags,
     ),
 )
-pulumi.export("registryLoginServer", registry.login_server)
-pulumi.export("batchAccountName", batch.account_name)
-pulumi.export("postgresFqdn", postgres.fqdn)
-if cosmos:
-    pulumi.export("cosmosAccountName", cosmos.account_name)
-
-# --- platform services (compute and access): AKS, federated credentials, role assignments ---
-from components.access import Access, AccessArgs, CosmosAccess  # noqa: E402
-from components.aks import Aks, AksArgs  # noqa: E402
-from components.workload import SERVICE_ACCOUNTS, ChartInputs, ChartOptions, CromwellOnAzure, CromwellOnAzureArgs  # noqa: E402
 
 aks = Aks(
     f"{prefix}-aks",
@@ -288,11 +280,6 @@ coa = CromwellOnAzure(
         depends_on=[access, storage, postgres, vault, batch, aks.user_pool],
     ),
 )
-pulumi.export("aksClusterName", aks.cluster_name)
-pulumi.export("kubeconfig", aks.kubeconfig)
-pulumi.export("cromwellUrl", coa.cromwell_url)
-pulumi.export("tesUrl", coa.tes_url)
-
 if settings.network.flow_logs:
     VnetFlowLog(
         f"{prefix}-flowlog",
@@ -315,3 +302,13 @@ pulumi.export("vnetId", network.vnet_id)
 pulumi.export("storageAccountName", storage.account_name)
 pulumi.export("keyVaultUri", vault.vault_uri)
 pulumi.export("logAnalyticsWorkspaceId", monitoring.workspace_id)
+pulumi.export("registryLoginServer", registry.login_server)
+pulumi.export("batchAccountName", batch.account_name)
+pulumi.export("postgresFqdn", postgres.fqdn)
+if cosmos:
+    pulumi.export("cosmosAccountName", cosmos.account_name)
+pulumi.export("aksClusterName", aks.cluster_name)
+# Secret: the exec-plugin kubeconfig for the private API server (needs kubelogin and line of sight).
+pulumi.export("kubeconfig", aks.kubeconfig)
+pulumi.export("cromwellUrl", coa.cromwell_url)
+pulumi.export("tesUrl", coa.tes_url)
