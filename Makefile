@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: preview test lint typecheck pytest bench readme clean
 
-$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt tests/delivery/tools/package-lock.json
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt tests/delivery/tools/package-lock.json
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	npm ci --ignore-scripts --no-audit --no-fund --prefix tests/delivery/tools
 	touch $@
 

@@ -33,8 +33,9 @@ for file in "${program_requirements}" "${root}/policy/requirements.txt"; do
   fi
 done
 
+# constraints.txt pins every transitive package to what the tests ran with.
 pip_install() {
-  "$1" -m pip install --disable-pip-version-check --no-input -r "$2"
+  "$1" -m pip install --disable-pip-version-check --no-input -r "$2" -c "${root}/constraints.txt"
 }
 
 if [[ ! -x ${root}/.venv/bin/python ]]; then
