@@ -213,6 +213,33 @@ class _Meta:
     safeguard: str
     defaults: Mapping[str, Mapping[str, Any]]
 
+    def _policy_arguments(
+        self,
+        *,
+        name: str,
+        description: str,
+        severity: Severity,
+        safeguard: str,
+        remediation: str,
+        anchor: str,
+        mandatory: bool,
+        config: Mapping[str, Mapping[str, Any]] | None,
+    ) -> dict[str, Any]:
+        """Record the HIPAA metadata on the rule and return what every pulumi_policy policy type takes."""
+        self.anchor = anchor
+        self.safeguard = safeguard
+        self.defaults = dict(config or {})
+        return {
+            "name": name,
+            "description": description,
+            "enforcement_level": EnforcementLevel.MANDATORY if mandatory else EnforcementLevel.ADVISORY,
+            "config_schema": _schema(config),
+            "severity": severity,
+            "framework": hipaa(safeguard),
+            "tags": ["hipaa", anchor],
+            "remediation_steps": remediation,
+        }
+
 
 class Rule(ResourceValidationPolicy, _Meta):
     """A resource rule: ``check`` yields one message per violation."""
@@ -233,19 +260,18 @@ class Rule(ResourceValidationPolicy, _Meta):
     ) -> None:
         self.types = tuple(types)
         self.check = check
-        self.anchor = anchor
-        self.safeguard = safeguard
-        self.defaults = dict(config or {})
         super().__init__(
-            name=name,
-            description=description,
             validate=self._validate,
-            enforcement_level=EnforcementLevel.MANDATORY if mandatory else EnforcementLevel.ADVISORY,
-            config_schema=_schema(config),
-            severity=severity,
-            framework=hipaa(safeguard),
-            tags=["hipaa", anchor],
-            remediation_steps=remediation,
+            **self._policy_arguments(
+                name=name,
+                description=description,
+                severity=severity,
+                safeguard=safeguard,
+                remediation=remediation,
+                anchor=anchor,
+                mandatory=mandatory,
+                config=config,
+            ),
         )
 
     def evaluate(
@@ -288,19 +314,18 @@ class StackRule(StackValidationPolicy, _Meta):
         config: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.check = check
-        self.anchor = anchor
-        self.safeguard = safeguard
-        self.defaults = dict(config or {})
         super().__init__(
-            name=name,
-            description=description,
             validate=self._validate,
-            enforcement_level=EnforcementLevel.MANDATORY if mandatory else EnforcementLevel.ADVISORY,
-            config_schema=_schema(config),
-            severity=severity,
-            framework=hipaa(safeguard),
-            tags=["hipaa", anchor],
-            remediation_steps=remediation,
+            **self._policy_arguments(
+                name=name,
+                description=description,
+                severity=severity,
+                safeguard=safeguard,
+                remediation=remediation,
+                anchor=anchor,
+                mandatory=mandatory,
+                config=config,
+            ),
         )
 
     def evaluate(
