@@ -3,11 +3,10 @@
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from components.access import Access, AccessArgs, CosmosAccess
+from components.access import Access, AccessArgs
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
-from components.cosmos import CosmosDb, CosmosDbArgs
 from components.identity import Identities, IdentitiesArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -123,23 +122,6 @@ registry = Registry(
         tags=tags,
     ),
 )
-# TES 3.2 keeps tasks in Cosmos DB; TES 4.0 and later in PostgreSQL (database tes_db next to Cromwell's).
-cosmos: CosmosDb | None = None
-if settings.task_database == "cosmosdb":
-    cosmos = CosmosDb(
-        f"{prefix}-cosmos",
-        CosmosDbArgs(
-            resource_group_name=resource_group_name,
-            location=settings.location,
-            account_name=settings.names.cosmos_account,
-            private_endpoint=endpoints,
-            diagnostics_workspace_id=monitoring.workspace_id,
-            local_auth_enabled=settings.cosmos_local_auth,
-            zone_redundant=bool(settings.aks.availability_zones),
-            protect=settings.protect_stateful_resources,
-            tags=tags,
-        ),
-    )
 postgres = Postgres(
     f"{prefix}-postgres",
     PostgresArgs(
@@ -149,6 +131,7 @@ postgres = Postgres(
         tenant_id=client.tenant_id,
         delegated_subnet_id=network.subnet_ids["postgres"],
         private_dns_zone_id=dns.zone_ids["postgres"],
+        private_dns_zone_link=dns.links.get("postgres"),
         vault=vault,
         diagnostics_workspace_id=monitoring.workspace_id,
         version=settings.postgres.version,
@@ -158,7 +141,7 @@ postgres = Postgres(
         backup_retention_days=settings.postgres.backup_retention_days,
         high_availability=settings.postgres.high_availability,
         geo_redundant_backup=settings.postgres.geo_redundant_backup,
-        users=(CROMWELL_USER, TES_USER) if settings.task_database == "postgresql" else (CROMWELL_USER,),
+        users=(CROMWELL_USER, TES_USER),
         entra_admin=settings.postgres.entra_admin,
         protect=settings.protect_stateful_resources,
         tags=tags,
@@ -216,25 +199,10 @@ access = Access(
         storage_account_id=storage.account_id,
         key_vault_id=vault.vault_id,
         batch_subnet_id=network.subnet_ids["batch"],
-        app_insights_id=monitoring.app_insights_id,
         batch_account_id=batch.id,
         registry_id=registry.id,
-        cosmos=CosmosAccess(
-            account_id=cosmos.id,
-            account_name=cosmos.account_name,
-            resource_group_name=resource_group_name,
-            database_name=cosmos.database_name,
-            key_access=settings.cosmos_local_auth,
-        )
-        if cosmos
-        else None,
         storage_key_access=settings.storage_shared_key_access,
     ),
-)
-# TES/TriggerService 6.x read the connection string from the vault (local auth is off, so it is not a credential
-# on its own, but it stays out of Helm values).
-appi_secret = vault.add_secret(
-    "appi-connection-string", "appinsights-connection-string", monitoring.app_insights_connection_string
 )
 coa = CromwellOnAzure(
     f"{prefix}-coa",
@@ -259,25 +227,29 @@ coa = CromwellOnAzure(
             cromwell_db_password_secret=postgres.password_secret_names["cromwell"],
             db_admin_password_secret=postgres.password_secret_names["admin"],
             tes_db_password_secret=postgres.password_secret_names.get("tes", ""),
-            app_insights_name=monitoring.app_insights_name,
-            app_insights_connection_string_secret=appi_secret.name,
             registry_login_server=registry.login_server,
-            cosmos_account_name=cosmos.account_name if cosmos else "",
-            cosmos_endpoint=cosmos.endpoint if cosmos else "",
         ),
         options=ChartOptions(
             kubernetes_version=settings.aks.kubernetes_version,
-            task_database=settings.task_database,
             repositories=registry.target_repositories,
             private_endpoints_cidr=str(settings.network.subnets.private_endpoints),
             postgres_cidr=str(settings.network.subnets.postgres),
             batch_prefix=f"{settings.workload}{settings.environment}",
+            batch_images=settings.batch_images,
             storage_shared_key_access=settings.storage_shared_key_access,
             cromwell_login=postgres.logins["cromwell"],
             tes_login=postgres.logins.get("tes", "tes"),
         ),
-        # Grants and federated credentials, containers, database and secrets, user node pool.
-        depends_on=[access, storage, postgres, vault, batch, aks.user_pool],
+        # Only what the pods use (a component as a whole would also wait for its diagnostics and the like).
+        depends_on=[
+            *access.workload_needs,
+            *storage.workload_needs,
+            *vault.workload_needs,
+            *postgres.workload_needs,
+            *batch.workload_needs,
+            *registry.workload_needs,
+            aks.user_pool,
+        ],
     ),
 )
 if settings.network.flow_logs:
@@ -305,8 +277,6 @@ pulumi.export("logAnalyticsWorkspaceId", monitoring.workspace_id)
 pulumi.export("registryLoginServer", registry.login_server)
 pulumi.export("batchAccountName", batch.account_name)
 pulumi.export("postgresFqdn", postgres.fqdn)
-if cosmos:
-    pulumi.export("cosmosAccountName", cosmos.account_name)
 pulumi.export("aksClusterName", aks.cluster_name)
 # Secret: the exec-plugin kubeconfig for the private API server (needs kubelogin and line of sight).
 pulumi.export("kubeconfig", aks.kubeconfig)

@@ -1,5 +1,5 @@
-"""Least-privilege access for the CoA identities: Azure role assignments scoped to single resources, the Cosmos DB
-data-plane role, and the federated credentials that let Kubernetes service accounts act as the workload identity.
+"""Least-privilege access for the CoA identities: Azure role assignments scoped to single resources, and the
+federated credentials that let Kubernetes service accounts act as the workload identity.
 
 Every assignment names one built-in role (real GUID), one principal and one resource id as scope; nothing is ever
 granted on a resource group or subscription. Assignment names are uuid5 GUIDs of scope, role and principal, so a
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, cosmosdb, managedidentity
+from pulumi_azure_native import authorization, managedidentity
 
 from components.identity import Identity
 
@@ -21,17 +21,14 @@ from components.identity import Identity
 ROLES: dict[str, str] = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "Azure Batch Data Contributor": "6aaa78f1-f7de-44ca-8722-c64a23943cae",
-    "DocumentDB Account Contributor": "5bd9cd88-fe45-4216-938b-f97437e15450",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Managed Identity Operator": "f1a07417-d97a-45cb-824c-7a7467783830",
-    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
     "Private DNS Zone Contributor": "b12aa53e-6015-4669-85d0-8515ebb3ae7f",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
     "Reader and Data Access": "c12c1c16-33a1-487b-954d-41c89c60f349",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 }
-# Cosmos DB SQL (data-plane) built-in role, defined per account: readMetadata + containers/* + items/*.
-COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
 # The audience Entra ID expects in a Kubernetes service account token exchanged for an identity token.
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 _NAMESPACE = uuid.UUID("5b0c6c55-3c1f-4a49-9b7e-6f0b1c9d2a10")  # fixed: changing it renames every assignment
@@ -79,16 +76,6 @@ def assign(
 
 
 @dataclass(frozen=True, kw_only=True)
-class CosmosAccess:
-    account_id: pulumi.Input[str]
-    account_name: pulumi.Input[str]
-    resource_group_name: pulumi.Input[str]
-    database_name: pulumi.Input[str]
-    # TES 3.2 reads the account key through ARM listKeys (no AAD data-plane support).
-    key_access: bool
-
-
-@dataclass(frozen=True, kw_only=True)
 class AccessArgs:
     subscription_id: pulumi.Input[str]
     # Resource group of the workload identity (federated credentials are its child resources).
@@ -101,11 +88,9 @@ class AccessArgs:
     storage_account_id: pulumi.Input[str]
     key_vault_id: pulumi.Input[str]
     batch_subnet_id: pulumi.Input[str]
-    app_insights_id: pulumi.Input[str]
     # Optional while the data components are wired; None skips the grant.
     batch_account_id: pulumi.Input[str] | None = None
     registry_id: pulumi.Input[str] | None = None
-    cosmos: CosmosAccess | None = None
     # Storage shared keys are on (TES 3.2 SAS, Cromwell's blob filesystem): the workload must list the keys.
     storage_key_access: bool = False
 
@@ -142,6 +127,16 @@ class Access(pulumi.ComponentResource):
             workload,
             "CoA workload: blob data for Cromwell/TES, user-delegation SAS, blob CSI mounts",
         )
+        # TES 6 and TriggerService 6 find every storage account by listing them through ARM (subscriptions, then
+        # storageAccounts/read) and stop at start when the default one is not found. Reader on the account alone:
+        # read of its ARM resource, no keys (listKeys is an action Reader lacks), no data.
+        grant(
+            "workload-storage-read",
+            "Reader",
+            args.storage_account_id,
+            workload,
+            "CoA workload: TES/TriggerService 6 locate the storage account through ARM",
+        )
         if args.storage_key_access:
             # read + listKeys only (no regenerate, unlike Key Operator; no write, unlike Contributor): TES 3.2
             # finds the account through ARM and signs SAS with its key; Cromwell's blob filesystem does the same.
@@ -161,6 +156,14 @@ class Access(pulumi.ComponentResource):
                 args.batch_account_id,
                 workload,
                 "CoA workload: TES creates pools, jobs and tasks",
+            )
+            # TES 6 finds the account through ARM (batchAccounts/read) and reads its quotas at start.
+            grant(
+                "workload-batch-read",
+                "Reader",
+                args.batch_account_id,
+                workload,
+                "CoA workload: TES 6 locates the Batch account and reads its quotas through ARM",
             )
         # A pool with a VNet needs subnets/join/action from its creator. Network Contributor is the narrowest
         # built-in holding it; scoped to the batch subnet alone it cannot touch other subnets, NSGs or the VNet.
@@ -189,14 +192,6 @@ class Access(pulumi.ComponentResource):
             workload,
             "CoA workload: read database passwords and scanner credentials",
         )
-        # Application Insights has local auth off: telemetry is accepted only from Entra principals with this role.
-        grant(
-            "workload-appi",
-            "Monitoring Metrics Publisher",
-            args.app_insights_id,
-            workload,
-            "CoA workload: send telemetry with Entra ID auth (local auth is off)",
-        )
         if args.registry_id is not None:
             # Nodes pull the CoA images from the private registry only.
             grant(
@@ -214,32 +209,6 @@ class Access(pulumi.ComponentResource):
                 workload,
                 "CoA workload: Batch pool nodes pull task and scanner images",
             )
-        if args.cosmos is not None:
-            cosmos = args.cosmos
-            account_id = pulumi.Output.from_input(cosmos.account_id)
-            scope = pulumi.Output.concat(account_id, "/dbs/", cosmos.database_name)
-            # Data-plane role on the TES database only (not the account): items and containers, no management.
-            cosmosdb.SqlResourceSqlRoleAssignment(
-                f"{name}-workload-cosmos-data",
-                resource_group_name=cosmos.resource_group_name,
-                account_name=cosmos.account_name,
-                role_assignment_id=pulumi.Output.all(scope, pulumi.Output.from_input(workload)).apply(
-                    lambda values: assignment_name(values[0], COSMOS_DATA_CONTRIBUTOR, values[1])
-                ),
-                role_definition_id=pulumi.Output.concat(account_id, "/sqlRoleDefinitions/", COSMOS_DATA_CONTRIBUTOR),
-                principal_id=workload,
-                scope=scope,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            if cosmos.key_access:
-                # TES/TriggerService 3.2 call ARM listKeys on the account: the narrowest built-in that has it.
-                grant(
-                    "workload-cosmos-keys",
-                    "DocumentDB Account Contributor",
-                    cosmos.account_id,
-                    workload,
-                    "CoA workload: TES 3.2 reads the Cosmos DB key (no AAD data-plane support)",
-                )
 
         # Azure rejects concurrent writes of federated credentials on one identity: create them one at a time.
         self.federated_credentials: list[managedidentity.FederatedIdentityCredential] = []
@@ -257,6 +226,7 @@ class Access(pulumi.ComponentResource):
             )
             self.federated_credentials.append(credential)
             previous = credential
+        self.workload_needs: list[pulumi.Resource] = [*self.role_assignments, *self.federated_credentials]
         self.register_outputs(
             {"federated_subjects": [f"system:serviceaccount:{ns}:{sa}" for ns, sa in args.service_accounts]}
         )

@@ -95,14 +95,17 @@ class Batch(pulumi.ComponentResource):
         )
         # Both endpoints share privatelink.batch.azure.com: `batchAccount` carries the API TES calls,
         # `nodeManagement` the outbound-only node traffic of simplified communication (no inbound ports on nodes).
+        # What TES needs before it starts: the account and the private path to its API; pool nodes need the other.
+        self.workload_needs: list[pulumi.Resource] = [account]
         for group_id in ("batchAccount", "nodeManagement"):
-            PrivateEndpoint(
+            endpoint = PrivateEndpoint(
                 f"{name}-{group_id.lower()}",
                 PrivateEndpointArgs(
                     spec=args.private_endpoint, target_resource_id=account.id, group_id=group_id, zone_key="batch"
                 ),
                 opts=child,
             )
+            self.workload_needs.append(endpoint)
         diagnostics(f"{name}-ba", resource_id=account.id, workspace_id=args.diagnostics_workspace_id, parent=self)
 
         scanner = args.scanner

@@ -17,6 +17,8 @@ from components import naming
 from components.config_reader import PROJECT, ConfigError, Reader
 from components.settings import (
     AksSettings,
+    BatchNodeImage,
+    BatchNodeImages,
     DnsSettings,
     EntraAdminGroup,
     FlowLogSettings,
@@ -27,13 +29,14 @@ from components.settings import (
     PostgresSettings,
     Settings,
     SubnetPlan,
+    TaskDatabaseKind,
 )
 
 __all__ = ["PROJECT", "ConfigError", "Settings", "load_settings", "parse_settings"]
 
 ENVIRONMENTS = ("dev", "prod")
 
-# Regions where every service this architecture uses (AKS with zones, Batch, Cosmos DB, PostgreSQL flexible server,
+# Regions where every service this architecture uses (AKS with zones, Batch, PostgreSQL flexible server,
 # Premium ACR, private endpoints) is offered in the public cloud.
 REGIONS = frozenset(
     {
@@ -99,6 +102,7 @@ KNOWN_KEYS = frozenset(
         "protectStatefulResources",
         "tags",
         "storage",
+        # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
         "cosmos",
     }
 )
@@ -375,25 +379,15 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     environment = reader.choice("environment", ENVIRONMENTS)
     location = reader.choice("location", REGIONS)
     workload = reader.string("workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits")
-    batch = reader.child("batch", {"maxNodes"})
+    batch = reader.child("batch", {"maxNodes", "images"})
     batch_max_nodes = batch.integer("maxNodes", 100, minimum=1, maximum=30000)
+    batch_images = _parse_batch_images(batch)
     aks = _parse_aks(reader)
     monitoring = reader.child("monitoring", {"logRetentionDays"})
     protect = reader.boolean("protectStatefulResources", environment == "prod")
-    task_database = reader.choice("taskDatabase", ("cosmosdb", "postgresql"), "postgresql")
+    task_database = _parse_task_database(reader)
     storage = reader.child("storage", {"allowSharedKeyAccess"})
-    cosmos = reader.child("cosmos", {"localAuthEnabled"})
     shared_key = storage.boolean("allowSharedKeyAccess", False)
-    cosmos_local_auth = cosmos.boolean("localAuthEnabled", False)
-    if task_database == "cosmosdb" and not (shared_key and cosmos_local_auth):
-        # TES 3.2 (the Cosmos DB generation) reads the Cosmos key and signs blob SAS with the storage key via ARM
-        # listKeys; it has no workload identity support. Saying so in the stack file is the acknowledgement.
-        missing = "cosmos.localAuthEnabled" if not cosmos_local_auth else "storage.allowSharedKeyAccess"
-        raise ConfigError(
-            f"{PROJECT}:{missing}: taskDatabase 'cosmosdb' runs TES 3.2, which authenticates with account keys; "
-            "set cosmos.localAuthEnabled and storage.allowSharedKeyAccess to true to accept that, "
-            "or use taskDatabase 'postgresql'"
-        )
     return Settings(
         environment=environment,
         location=location,
@@ -404,15 +398,87 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         dns=_parse_dns(reader, location),
         aks=aks,
         batch_max_nodes=batch_max_nodes,
-        task_database=task_database,  # type: ignore[arg-type]  # narrowed by choice()
+        batch_images=batch_images,
+        task_database=task_database,
         postgres=_parse_postgres(reader, environment),
         log_retention_days=monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730),
         image_scanner=_parse_scanner(reader),
         protect_stateful_resources=protect,
         storage_shared_key_access=shared_key,
-        cosmos_local_auth=cosmos_local_auth,
         tags={"environment": environment, "workload": "cromwell-on-azure", **reader.string_map("tags")},
     )
+
+
+# Batch pool images. TES 6.0.0's own defaults (appsettings.json) are Ubuntu 20.04 images whose node agent Batch retired
+# on 2025-04-23. TES's node setup needs an Ubuntu (or CentOS) node agent and Docker already installed
+# (components/contracts/tes_6_0_0.py); microsoft-dsvm ubuntu-hpc ships Docker and Batch supports its 22.04 agent until
+# 2027-06-30 (24.04: microsoft-dsvm ubuntu-hpc 2404, batch.node.ubuntu 24.04).
+DEFAULT_BATCH_IMAGE = BatchNodeImage(
+    publisher="microsoft-dsvm",
+    offer="ubuntu-hpc",
+    sku="2204",
+    version="latest",
+    node_agent_sku_id="batch.node.ubuntu 22.04",
+)
+# Node agents Azure Batch no longer supports (pool creation fails or nodes are scaled in); the policy pack has the
+# same list (policy/coa_policies/batch.py).
+RETIRED_NODE_AGENTS = frozenset(
+    {
+        "batch.node.ubuntu 16.04",
+        "batch.node.ubuntu 18.04",
+        "batch.node.ubuntu 20.04",
+        "batch.node.centos 7",
+        "batch.node.debian 10",
+    }
+)
+# TES 6.0.0 refuses any other node agent family ("Unrecognized OS").
+TES_NODE_AGENT_PREFIXES = ("batch.node.ubuntu ", "batch.node.centos ")
+
+
+def _parse_batch_images(batch: Reader) -> BatchNodeImages:
+    images = batch.child("images", {"gen1", "gen2"})
+    parsed: dict[str, BatchNodeImage] = {}
+    for generation in ("gen1", "gen2"):
+        image = images.child(generation, {"publisher", "offer", "sku", "version", "nodeAgentSkuId"})
+        agent = image.string("nodeAgentSkuId", DEFAULT_BATCH_IMAGE.node_agent_sku_id)
+        if not agent.startswith(TES_NODE_AGENT_PREFIXES):
+            raise image.fail(
+                "nodeAgentSkuId",
+                f"{agent!r}: TES 6 runs only on {' or '.join(p + '<version>' for p in TES_NODE_AGENT_PREFIXES)}",
+            )
+        if agent in RETIRED_NODE_AGENTS:
+            raise image.fail(
+                "nodeAgentSkuId",
+                f"{agent!r} is retired by Azure Batch; use {DEFAULT_BATCH_IMAGE.node_agent_sku_id!r} "
+                "(microsoft-dsvm ubuntu-hpc 2204) or 'batch.node.ubuntu 24.04' (ubuntu-hpc 2404)",
+            )
+        parsed[generation] = BatchNodeImage(
+            publisher=image.string("publisher", DEFAULT_BATCH_IMAGE.publisher),
+            offer=image.string("offer", DEFAULT_BATCH_IMAGE.offer),
+            sku=image.string("sku", DEFAULT_BATCH_IMAGE.sku),
+            version=image.string("version", DEFAULT_BATCH_IMAGE.version),
+            node_agent_sku_id=agent,
+        )
+    return BatchNodeImages(**parsed)
+
+
+# Why the article's generation (CoA 3.2: TES 3.2 on Cosmos DB) is refused rather than deployed; the README's
+# "Generations" section gives the citations (components/contracts/coa_3_2.py).
+COSMOS_GENERATION_REFUSED = (
+    "the Cosmos DB generation (CoA/TES 3.2) cannot run locked down: its pods get tokens only from IMDS (AAD Pod "
+    "Identity, which breaks Pod Security 'restricted') or a long-lived client secret, it signs blob SAS and reads "
+    "Cosmos DB with account keys, and its node setup targets Batch images that are retired; use taskDatabase "
+    "'postgresql' (TES 6.0.0, workload identity, no keys)"
+)
+
+
+def _parse_task_database(reader: Reader) -> TaskDatabaseKind:
+    if reader.raw.get("taskDatabase") == "cosmosdb":
+        raise reader.fail("taskDatabase", f"'cosmosdb' is refused: {COSMOS_GENERATION_REFUSED}")
+    if "cosmos" in reader.raw:
+        raise reader.fail("cosmos", f"is no longer read: {COSMOS_GENERATION_REFUSED}")
+    reader.choice("taskDatabase", ("postgresql",), "postgresql")
+    return "postgresql"
 
 
 def load_settings() -> Settings:

@@ -57,7 +57,7 @@ class KeyVault(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self._vault = vault
-        PrivateEndpoint(
+        endpoint = PrivateEndpoint(
             f"{name}-vault",
             PrivateEndpointArgs(
                 spec=args.private_endpoint, target_resource_id=vault.id, group_id="vault", zone_key="vault"
@@ -75,6 +75,9 @@ class KeyVault(pulumi.ComponentResource):
         self.vault_name = vault.name
         self.vault_uri = vault.properties.apply(lambda props: props.vault_uri or "")
         self.secret_names: dict[str, pulumi.Output[str]] = {}
+        # What pods need before they start: the private path the secrets-store CSI driver reads through, and every
+        # secret stored here (add_secret appends).
+        self.workload_needs: list[pulumi.Resource] = [endpoint]
         self.register_outputs({"vault_id": self.vault_id, "vault_uri": self.vault_uri})
 
     def add_secret(self, key: str, secret_name: str, value: pulumi.Input[str]) -> keyvault.Secret:
@@ -92,6 +95,7 @@ class KeyVault(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["properties"]),
         )
         self.secret_names[key] = secret.name
+        self.workload_needs.append(secret)
         return secret
 
     def add_generated_password(self, key: str, secret_name: str, length: int = 32) -> pulumi.Output[str]:

@@ -22,10 +22,6 @@ RULES: dict[str, NameRule] = {
         "3-24 letters, digits and single hyphens, starting with a letter and not ending with a hyphen",
     ),
     "registry": NameRule(re.compile(r"^[a-zA-Z0-9]{5,50}$"), "5-50 letters and digits"),
-    "cosmos_account": NameRule(
-        re.compile(r"^(?=.{3,44}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"),
-        "3-44 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
-    ),
     "postgres_server": NameRule(
         re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"),
         "3-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
@@ -42,7 +38,6 @@ ABBREVIATIONS: dict[str, str] = {
     "batch_account": "ba",
     "key_vault": "kv",
     "registry": "cr",
-    "cosmos_account": "cosmos",
     "postgres_server": "psql",
     "cluster": "aks",
 }

@@ -49,6 +49,9 @@ class PostgresArgs:
     # VNet: a VNet-integrated server takes no private endpoint and has no public endpoint.
     delegated_subnet_id: pulumi.Input[str]
     private_dns_zone_id: pulumi.Input[str]
+    # The zone's link to the VNet, when this stack creates it: Azure validates the zone's VNet link when the
+    # server is created (the server registers its A record there and its clients resolve it through the link).
+    private_dns_zone_link: pulumi.Resource | None
     vault: KeyVault
     diagnostics_workspace_id: pulumi.Input[str]
     version: str
@@ -111,7 +114,11 @@ class Postgres(pulumi.ComponentResource):
                 else pg.GeographicallyRedundantBackup.DISABLED,
             ),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=[args.private_dns_zone_link] if args.private_dns_zone_link else None,
+            ),
         )
         # A flexible server runs one management operation at a time ("ServerIsBusy" otherwise): parameters and
         # databases are created one after another.
@@ -141,6 +148,9 @@ class Postgres(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
             )
         self.database_names: dict[str, pulumi.Output[str]] = {}
+        # What the workload's pods need before they start: the databases (created after the server, its TLS
+        # parameters and Entra admin) and their passwords in the vault.
+        self.workload_needs: list[pulumi.Resource] = []
         self.password_secret_names: dict[str, str] = {"admin": ADMIN_PASSWORD_SECRET}
         self.logins: dict[str, str] = {}
         for user in args.users:
@@ -154,6 +164,7 @@ class Postgres(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
             )
             previous = database
+            self.workload_needs.append(database)
             self.database_names[user.key] = database.name
             # The value goes only to Key Vault; the init job and the pods read it from there.
             args.vault.add_generated_password(f"{user.key}-db", user.secret_name)

@@ -13,7 +13,6 @@ from pulumi_azure_native import privatedns
 ZONES: dict[str, str] = {
     "blob": "privatelink.blob.core.windows.net",
     "vault": "privatelink.vaultcore.azure.net",
-    "cosmosSql": "privatelink.documents.azure.com",
     "batch": "privatelink.batch.azure.com",
     "postgres": "privatelink.postgres.database.azure.com",
     "registry": "privatelink.azurecr.io",
@@ -44,11 +43,15 @@ class PrivateDns(pulumi.ComponentResource):
     """Every privatelink zone of the catalogue, linked to the VNet without auto-registration, or the hub's ids."""
 
     zone_ids: dict[str, pulumi.Output[str]]
+    # VNet links of the zones created here, by catalogue key: a VNet-integrated server resolves its own name only
+    # once the link exists, so such a server waits for it. Hub zones are linked by the hub.
+    links: dict[str, privatedns.VirtualNetworkLink]
 
     def __init__(self, name: str, args: PrivateDnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:network:PrivateDns", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.zone_ids = {}
+        self.links = {}
         for key in ZONES:
             if key in args.existing_zone_ids:
                 self.zone_ids[key] = pulumi.Output.from_input(args.existing_zone_ids[key])
@@ -61,7 +64,7 @@ class PrivateDns(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=child,
             )
-            privatedns.VirtualNetworkLink(
+            self.links[key] = privatedns.VirtualNetworkLink(
                 f"{name}-{key}-link",
                 resource_group_name=args.resource_group_name,
                 private_zone_name=zone.name,

@@ -101,8 +101,10 @@ class Registry(pulumi.ComponentResource):
             opts=child,
         )
         self.target_repositories: dict[str, str] = {}
+        # What pods need before they start: every cache rule they pull through and the private endpoint.
+        self.workload_needs: list[pulumi.Resource] = []
         for rule in args.cache_rules:
-            acr.CacheRule(
+            cache_rule = acr.CacheRule(
                 f"{name}-cache-{rule.key}",
                 resource_group_name=args.resource_group_name,
                 registry_name=registry.name,
@@ -114,14 +116,16 @@ class Registry(pulumi.ComponentResource):
                 opts=child,
             )
             self.target_repositories[rule.key] = rule.target_repository
+            self.workload_needs.append(cache_rule)
 
-        PrivateEndpoint(
+        endpoint = PrivateEndpoint(
             f"{name}-registry",
             PrivateEndpointArgs(
                 spec=args.private_endpoint, target_resource_id=registry.id, group_id="registry", zone_key="registry"
             ),
             opts=child,
         )
+        self.workload_needs.append(endpoint)
         diagnostics(f"{name}-cr", resource_id=registry.id, workspace_id=args.diagnostics_workspace_id, parent=self)
 
         self.id = registry.id

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 EgressMode = Literal["natGateway", "firewall"]
-TaskDatabaseKind = Literal["cosmosdb", "postgresql"]
+# TES 6 keeps tasks in PostgreSQL; the Cosmos DB generation (TES 3.2) is refused by config.
+TaskDatabaseKind = Literal["postgresql"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +85,24 @@ class PostgresSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BatchNodeImage:
+    """A Marketplace image for Batch pool nodes and the node agent that matches it (TES BatchImageGen1/Gen2)."""
+
+    publisher: str
+    offer: str
+    sku: str
+    version: str
+    node_agent_sku_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNodeImages:
+    # TES picks gen2 for VM sizes that list Hyper-V generation V2, gen1 for the others.
+    gen1: BatchNodeImage
+    gen2: BatchNodeImage
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImageScannerSettings:
     image: str
     registry_server: str
@@ -104,7 +123,6 @@ class Names:
     batch_account: str
     key_vault: str
     registry: str
-    cosmos_account: str
     postgres_server: str
     cluster: str
 
@@ -120,14 +138,14 @@ class Settings:
     dns: DnsSettings
     aks: AksSettings
     batch_max_nodes: int
+    batch_images: BatchNodeImages
     task_database: TaskDatabaseKind
     postgres: PostgresSettings
     log_retention_days: int
     image_scanner: ImageScannerSettings | None
     protect_stateful_resources: bool
-    # Key-based access that an older workload generation needs; off unless the stack file says so.
+    # Shared-key access on the CoA storage account; off unless the stack file says so.
     storage_shared_key_access: bool
-    cosmos_local_auth: bool
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property

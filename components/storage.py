@@ -11,8 +11,17 @@ from pulumi_azure_native import storage
 from components.monitoring import diagnostics
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 
-# The containers Cromwell on Azure uses (CoA deployer, all releases).
-COA_CONTAINERS = ("configuration", "cromwell-executions", "cromwell-workflow-logs", "inputs", "outputs", "workflows")
+# The containers Cromwell on Azure 6.0.0 creates (its deployer; TES creates none): tes-internal holds TES's runner
+# and per-pool scripts (components/contracts/tes_6_0_0.py).
+COA_CONTAINERS = (
+    "configuration",
+    "cromwell-executions",
+    "cromwell-workflow-logs",
+    "inputs",
+    "outputs",
+    "tes-internal",
+    "workflows",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +96,8 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         self.container_names: dict[str, pulumi.Output[str]] = {}
+        # What pods need before they start: every container (blob CSI mounts, TES) and the private endpoint.
+        self.workload_needs: list[pulumi.Resource] = []
         for container in args.containers:
             created = storage.BlobContainer(
                 f"{name}-{container}",
@@ -97,14 +108,16 @@ class Storage(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[blob_service]),
             )
             self.container_names[container] = created.name
+            self.workload_needs.append(created)
 
-        PrivateEndpoint(
+        endpoint = PrivateEndpoint(
             f"{name}-blob",
             PrivateEndpointArgs(
                 spec=args.private_endpoint, target_resource_id=account.id, group_id="blob", zone_key="blob"
             ),
             opts=child,
         )
+        self.workload_needs.append(endpoint)
         # Storage accounts emit no logs at account level, only transaction metrics.
         diagnostics(
             f"{name}-st",

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import TaskDatabaseKind
+from components.settings import BatchNodeImages
 
 NAMESPACE = "coa"
 RELEASE_NAME = "coa"
@@ -23,11 +23,10 @@ DB_INIT_SERVICE_ACCOUNT = f"{SERVICE_ACCOUNT}-db-init"
 SERVICE_ACCOUNTS: tuple[tuple[str, str], ...] = ((NAMESPACE, SERVICE_ACCOUNT), (NAMESPACE, DB_INIT_SERVICE_ACCOUNT))
 POD_SECURITY_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
-# Pinned image tags per TES generation. cosmosdb: the CoA 3.2 TES/TriggerService images (the article's
-# generation); postgresql: CoA 6.0.0 (newest stable). Cromwell 87 is what CoA 6.0.0 deploys and is within the
-# 85-90 range whose blob filesystem the chart configures.
+# Pinned image tags: TES and TriggerService 6.0.0 (CoA 6.0.0, the newest stable), and Cromwell 87, the version
+# CoA 6.0.0 deploys. components/contracts/ holds what each of them needs at runtime.
 CROMWELL_TAG = "87"
-COA_TAGS: dict[str, str] = {"cosmosdb": "3.2.0", "postgresql": "6.0.0"}
+COA_TAG = "6.0.0"
 # psql for the db-init hook (postgres image through the registry's Docker Hub cache rule); psql 16 talks to 14-17.
 DB_CLIENT_TAG = "16.4-alpine3.20"
 
@@ -58,13 +57,8 @@ class ChartInputs(Generic[T]):
     postgres_admin_login: T
     cromwell_db_password_secret: T
     db_admin_password_secret: T
-    app_insights_name: T
-    app_insights_connection_string_secret: T
     registry_login_server: T
-    # Empty for the postgresql generation.
     tes_db_password_secret: T
-    cosmos_account_name: T
-    cosmos_endpoint: T
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,13 +66,13 @@ class ChartOptions:
     """Values known from configuration alone."""
 
     kubernetes_version: str
-    task_database: TaskDatabaseKind
     # Repositories inside the registry, keyed like the registry's cache rules (cromwell, tes, triggerservice,
     # postgres).
     repositories: Mapping[str, str]
     private_endpoints_cidr: str
     postgres_cidr: str
     batch_prefix: str
+    batch_images: BatchNodeImages
     # Cromwell's blob filesystem signs SAS with the account key; without shared keys Cromwell uses the CSI mount.
     storage_shared_key_access: bool
     cromwell_database: str = "cromwell_db"
@@ -100,16 +94,12 @@ def _image(options: ChartOptions, key: str, tag: str) -> dict[str, str]:
 
 def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, Any]:
     """The chart's values (charts/cromwell-on-azure/values.yaml contract); keys left out keep the chart default."""
-    cosmos = options.task_database == "cosmosdb"
-    if cosmos and not (inputs.cosmos_account_name and inputs.cosmos_endpoint):
-        raise ValueError("taskDatabase 'cosmosdb' needs the Cosmos DB account name and endpoint")
-    if not cosmos and not inputs.tes_db_password_secret:
-        raise ValueError("taskDatabase 'postgresql' needs the TES database password secret name")
+    if not inputs.tes_db_password_secret:
+        raise ValueError("TES 6 needs the TES database password secret name (tes_db_password_secret)")
     if not inputs.start_task_script.startswith("#!"):
         raise ValueError(
             f"batch.nodes.startTaskScript must start with a #! line, got {inputs.start_task_script[:40]!r}"
         )
-    coa_tag = COA_TAGS[options.task_database]
     return {
         "kubernetesVersion": _minor(options.kubernetes_version),
         "azure": {"tenantId": inputs.tenant_id},
@@ -132,15 +122,24 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
                 "globalStartTask": inputs.global_start_task,
                 "startTaskScript": inputs.start_task_script,
             },
+            "images": {
+                generation: {
+                    "publisher": image.publisher,
+                    "offer": image.offer,
+                    "sku": image.sku,
+                    "version": image.version,
+                    "nodeAgentSkuId": image.node_agent_sku_id,
+                }
+                for generation, image in (("gen1", options.batch_images.gen1), ("gen2", options.batch_images.gen2))
+            },
             "scheduling": {"prefix": options.batch_prefix},
         },
         "keyVault": {
             "name": inputs.key_vault_name,
             "secrets": {
                 "cromwellDbPassword": inputs.cromwell_db_password_secret,
-                "tesDbPassword": "" if cosmos else inputs.tes_db_password_secret,
+                "tesDbPassword": inputs.tes_db_password_secret,
                 "dbAdminPassword": inputs.db_admin_password_secret,
-                "applicationInsightsConnectionString": inputs.app_insights_connection_string_secret,
             },
         },
         "postgres": {
@@ -149,21 +148,12 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
             "cromwell": {"databaseName": options.cromwell_database, "userName": options.cromwell_login},
             "tes": {"databaseName": options.tes_database, "userName": options.tes_login},
         },
-        "taskDatabase": {
-            "kind": options.task_database,
-            **(
-                {"cosmosDb": {"accountName": inputs.cosmos_account_name, "endpoint": inputs.cosmos_endpoint}}
-                if cosmos
-                else {}
-            ),
-        },
-        "applicationInsights": {"accountName": inputs.app_insights_name},
         "cromwell": {"executionsRoot": "blob" if options.storage_shared_key_access else "mount"},
         "images": {
             "registry": inputs.registry_login_server,
             "cromwell": _image(options, "cromwell", CROMWELL_TAG),
-            "tes": _image(options, "tes", coa_tag),
-            "triggerservice": _image(options, "triggerservice", coa_tag),
+            "tes": _image(options, "tes", COA_TAG),
+            "triggerservice": _image(options, "triggerservice", COA_TAG),
             "dbClient": _image(options, "postgres", DB_CLIENT_TAG),
         },
         "networkPolicy": {

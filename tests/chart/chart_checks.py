@@ -6,16 +6,16 @@ from typing import Any
 
 from render import deep_merge, load_values, render_chart
 
-# <stack>-<task database kind>[-mount]: both stacks, both TES generations, and the keyless executions mount.
-CASES = ("dev-postgresql", "dev-cosmosdb", "prod-postgresql", "prod-cosmosdb", "dev-postgresql-mount")
+# <stack>[-blob]: both stacks (keyless executions mount), and Cromwell's blob filesystem for a stack with shared keys.
+CASES = ("dev", "prod", "dev-blob")
 POD_KINDS = ("Deployment", "Job")
 
 
 def case_values(case: str) -> dict[str, Any]:
-    stack, kind, *rest = case.split("-")
-    override: dict[str, Any] = {"taskDatabase": {"kind": kind}}
-    if rest == ["mount"]:
-        override["cromwell"] = {"executionsRoot": "mount"}
+    stack, *rest = case.split("-")
+    override: dict[str, Any] = {}
+    if rest == ["blob"]:
+        override["cromwell"] = {"executionsRoot": "blob"}
     return deep_merge(load_values(f"values-{stack}"), override)
 
 

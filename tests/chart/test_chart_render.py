@@ -80,12 +80,12 @@ def test_strict_validation_would_catch_a_misspelt_field(objects: list[dict[str, 
 
 def test_kind_counts_per_case(case: str, objects: list[dict[str, Any]]) -> None:
     counts = kind_counts(objects)
-    mount = case.endswith("-mount")
+    mount = not case.endswith("-blob")
     assert counts["Deployment"] == 3 and counts["Service"] == 2 and counts["Job"] == 2
     # One per container (+ executions when mounted) + the start-task hook's read-write volume.
     assert counts["PersistentVolume"] == (7 if mount else 6)
     assert counts["PersistentVolumeClaim"] == counts["PersistentVolume"] + 1  # + cromwell-tmp
-    assert counts["SecretProviderClass"] == (4 if "postgresql" in case else 2)
+    assert counts["SecretProviderClass"] == 4
     assert counts["NetworkPolicy"] == 7 and counts["StorageClass"] == 1
     assert counts["ServiceAccount"] == 2 and counts["ConfigMap"] == 3
 
@@ -98,7 +98,7 @@ def test_cromwell_config_points_at_tes_blob_and_tls_postgres(case: str, objects:
     fqdn, db = values["postgres"]["serverFqdn"], values["postgres"]["cromwell"]["databaseName"]
     assert f'url = "jdbc:postgresql://{fqdn}:5432/{db}?sslmode=require"' in conf
     assert "password = ${CROMWELL_DB_PASSWORD}" in conf
-    if case.endswith("-mount"):
+    if not case.endswith("-blob"):
         assert 'root = "/cromwell-executions"' in conf and "BlobPathBuilderFactory" not in conf
     else:
         account = values["storage"]["accountName"]
@@ -107,51 +107,39 @@ def test_cromwell_config_points_at_tes_blob_and_tls_postgres(case: str, objects:
         assert f'subscription = "{values["storage"]["subscriptionId"]}"' in conf
 
 
-def test_tes_settings_follow_the_task_database_generation(case: str, objects: list[dict[str, Any]]) -> None:
+def test_tes_gets_its_6_0_settings_from_values(case: str, objects: list[dict[str, Any]]) -> None:
     values = case_values(case)
     tes = get(objects, "Deployment", "tes")["spec"]["template"]["spec"]["containers"][0]
     env = env_of(tes)
     nodes = values["batch"]["nodes"]
-    if "postgresql" in case:
-        assert env["BatchAccount__AccountName"] == values["batch"]["accountName"]
-        assert env["BatchNodes__SubnetId"] == nodes["subnetId"]
-        assert env["BatchNodes__DisablePublicIpAddress"] == "true"
-        assert env["BatchNodes__GlobalStartTask"] == "/configuration/start-task.sh"
-        assert env["BatchNodes__GlobalManagedIdentity"] == values["workloadIdentity"]["resourceId"]
-        assert env["Storage__DefaultAccountName"] == values["storage"]["accountName"]
-        assert (
-            env["TesPostgreSql__ServerName"] + env["TesPostgreSql__ServerNameSuffix"]
-            == values["postgres"]["serverFqdn"]
-        )
-        assert "." not in env["TesPostgreSql__ServerName"]
-        assert env["TesPostgreSql__DatabaseName"] == "tes_db" and env["TesPostgreSql__ServerSslMode"] == "VerifyFull"
-        assert (
-            env["AzureServicesAuthConnectionString"] == f"RunAs=Workload;AppId={values['workloadIdentity']['clientId']}"
-        )
-        assert "TesPostgreSql__DatabaseUserPassword" not in env  # comes from the Key Vault file
-        assert "CosmosDbAccountName" not in env
-    else:
-        assert env["BatchAccountName"] == values["batch"]["accountName"]
-        assert env["BatchNodesSubnetId"] == nodes["subnetId"]
-        assert env["DisableBatchNodesPublicIpAddress"] == "true"
-        assert env["GlobalStartTaskPath"] == "/configuration/start-task.sh"
-        assert env["GlobalManagedIdentity"] == values["workloadIdentity"]["resourceId"]
-        assert env["CosmosDbAccountName"] == values["taskDatabase"]["cosmosDb"]["accountName"]
-        assert env["DefaultStorageAccountName"] == values["storage"]["accountName"]
-        assert not [k for k in env if k.startswith("TesPostgreSql__")]
+    assert env["BatchAccount__AccountName"] == values["batch"]["accountName"]
+    assert env["BatchNodes__SubnetId"] == nodes["subnetId"]
+    assert env["BatchNodes__DisablePublicIpAddress"] == "true"
+    assert env["BatchNodes__GlobalStartTask"] == "/configuration/start-task.sh"
+    assert env["BatchNodes__GlobalManagedIdentity"] == values["workloadIdentity"]["resourceId"]
+    assert env["Storage__DefaultAccountName"] == values["storage"]["accountName"]
+    assert env["TesPostgreSql__ServerName"] + env["TesPostgreSql__ServerNameSuffix"] == values["postgres"]["serverFqdn"]
+    assert "." not in env["TesPostgreSql__ServerName"]
+    assert env["TesPostgreSql__DatabaseName"] == "tes_db" and env["TesPostgreSql__ServerSslMode"] == "VerifyFull"
+    assert env["AzureServicesAuthConnectionString"] == f"RunAs=Workload;AppId={values['workloadIdentity']['clientId']}"
+    assert "TesPostgreSql__DatabaseUserPassword" not in env  # comes from the Key Vault file
+    for generation, key in (("gen1", "BatchImageGen1"), ("gen2", "BatchImageGen2")):
+        image = values.get("batch", {}).get("images", {}).get(generation) or {
+            "nodeAgentSkuId": "batch.node.ubuntu 22.04"
+        }
+        assert env[f"{key}__NodeAgentSkuId"] == image["nodeAgentSkuId"]
+        assert env[f"{key}__Offer"] and env[f"{key}__Publisher"] and env[f"{key}__Sku"]
+    # No telemetry path that Application Insights (local auth off) would refuse.
+    assert not [k for k in env if "ApplicationInsights" in k or k == "APPLICATIONINSIGHTS_CONNECTION_STRING"]
 
 
 def test_triggerservice_reaches_cromwell_and_the_task_store(case: str, objects: list[dict[str, Any]]) -> None:
     values = case_values(case)
     env = env_of(get(objects, "Deployment", "triggerservice")["spec"]["template"]["spec"]["containers"][0])
-    if "postgresql" in case:
-        assert env["CromwellApiClient__BaseUrl"] == "http://cromwell.coa.svc.cluster.local:8000"
-        assert env["TriggerService__DefaultStorageAccountName"] == values["storage"]["accountName"]
-        assert env["TesPostgreSql__DatabaseUserLogin"] == values["postgres"]["tes"]["userName"]
-    else:
-        # CoA 3.2 TriggerService hard-codes http://cromwell:8000, so the Service name is part of the contract.
-        assert get(objects, "Service", "cromwell")["spec"]["ports"][0]["port"] == 8000
-        assert env["CosmosDbAccountName"] == values["taskDatabase"]["cosmosDb"]["accountName"]
+    assert env["CromwellApiClient__BaseUrl"] == "http://cromwell.coa.svc.cluster.local:8000"
+    assert env["TriggerService__DefaultStorageAccountName"] == values["storage"]["accountName"]
+    assert env["TesPostgreSql__DatabaseUserLogin"] == values["postgres"]["tes"]["userName"]
+    assert not [k for k in env if "ApplicationInsights" in k or k == "APPLICATIONINSIGHTS_CONNECTION_STRING"]
 
 
 def test_services_are_cluster_ip_on_the_expected_ports(objects: list[dict[str, Any]]) -> None:
@@ -222,7 +210,7 @@ def test_blob_volumes_are_keyless_and_mounted(case: str, objects: list[dict[str,
         f"/{account}/workflows": "blob-workflows",
         "/cromwell-tmp": "cromwell-tmp",
     }
-    if case.endswith("-mount"):
+    if not case.endswith("-blob"):
         expected["/cromwell-executions"] = "blob-cromwell-executions"
     assert {p: c for p, c in mounts.items() if c} == expected
     assert claims["cromwell-tmp"]["spec"]["accessModes"] == ["ReadWriteOnce"]
@@ -265,7 +253,7 @@ def test_db_init_hook_runs_before_the_release_with_its_own_prerequisites(
     }
     assert all(_weight(o) < weight for o in hooks)
     run = get(objects, "ConfigMap", "db-init-scripts")["data"]["run.sh"]
-    assert ("tes_db" in run) == ("postgresql" in case)
+    assert "tes_db" in run and "cromwell_db" in run
     sql = get(objects, "ConfigMap", "db-init-scripts")["data"]["create-user.sql"]
     assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in sql and "REVOKE ALL ON DATABASE" in sql
     assert env_of(job["spec"]["template"]["spec"]["containers"][0])["PGSSLMODE"] == "require"
@@ -280,4 +268,4 @@ def _weight(obj: dict[str, Any]) -> int:
 
 
 def test_render_is_deterministic() -> None:
-    assert render_chart(case_values("prod-postgresql")) == rendered_case("prod-postgresql")
+    assert render_chart(case_values("prod")) == rendered_case("prod")

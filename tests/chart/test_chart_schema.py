@@ -32,96 +32,89 @@ def _set(values: dict[str, Any], dotted: str, value: object) -> dict[str, Any]:
 
 # (case id, base, dotted key, bad value, text the error must contain)
 CASES: list[tuple[str, str, str, object, str]] = [
-    ("missing-storage-account", "dev-postgresql", "storage.accountName", DELETE, "accountName"),
-    ("empty-batch-account", "dev-postgresql", "batch.accountName", "", "/batch/accountName"),
-    ("uppercase-storage-account", "dev-postgresql", "storage.accountName", "StCoaDev", "/storage/accountName"),
-    ("missing-key-vault", "dev-postgresql", "keyVault.name", DELETE, "name"),
+    ("missing-storage-account", "dev", "storage.accountName", DELETE, "accountName"),
+    ("empty-batch-account", "dev", "batch.accountName", "", "/batch/accountName"),
+    ("uppercase-storage-account", "dev", "storage.accountName", "StCoaDev", "/storage/accountName"),
+    ("missing-key-vault", "dev", "keyVault.name", DELETE, "name"),
     *[
-        (f"malformed-subnet-{i}", "dev-postgresql", "batch.nodes.subnetId", s, "/batch/nodes/subnetId")
+        (f"malformed-subnet-{i}", "dev", "batch.nodes.subnetId", s, "/batch/nodes/subnetId")
         for i, s in enumerate(BAD_SUBNETS)
     ],
-    ("unknown-db-kind", "dev-postgresql", "taskDatabase.kind", "mysql", "/taskDatabase/kind"),
+    ("retired-node-agent", "dev", "batch.images.gen2.nodeAgentSkuId", "batch.node.ubuntu 20.04", "/batch/images/gen2"),
     (
-        "cosmos-without-account",
-        "dev-cosmosdb",
-        "taskDatabase.cosmosDb.accountName",
-        "",
-        "/taskDatabase/cosmosDb/accountName",
-    ),
-    (
-        "cosmos-wrong-database",
-        "dev-cosmosdb",
-        "taskDatabase.cosmosDb.databaseName",
-        "tes",
-        "/taskDatabase/cosmosDb/databaseName",
+        "non-linux-node-agent",
+        "dev",
+        "batch.images.gen1.nodeAgentSkuId",
+        "batch.node.windows amd64",
+        "/batch/images/gen1",
     ),
     (
         "postgres-without-tes-secret",
-        "dev-postgresql",
+        "dev",
         "keyVault.secrets.tesDbPassword",
         "",
         "/keyVault/secrets/tesDbPassword",
     ),
-    ("latest-tag", "dev-postgresql", "images.tes.tag", "latest", "/images/tes/tag"),
-    ("latest-tag-uppercase", "dev-postgresql", "images.cromwell.tag", "Latest", "/images/cromwell/tag"),
-    ("untagged-image", "dev-postgresql", "images.cromwell.tag", "", "/images/cromwell"),
+    ("latest-tag", "dev", "images.tes.tag", "latest", "/images/tes/tag"),
+    ("latest-tag-uppercase", "dev", "images.cromwell.tag", "Latest", "/images/cromwell/tag"),
+    ("untagged-image", "dev", "images.cromwell.tag", "", "/images/cromwell"),
     (
         "tag-in-repository",
-        "dev-postgresql",
+        "dev",
         "images.triggerservice.repository",
         "cromwellonazure/triggerservice:6.0.0",
         "/images/triggerservice/repository",
     ),
-    ("bad-digest", "prod-postgresql", "images.tes.digest", "sha256:abc", "/images/tes/digest"),
-    ("public-registry", "dev-postgresql", "images.registry", "docker.io", "/images/registry"),
+    ("bad-digest", "prod", "images.tes.digest", "sha256:abc", "/images/tes/digest"),
+    ("public-registry", "dev", "images.registry", "docker.io", "/images/registry"),
     (
         "public-ips-on-nodes",
-        "dev-postgresql",
+        "dev",
         "batch.nodes.disablePublicIpAddress",
         False,
         "/batch/nodes/disablePublicIpAddress",
     ),
     (
         "bad-identity-id",
-        "dev-postgresql",
+        "dev",
         "workloadIdentity.resourceId",
         "id-coa-dev-workload",
         "/workloadIdentity/resourceId",
     ),
-    ("bad-client-id", "dev-postgresql", "workloadIdentity.clientId", "coa", "/workloadIdentity/clientId"),
-    ("bad-cidr", "dev-postgresql", "networkPolicy.postgresCidr", "10.1.4.0/33", "/networkPolicy/postgresCidr"),
-    ("missing-limits", "prod-postgresql", "tes.resources.limits", None, "/tes/resources"),
-    ("insecure-tes-ssl", "dev-postgresql", "postgres.tesSslMode", "Disable", "/postgres/tesSslMode"),
-    ("pg-fqdn-not-azure", "dev-postgresql", "postgres.serverFqdn", "db.example.com", "/postgres/serverFqdn"),
+    ("bad-client-id", "dev", "workloadIdentity.clientId", "coa", "/workloadIdentity/clientId"),
+    ("bad-cidr", "dev", "networkPolicy.postgresCidr", "10.1.4.0/33", "/networkPolicy/postgresCidr"),
+    ("missing-limits", "prod", "tes.resources.limits", None, "/tes/resources"),
+    ("insecure-tes-ssl", "dev", "postgres.tesSslMode", "Disable", "/postgres/tesSslMode"),
+    ("pg-fqdn-not-azure", "dev", "postgres.serverFqdn", "db.example.com", "/postgres/serverFqdn"),
     (
         "key-in-mount-options",
-        "dev-postgresql",
+        "dev",
         "storage.mountOptions",
         ["--account-key=abc"],
         "/storage/mountOptions/0",
     ),
-    ("db-init-without-admin", "dev-postgresql", "postgres.adminUserName", "", "/postgres/adminUserName"),
-    ("misspelt-top-level-key", "dev-postgresql", "storageAccount", {"accountName": "x"}, "storageAccount"),
+    ("db-init-without-admin", "dev", "postgres.adminUserName", "", "/postgres/adminUserName"),
+    ("misspelt-top-level-key", "dev", "storageAccount", {"accountName": "x"}, "storageAccount"),
     # TES skips a missing start-task blob silently: the chart never installs without the script to write.
-    ("missing-start-task-script", "dev-postgresql", "batch.nodes.startTaskScript", DELETE, "startTaskScript"),
-    ("empty-start-task-script", "dev-postgresql", "batch.nodes.startTaskScript", "", "/batch/nodes/startTaskScript"),
+    ("missing-start-task-script", "dev", "batch.nodes.startTaskScript", DELETE, "startTaskScript"),
+    ("empty-start-task-script", "dev", "batch.nodes.startTaskScript", "", "/batch/nodes/startTaskScript"),
     (
         "start-task-script-without-shebang",
-        "prod-postgresql",
+        "prod",
         "batch.nodes.startTaskScript",
         "set -eu\necho hi\n",
         "/batch/nodes/startTaskScript",
     ),
     (
         "start-task-script-not-a-string",
-        "dev-postgresql",
+        "dev",
         "batch.nodes.startTaskScript",
         ["#!/bin/sh"],
         "/batch/nodes/startTaskScript",
     ),
     # The start-task upload hook always runs, on the db client image.
-    ("missing-db-client-image", "dev-postgresql", "images.dbClient", DELETE, "dbClient"),
-    ("latest-db-client-image", "dev-postgresql", "images.dbClient.tag", "latest", "/images/dbClient/tag"),
+    ("missing-db-client-image", "dev", "images.dbClient", DELETE, "dbClient"),
+    ("latest-db-client-image", "dev", "images.dbClient.tag", "latest", "/images/dbClient/tag"),
 ]
 
 
@@ -152,7 +145,7 @@ def test_defaults_alone_are_rejected_not_rendered_half_configured() -> None:
 
 
 def test_db_client_image_is_required_even_without_db_init() -> None:
-    values = case_values("dev-postgresql")
+    values = case_values("dev")
     values["dbInit"] = {"enabled": False}
     del values["images"]["dbClient"]
     with pytest.raises(helm_python.HelmValuesError) as raised:
@@ -160,11 +153,8 @@ def test_db_client_image_is_required_even_without_db_init() -> None:
     assert "dbClient" in str(raised.value), str(raised.value)
 
 
-def test_digest_only_images_and_cosmos_without_postgres_secret_are_accepted() -> None:
-    values = deep_merge(
-        load_values("values-prod"),
-        {"taskDatabase": {"kind": "cosmosdb"}, "keyVault": {"secrets": {"tesDbPassword": ""}}},
-    )
+def test_digest_only_images_are_accepted() -> None:
+    values = load_values("values-prod")
     images = {
         c["image"]
         for o in render_chart(values)
@@ -175,9 +165,8 @@ def test_digest_only_images_and_cosmos_without_postgres_secret_are_accepted() ->
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("kind", ["postgresql", "cosmosdb"])
-def test_helm_lint_is_clean(stack: str, kind: str) -> None:
-    values = deep_merge(load_values(f"values-{stack}"), {"taskDatabase": {"kind": kind}})
+def test_helm_lint_is_clean(stack: str) -> None:
+    values = load_values(f"values-{stack}")
     report = helm_python.lint(
         CHART_DIR, values, strict=True, namespace="coa", kube_version=f"v{values['kubernetesVersion']}.0"
     )

@@ -107,8 +107,23 @@ BAD_INPUTS = [
     ("dev", "postgres.backupRetentionDays", 3, ["coa-lockdown:postgres.backupRetentionDays", "7-35"]),
     ("dev", "network.subnetz", {}, ["coa-lockdown:network.subnetz", "unknown key"]),
     ("dev", "netwrok", {}, ["coa-lockdown:netwrok", "unknown key"]),
-    ("dev", "taskDatabase", "mysql", ["coa-lockdown:taskDatabase", "cosmosdb, postgresql"]),
-    ("dev", "cosmos.localAuthEnabled", False, ["coa-lockdown:cosmos.localAuthEnabled", "TES 3.2"]),
+    ("dev", "taskDatabase", "mysql", ["coa-lockdown:taskDatabase", "use one of postgresql"]),
+    # The article's generation cannot run locked down: refused with the reasons, not deployed half-working.
+    ("dev", "taskDatabase", "cosmosdb", ["coa-lockdown:taskDatabase", "refused", "IMDS", "account keys", "retired"]),
+    ("prod", "cosmos", {"localAuthEnabled": False}, ["coa-lockdown:cosmos", "no longer read", "TES 6.0.0"]),
+    (
+        "dev",
+        "batch.images.gen2.nodeAgentSkuId",
+        "batch.node.ubuntu 20.04",
+        ["coa-lockdown:batch.images.gen2.nodeAgentSkuId", "retired"],
+    ),
+    (
+        "prod",
+        "batch.images.gen1.nodeAgentSkuId",
+        "batch.node.windows amd64",
+        ["coa-lockdown:batch.images.gen1.nodeAgentSkuId", "TES 6 runs only on"],
+    ),
+    ("dev", "batch.images.gen3", {}, ["coa-lockdown:batch.images.gen3", "unknown key"]),
     (
         "dev",
         "dns.existingZoneIds",

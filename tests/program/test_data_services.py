@@ -38,9 +38,9 @@ def test_storage_infrastructure_encryption(stack: ProgramRun) -> None:
 
 
 def test_shared_keys_only_where_the_stack_acknowledges_them(dev: ProgramRun, prod: ProgramRun) -> None:
-    assert one(prod, "azure-native:storage:StorageAccount").inputs["allowSharedKeyAccess"] is False
-    # dev runs TES 3.2 (Cosmos DB generation), which signs SAS with the account key; Pulumi.dev.yaml says so.
-    assert one(dev, "azure-native:storage:StorageAccount").inputs["allowSharedKeyAccess"] is True
+    # Both stacks run TES 6 with user-delegation SAS and keyless CSI mounts: no stack needs shared keys.
+    for run in (dev, prod):
+        assert one(run, "azure-native:storage:StorageAccount").inputs["allowSharedKeyAccess"] is False
 
 
 def test_blob_soft_delete_container_soft_delete_and_versioning(stack: ProgramRun) -> None:
@@ -58,6 +58,7 @@ def test_coa_containers_exist_and_are_private(stack: ProgramRun) -> None:
         "cromwell-workflow-logs",
         "inputs",
         "outputs",
+        "tes-internal",
         "workflows",
     ]
     assert {c.inputs["publicAccess"] for c in containers} == {"None"}

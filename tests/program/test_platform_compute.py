@@ -173,7 +173,9 @@ def _expected_grants(run: ProgramRun) -> set[tuple[str, str, str]]:
         ("coa-workload", "Network Contributor", "snet-batch"),
         ("coa-workload", "Managed Identity Operator", "id-coa-workload"),
         ("coa-workload", "Key Vault Secrets User", "vault-kv"),
-        ("coa-workload", "Monitoring Metrics Publisher", "mon-appi"),
+        # TES/TriggerService 6 locate the storage and Batch accounts through ARM (contracts/tes_6_0_0.py).
+        ("coa-workload", "Reader", "storage-st"),
+        ("coa-workload", "Reader", "batch-ba"),
         ("coa-workload", "AcrPull", "registry-cr"),
         ("aks-kubelet", "AcrPull", "registry-cr"),
         ("aks-control-plane", "Network Contributor", "snet-aks"),
@@ -184,8 +186,6 @@ def _expected_grants(run: ProgramRun) -> set[tuple[str, str, str]]:
         grants.add(("aks-control-plane", "Network Contributor", "net-rt"))
     if settings.storage_shared_key_access:
         grants.add(("coa-workload", "Reader and Data Access", "storage-st"))
-    if settings.task_database == "cosmosdb" and settings.cosmos_local_auth:
-        grants.add(("coa-workload", "DocumentDB Account Contributor", "cosmos-cosmos"))
     return grants
 
 
@@ -237,16 +237,6 @@ def test_role_assignment_names_are_deterministic_guids(stack: ProgramRun) -> Non
         guid = inputs["roleDefinitionId"].rsplit("/", 1)[-1]
         assert uuid.UUID(inputs["roleAssignmentName"]).version == 5
         assert inputs["roleAssignmentName"] == assignment_name(inputs["scope"], guid, inputs["principalId"])
-
-
-def test_cosmos_data_role_only_with_cosmos(dev: ProgramRun, prod: ProgramRun) -> None:
-    token = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
-    assert prod.of_type(token) == []
-    sql = one(dev, token).inputs
-    account = one(dev, "azure-native:cosmosdb:DatabaseAccount")
-    assert sql["scope"] == f"{account.id}/dbs/TES"
-    assert sql["roleDefinitionId"] == f"{account.id}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"
-    assert sql["principalId"] == _identity(dev, "coa-workload").outputs["principalId"]
 
 
 # --- federated credentials and the Kubernetes provider ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Registry, Cosmos DB, PostgreSQL and Batch: every secure setting and every wiring, as the engine receives them."""
+"""Registry, PostgreSQL and Batch: every secure setting and every wiring, as the engine receives them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from stackquery import ancestors, by_id, one, run_variant
 
 from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
@@ -19,16 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 REGISTRY = "azure-native:containerregistry:Registry"
 CACHE_RULE = "azure-native:containerregistry:CacheRule"
-COSMOS = "azure-native:cosmosdb:DatabaseAccount"
 POSTGRES = "azure-native:dbforpostgresql:Server"
 BATCH = "azure-native:batch:BatchAccount"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
-# A prod-shaped stack with the other generation (TES 3.2 on Cosmos DB) and an image scanner configured; the
-# checked-in stacks configure no scanner, and prod runs TES on PostgreSQL.
+# A prod stack with an image scanner configured (the checked-in stacks configure none) and shared keys on (Cromwell's
+# blob filesystem).
 VARIANT_CONFIG = {
-    "coa-lockdown:taskDatabase": "cosmosdb",
-    "coa-lockdown:cosmos": {"localAuthEnabled": True},
     "coa-lockdown:storage": {"allowSharedKeyAccess": True},
     "coa-lockdown:imageScanner": {
         "image": "crcoaprodp4m9.azurecr.io/security/scanner:2.4.1",
@@ -106,7 +102,6 @@ ENDPOINTS = [
     (REGISTRY, "registry", "privatelink.azurecr.io"),
     (BATCH, "batchAccount", "privatelink.batch.azure.com"),
     (BATCH, "nodeManagement", "privatelink.batch.azure.com"),
-    (COSMOS, "Sql", "privatelink.documents.azure.com"),
 ]
 
 
@@ -114,7 +109,6 @@ ENDPOINTS = [
 def test_endpoint_in_the_endpoint_subnet_with_its_zone(
     dev: ProgramRun, target_type: str, group_id: str, zone_name: str
 ) -> None:
-    # dev is the stack with every one of these targets (prod has no Cosmos DB account).
     target = one(dev, target_type)
     endpoints = [
         e for e in _endpoints_of(dev, target) if e.inputs["privateLinkServiceConnections"][0]["groupIds"] == [group_id]
@@ -147,7 +141,6 @@ def test_batch_has_exactly_its_two_endpoints(stack: ProgramRun) -> None:
     ("token", "component"),
     [
         (REGISTRY, "coa:registry:Registry"),
-        (COSMOS, "coa:data:CosmosDb"),
         (POSTGRES, "coa:data:Postgres"),
         (BATCH, "coa:batch:Batch"),
     ],
@@ -162,57 +155,6 @@ def test_diagnostics_to_the_workspace_and_parented_by_the_component(
     assert settings[0].inputs["workspaceId"] == workspace.id
     assert [log["categoryGroup"] for log in settings[0].inputs["logs"]] == ["allLogs"]
     assert ancestors(dev, target)[0] == component
-
-
-# --- Cosmos DB --------------------------------------------------------------------------------------------------------
-
-COSMOS_SECURE = {
-    "publicNetworkAccess": "Disabled",
-    "minimalTlsVersion": "Tls12",
-    "disableKeyBasedMetadataWriteAccess": True,
-    "isVirtualNetworkFilterEnabled": False,
-    "ipRules": [],
-}
-
-
-@pytest.mark.parametrize(("key", "value"), sorted(COSMOS_SECURE.items()))
-def test_cosmos_secure_setting(dev: ProgramRun, key: str, value: object) -> None:
-    assert one(dev, COSMOS).inputs[key] == value
-
-
-def test_cosmos_session_consistency_and_continuous_backup(dev: ProgramRun) -> None:
-    account = one(dev, COSMOS).inputs
-    assert account["consistencyPolicy"]["defaultConsistencyLevel"] == "Session"
-    assert account["backupPolicy"]["type"] == "Continuous"
-    assert account["kind"] == "GlobalDocumentDB"
-
-
-def test_cosmos_keys_only_because_the_stack_acknowledges_tes_3_2(dev: ProgramRun) -> None:
-    doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-    assert doc["coa-lockdown:cosmos"]["localAuthEnabled"] is True
-    assert one(dev, COSMOS).inputs["disableLocalAuth"] is False
-
-
-def test_cosmos_database_and_container_as_tes_expects(dev: ProgramRun) -> None:
-    account = one(dev, COSMOS)
-    database = one(dev, "azure-native:cosmosdb:SqlResourceSqlDatabase").inputs
-    container = one(dev, "azure-native:cosmosdb:SqlResourceSqlContainer").inputs
-    assert database["accountName"] == account.outputs["name"]
-    assert database["databaseName"] == database["resource"]["id"] == "TES"
-    assert database["options"]["autoscaleSettings"]["maxThroughput"] == 4000
-    assert container["databaseName"] == "TES"
-    assert container["containerName"] == container["resource"]["id"] == "Tasks"
-    assert container["resource"]["partitionKey"]["paths"] == ["/_partitionKey"]
-    assert "options" not in container  # throughput is shared at database level, as TES creates it
-    assert dev.outputs["cosmosAccountName"] == account.outputs["name"]
-
-
-def test_cosmos_only_for_the_cosmos_generation(dev: ProgramRun, prod: ProgramRun, variant: ProgramRun) -> None:
-    assert len(dev.of_type(COSMOS)) == 1
-    assert prod.of_type(COSMOS) == []
-    assert prod.of_type("azure-native:cosmosdb:SqlResourceSqlContainer") == []
-    assert "cosmosAccountName" not in prod.outputs
-    assert len(variant.of_type(COSMOS)) == 1
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------------
@@ -275,8 +217,8 @@ def test_postgres_databases_follow_the_task_database(dev: ProgramRun, prod: Prog
         assert {d.inputs["serverName"] for d in found} == {server.outputs["name"]}
         return sorted(d.inputs["databaseName"] for d in found)
 
-    assert databases(dev) == ["cromwell_db"]
-    assert databases(prod) == ["cromwell_db", "tes_db"]
+    # Both stacks run TES 6: its tasks live next to Cromwell's workflows.
+    assert databases(dev) == databases(prod) == ["cromwell_db", "tes_db"]
 
 
 def test_database_passwords_are_generated_into_key_vault(dev: ProgramRun, prod: ProgramRun) -> None:
@@ -286,7 +228,7 @@ def test_database_passwords_are_generated_into_key_vault(dev: ProgramRun, prod: 
         }
 
     for run, expected in (
-        (dev, {"postgres-admin-password", "cromwell-db-password"}),
+        (dev, {"postgres-admin-password", "cromwell-db-password", "tes-db-password"}),
         (prod, {"postgres-admin-password", "cromwell-db-password", "tes-db-password"}),
     ):
         stored = secrets(run)
@@ -309,11 +251,9 @@ def test_no_password_reaches_a_stack_output_or_the_start_task(stack: ProgramRun)
     assert stack.outputs["postgresFqdn"] == one(stack, POSTGRES).outputs["fullyQualifiedDomainName"]
 
 
-@pytest.mark.parametrize("token", [POSTGRES, COSMOS])
-def test_stateful_data_protected_in_prod_only(dev: ProgramRun, variant: ProgramRun, token: str) -> None:
-    # variant is a prod stack (protectStatefulResources true) that also has the Cosmos DB account.
-    assert one(variant, token).protect is True
-    assert one(dev, token).protect is False
+def test_stateful_data_protected_in_prod_only(dev: ProgramRun, variant: ProgramRun) -> None:
+    assert one(variant, POSTGRES).protect is True
+    assert one(dev, POSTGRES).protect is False
 
 
 def test_prod_postgres_protected(prod: ProgramRun) -> None:

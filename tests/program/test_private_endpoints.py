@@ -46,7 +46,6 @@ def test_every_zone_is_linked_to_the_vnet_without_registration(stack: ProgramRun
     assert {z.inputs["privateZoneName"] for z in zones} >= {
         "privatelink.blob.core.windows.net",
         "privatelink.vaultcore.azure.net",
-        "privatelink.documents.azure.com",
         "privatelink.batch.azure.com",
         "privatelink.postgres.database.azure.com",
         "privatelink.azurecr.io",

@@ -21,14 +21,6 @@ def pack() -> Iterator[PolicyPackAnalyzer]:
         yield analyzer
 
 
-@pytest.fixture(scope="module")
-def dev_pack() -> Iterator[PolicyPackAnalyzer]:
-    """Dev runs TES 3.2, which needs Cosmos DB keys: policy/config/dev.json waives that one rule to advisory."""
-    config = json.loads((PACK / "config" / "dev.json").read_text())
-    with PolicyPackAnalyzer(PACK, config=config, timeout=60) as analyzer:
-        yield analyzer
-
-
 def _mandatory(violations: list[Violation]) -> list[str]:
     return [f"{v.policy_name} on {v.urn}: {v.message}" for v in violations if v.enforcement_level == "mandatory"]
 
@@ -37,19 +29,10 @@ def test_prod_has_no_mandatory_violation(pack: PolicyPackAnalyzer, prod: Program
     assert _mandatory(pack.analyze(prod.resources)) == []
 
 
-def test_dev_has_no_mandatory_violation_with_its_declared_waiver(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
-    violations = dev_pack.analyze(dev.resources)
-    assert _mandatory(violations) == []
-    # The waiver is visible, not silent: the key-auth finding is still reported, as advisory.
-    assert any(
-        v.policy_name == "cosmosdb-local-auth-disabled" and v.enforcement_level == "advisory" for v in violations
-    )
-
-
-def test_dev_without_its_waiver_fails_on_cosmos_keys(pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
-    assert {v.policy_name for v in pack.analyze(dev.resources) if v.enforcement_level == "mandatory"} == {
-        "cosmosdb-local-auth-disabled"
-    }
+def test_dev_has_no_mandatory_violation_and_no_waiver(pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    """dev is a small prod: it passes the same pack without any waiver."""
+    assert json.loads((PACK / "config" / "dev.json").read_text()) == {}
+    assert _mandatory(pack.analyze(dev.resources)) == []
 
 
 def test_pack_would_catch_a_regression_in_the_stack(pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:

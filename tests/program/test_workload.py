@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from stackquery import ancestors, by_id, one
 
+from components.config import DEFAULT_BATCH_IMAGE
+from components.settings import BatchNodeImages
 from components.start_task import StartTaskSettings, render_start_task
 from components.workload import (
     CHART_PATH,
-    COA_TAGS,
+    COA_TAG,
     CROMWELL_TAG,
     ChartInputs,
     ChartOptions,
@@ -37,6 +40,20 @@ def _release(run: ProgramRun) -> Any:
 
 def _values(run: ProgramRun) -> dict[str, Any]:
     return _release(run).inputs["values"]
+
+
+def _settings_images(run: ProgramRun) -> dict[str, Any]:
+    """batch.images as the stack file configures it (defaults filled), in the chart's shape."""
+    doc = yaml.safe_load((REPO / f"Pulumi.{run.stack}.yaml").read_text())["config"]
+    configured = doc.get("coa-lockdown:batch", {}).get("images", {})
+    default = {
+        "publisher": DEFAULT_BATCH_IMAGE.publisher,
+        "offer": DEFAULT_BATCH_IMAGE.offer,
+        "sku": DEFAULT_BATCH_IMAGE.sku,
+        "version": DEFAULT_BATCH_IMAGE.version,
+        "nodeAgentSkuId": DEFAULT_BATCH_IMAGE.node_agent_sku_id,
+    }
+    return {gen: {**default, **configured.get(gen, {})} for gen in ("gen1", "gen2")}
 
 
 def test_namespace_enforces_restricted_pod_security(stack: ProgramRun) -> None:
@@ -83,7 +100,6 @@ def test_values_are_wired_from_component_outputs(stack: ProgramRun) -> None:
     server = one(stack, "azure-native:dbforpostgresql:Server")
     registry = one(stack, "azure-native:containerregistry:Registry")
     vault = one(stack, "azure-native:keyvault:Vault")
-    appi = one(stack, "azure-native:applicationinsights:Component")
     assert values["storage"]["accountName"] == storage.outputs["name"]
     assert values["storage"]["blobEndpoint"] == storage.outputs["primaryEndpoints"]["blob"]
     assert values["workloadIdentity"] == {"clientId": workload.outputs["clientId"], "resourceId": workload.id}
@@ -97,28 +113,27 @@ def test_values_are_wired_from_component_outputs(stack: ProgramRun) -> None:
     assert values["keyVault"]["name"] == vault.outputs["name"]
     secrets = {s.inputs["secretName"] for s in stack.of_type("azure-native:keyvault:Secret")}
     assert {v for v in values["keyVault"]["secrets"].values() if v} <= secrets
-    assert values["applicationInsights"]["accountName"] == appi.outputs["name"]
+    # TES/TriggerService 6 can only send telemetry with an instrumentation key, which Application Insights (local auth
+    # off) refuses: no telemetry setting is passed, their logs reach the workspace through Container Insights.
+    assert "applicationInsights" not in values
+    assert set(values["keyVault"]["secrets"]) == {"cromwellDbPassword", "tesDbPassword", "dbAdminPassword"}
+    assert values["batch"]["images"] == _settings_images(stack)
     assert values["images"]["registry"] == registry.outputs["loginServer"]
     targets = {r.inputs["targetRepository"] for r in stack.of_type("azure-native:containerregistry:CacheRule")}
     for key in ("cromwell", "tes", "triggerservice", "dbClient"):
         assert values["images"][key]["repository"] in targets, key
 
 
-def test_task_database_and_images_follow_the_tes_generation(dev: ProgramRun, prod: ProgramRun) -> None:
-    dev_values, prod_values = _values(dev), _values(prod)
-    cosmos = one(dev, "azure-native:cosmosdb:DatabaseAccount")
-    assert dev_values["taskDatabase"] == {
-        "kind": "cosmosdb",
-        "cosmosDb": {"accountName": cosmos.outputs["name"], "endpoint": cosmos.outputs["documentEndpoint"]},
-    }
-    assert dev_values["images"]["tes"]["tag"] == COA_TAGS["cosmosdb"] == "3.2.0"
-    assert prod_values["taskDatabase"] == {"kind": "postgresql"}
-    assert prod_values["images"]["tes"]["tag"] == prod_values["images"]["triggerservice"]["tag"] == "6.0.0"
-    assert prod_values["keyVault"]["secrets"]["tesDbPassword"]
-    for values in (dev_values, prod_values):
-        assert values["images"]["cromwell"]["tag"] == CROMWELL_TAG
-    # Without shared keys (prod) Cromwell cannot sign SAS: executions go through the keyless CSI mount.
-    assert (dev_values["cromwell"]["executionsRoot"], prod_values["cromwell"]["executionsRoot"]) == ("blob", "mount")
+def test_both_stacks_run_the_same_generation(dev: ProgramRun, prod: ProgramRun) -> None:
+    """dev is a small prod: TES/TriggerService 6.0.0 on PostgreSQL and Cromwell 87, keyless, in both."""
+    for run in (dev, prod):
+        values = _values(run)
+        assert values["images"]["tes"]["tag"] == values["images"]["triggerservice"]["tag"] == COA_TAG == "6.0.0"
+        assert values["images"]["cromwell"]["tag"] == CROMWELL_TAG == "87"
+        assert values["keyVault"]["secrets"]["tesDbPassword"] == "tes-db-password"
+        assert "taskDatabase" not in values
+        # No shared keys: Cromwell cannot sign SAS, so executions go through the keyless CSI mount.
+        assert values["cromwell"]["executionsRoot"] == "mount", run.stack
 
 
 @pytest.fixture(scope="module")
@@ -223,12 +238,8 @@ def _inputs(**override: str) -> ChartInputs[str]:
         postgres_admin_login="coa_admin",
         cromwell_db_password_secret="cromwell-db-password",
         db_admin_password_secret="postgres-admin-password",
-        app_insights_name="appi",
-        app_insights_connection_string_secret="appi-cs",
         registry_login_server="crcoa.azurecr.io",
         tes_db_password_secret="tes-db-password",
-        cosmos_account_name="",
-        cosmos_endpoint="",
     )
     return ChartInputs[str](**{**base, **override})
 
@@ -236,11 +247,11 @@ def _inputs(**override: str) -> ChartInputs[str]:
 def _options(**override: Any) -> ChartOptions:
     base: dict[str, Any] = dict(
         kubernetes_version="1.33.2",
-        task_database="postgresql",
         repositories={"cromwell": "b/cromwell", "tes": "c/tes", "triggerservice": "c/ts", "postgres": "l/pg"},
         private_endpoints_cidr="10.1.4.0/24",
         postgres_cidr="10.1.5.0/28",
         batch_prefix="coadev",
+        batch_images=BatchNodeImages(gen1=DEFAULT_BATCH_IMAGE, gen2=DEFAULT_BATCH_IMAGE),
         storage_shared_key_access=False,
     )
     return ChartOptions(**{**base, **override})
@@ -262,9 +273,7 @@ def test_helm_values_carries_the_start_task_script_and_rejects_one_without_a_she
 
 
 def test_helm_values_rejects_missing_task_database_settings() -> None:
-    with pytest.raises(ValueError, match="cosmosdb"):
-        helm_values(_inputs(), _options(task_database="cosmosdb"))
-    with pytest.raises(ValueError, match="postgresql"):
+    with pytest.raises(ValueError, match="tes_db_password_secret"):
         helm_values(_inputs(tes_db_password_secret=""), _options())
     with pytest.raises(KeyError, match="triggerservice"):
         helm_values(_inputs(), _options(repositories={"cromwell": "a", "tes": "b", "postgres": "c"}))

@@ -22,8 +22,16 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- $ref -}}
 {{- end }}
 
-{{- define "coa.isPostgres" -}}
-{{- if eq .Values.taskDatabase.kind "postgresql" }}true{{ end -}}
+{{/* Egress rule to the cluster DNS (CoreDNS in kube-system); every pod that resolves a name needs it, hooks included. */}}
+{{- define "coa.np.dns" -}}
+- to:
+    - namespaceSelector:
+        matchLabels: {kubernetes.io/metadata.name: kube-system}
+      podSelector:
+        matchLabels: {k8s-app: kube-dns}
+  ports:
+    - {protocol: UDP, port: 53}
+    - {protocol: TCP, port: 53}
 {{- end }}
 
 {{/* Postgres FQDN split the way TES 6.x wants it: ServerName without suffix, suffix with leading dot. */}}
