@@ -29,6 +29,32 @@ ROLES: dict[str, str] = {
     "Reader and Data Access": "c12c1c16-33a1-487b-954d-41c89c60f349",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 }
+# What each role grants that the runtime contracts rely on (Actions and DataActions of the built-in definitions,
+# learn.microsoft.com "Azure built-in roles"); fnmatch patterns. Tests match contract actions against these.
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "AcrPull": ("Microsoft.ContainerRegistry/registries/pull/read",),
+    "Azure Batch Data Contributor": (
+        "Microsoft.Batch/batchAccounts/pools/*",
+        "Microsoft.Batch/batchAccounts/jobs/*",
+        "Microsoft.Batch/batchAccounts/jobSchedules/*",
+    ),
+    "Key Vault Secrets User": (
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+    ),
+    "Managed Identity Operator": (
+        "Microsoft.ManagedIdentity/userAssignedIdentities/*/read",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+    ),
+    "Network Contributor": ("Microsoft.Network/*",),
+    "Reader": ("*/read",),
+    "Reader and Data Access": ("*/read", "Microsoft.Storage/storageAccounts/listKeys/action"),
+    "Storage Blob Data Contributor": (
+        "Microsoft.Storage/storageAccounts/blobServices/containers/*",
+        "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*",
+    ),
+}
 # The audience Entra ID expects in a Kubernetes service account token exchanged for an identity token.
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 _NAMESPACE = uuid.UUID("5b0c6c55-3c1f-4a49-9b7e-6f0b1c9d2a10")  # fixed: changing it renames every assignment

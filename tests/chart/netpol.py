@@ -86,7 +86,7 @@ def running_moment(objects: Iterable[dict[str, Any]]) -> Moment:
     )
 
 
-def test_moment(objects: Iterable[dict[str, Any]]) -> Moment:
+def helm_test_moment(objects: Iterable[dict[str, Any]]) -> Moment:
     """`helm test`: the running release plus the test hooks."""
     objects = list(objects)
     running = running_moment(objects).objects

@@ -1,0 +1,112 @@
+"""Runtime contracts: what each workload version needs once deployed, as data, every entry citing the reference source
+of that exact version (`owner/repo@tag:path:line`). Tests check the rendered chart and the registered resources against
+these tables (tests/contracts/); a failure names the entry and its citation.
+
+Scopes name the resource an Azure action must be granted on, in this project's vocabulary: `storage-account` (the CoA
+account), `batch-account`, `batch-subnet`, `workload-identity` (the identity itself), `key-vault`, `registry`.
+Egress destinations: `kube-dns`, `postgres` (the delegated subnet), `private-endpoints` (the endpoint subnet),
+`azure-public` (Entra ID, ARM and its metadata endpoint: public addresses through NAT or the hub firewall), or
+`pod:<component>` for another pod of the release.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+# owner/repo@tag:path:line or :line-line
+CITATION = re.compile(r"^[\w.-]+/[\w.-]+@[\w.-]+:[\w./-]+\.[\w]+:\d+(-\d+)?$")
+
+Scope = Literal["storage-account", "batch-account", "batch-subnet", "workload-identity", "key-vault", "registry"]
+Destination = Literal["kube-dns", "postgres", "private-endpoints", "azure-public"] | str
+
+
+class ContractError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cited:
+    source: str
+
+    def __post_init__(self) -> None:
+        if not CITATION.fullmatch(self.source):
+            raise ContractError(f"{self!r}: source must cite owner/repo@tag:path:line, got {self.source!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting(Cited):
+    """An environment variable the container reads, and the shape its value must have (a full-match regex)."""
+
+    name: str
+    shape: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Container(Cited):
+    """A blob container that must exist in the CoA storage account."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AzureAction(Cited):
+    """An ARM or data action the workload identity performs, on which resource."""
+
+    action: str
+    scope: Scope
+
+
+@dataclass(frozen=True, kw_only=True)
+class Egress(Cited):
+    """A network destination the pod opens connections to."""
+
+    to: Destination
+    port: int
+    why: str
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mount(Cited):
+    """A path the container reads or writes."""
+
+    path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartTaskRun(Cited):
+    """How the Batch node runs the global start task: `shebang` means executed directly, so the script's own #! line
+    picks the interpreter; otherwise the named shell runs it."""
+
+    runner: Literal["shebang"] | str
+    # Interpreters the script's #! line may name (present on the node images this project configures).
+    interpreters: tuple[str, ...] = ("/bin/bash", "/usr/bin/bash", "/usr/bin/env bash")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contract:
+    """What one workload version needs at runtime. `workload` is the chart's Deployment (and container) name."""
+
+    workload: str
+    version: str
+    image_key: str
+    listen_port: int
+    settings: Sequence[Setting] = ()
+    containers: Sequence[Container] = ()
+    azure_actions: Sequence[AzureAction] = ()
+    egress: Sequence[Egress] = ()
+    mounts: Sequence[Mount] = ()
+    start_task: StartTaskRun | None = None
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+def all_contracts() -> tuple[Contract, ...]:
+    from components.contracts.cromwell_87 import CROMWELL_87
+    from components.contracts.tes_6_0_0 import TES_6_0_0
+    from components.contracts.triggerservice_6_0_0 import TRIGGERSERVICE_6_0_0
+
+    return (CROMWELL_87, TES_6_0_0, TRIGGERSERVICE_6_0_0)

@@ -1,0 +1,344 @@
+"""Runtime contracts (components/contracts/) against what each stack really deploys: the chart rendered with the exact
+values the stack passes to its Release, judged at the moment each pod runs (install hooks, running release, helm test),
+and the registered Azure resources. A failure names the contract entry and its citation."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import ipaddress
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stackquery import by_id, one
+
+from components.access import ROLE_ACTIONS, ROLES
+from components.contracts import CITATION, Cited, Contract, ContractError, Egress, Setting, all_contracts
+from offline.harness import ProgramRun
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "chart"))
+from netpol import (  # noqa: E402
+    AddressTarget,
+    Moment,
+    Pod,
+    PodTarget,
+    dns_target,
+    egress_allowed,
+    ingress_allowed,
+    install_moment,
+    running_moment,
+    upgrade_moment,
+)
+from render import render_chart  # noqa: E402
+
+CONTRACTS = {c.workload: c for c in all_contracts()}
+ENTRA_ID_ADDRESS = "20.190.160.1"  # login.microsoftonline.com range: stands for every public Azure endpoint
+_RENDERED: dict[str, list[dict[str, Any]]] = {}
+
+
+def _values(run: ProgramRun) -> dict[str, Any]:
+    return one(run, "kubernetes:helm.sh/v3:Release").inputs["values"]
+
+
+def _objects(run: ProgramRun) -> list[dict[str, Any]]:
+    if run.stack not in _RENDERED:
+        _RENDERED[run.stack] = render_chart(_values(run))
+    return _RENDERED[run.stack]
+
+
+def _deployment(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (found,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name]
+    return found
+
+
+def _container(objects: list[dict[str, Any]], contract: Contract) -> dict[str, Any]:
+    (container,) = [
+        c
+        for c in _deployment(objects, contract.workload)["spec"]["template"]["spec"]["containers"]
+        if c["name"] == contract.workload
+    ]
+    return container
+
+
+def _pod(obj: dict[str, Any]) -> Pod:
+    return Pod(labels=obj["spec"]["template"]["metadata"]["labels"], namespace=obj["metadata"].get("namespace", "coa"))
+
+
+def _where(contract: Contract, entry: Cited) -> str:
+    return f"{contract.workload} {contract.version}: {entry} ({entry.source})"
+
+
+def _entries(kind: str) -> list[tuple[str, Any]]:
+    return [(c.workload, entry) for c in all_contracts() for entry in getattr(c, kind)]
+
+
+def _ids(pairs: list[tuple[str, Any]]) -> list[str]:
+    return [
+        f"{w}:{getattr(e, 'name', None) or getattr(e, 'action', None) or getattr(e, 'to', None) or getattr(e, 'path', '')}"
+        for w, e in pairs
+    ]
+
+
+# --- the tables themselves ----------------------------------------------------------------------------------------
+
+
+def test_every_entry_cites_a_tagged_reference_line() -> None:
+    entries = [
+        e
+        for c in all_contracts()
+        for kind in ("settings", "containers", "azure_actions", "egress", "mounts")
+        for e in getattr(c, kind)
+    ]
+    assert len(entries) > 40
+    for entry in entries:
+        assert CITATION.fullmatch(entry.source), entry
+        assert re.search(r"@(6\.0\.0|87):", entry.source), f"{entry}: cites a version we do not run"
+
+
+def test_an_entry_without_a_citation_is_refused() -> None:
+    for bad in (
+        "",
+        "AzureProxy.cs:424",
+        "microsoft/ga4gh-tes:src/TesApi.Web/AzureProxy.cs:424",
+        "microsoft/ga4gh-tes@6.0.0:src/x.cs",
+    ):
+        with pytest.raises(ContractError):
+            Setting(name="X", shape=".*", source=bad)
+
+
+def test_contracts_cover_every_workload_the_chart_runs(stack: ProgramRun) -> None:
+    deployments = {o["metadata"]["name"] for o in _objects(stack) if o["kind"] == "Deployment"}
+    assert deployments == set(CONTRACTS)
+    values = _values(stack)
+    for contract in CONTRACTS.values():
+        tag = values["images"][contract.image_key]["tag"]
+        assert tag == contract.version, f"{contract.workload}: chart runs {tag}, contract is for {contract.version}"
+
+
+# --- settings ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("workload", "setting"), _entries("settings"), ids=_ids(_entries("settings")))
+def test_setting_is_rendered_with_the_expected_shape(stack: ProgramRun, workload: str, setting: Setting) -> None:
+    contract = CONTRACTS[workload]
+    objects = _objects(stack)
+    if setting.name.startswith("conf:"):
+        key = setting.name.removeprefix("conf:")
+        conf = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cromwell-config")
+        text = conf["data"]["cromwell-application.conf"]
+        found = re.findall(rf"^\s*{re.escape(key)}\s*=\s*(.+?)\s*$", text, re.MULTILINE)
+        assert found, f"missing {_where(contract, setting)}"
+        assert any(re.fullmatch(setting.shape, v) for v in found), f"{found} does not match {_where(contract, setting)}"
+        return
+    container = _container(objects, contract)
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    source_file = re.fullmatch(r"<from (/\S+)>", setting.shape)
+    if source_file:
+        # A secret: never a plain value, exported by the entrypoint from the CSI-mounted Key Vault file.
+        assert setting.name not in env, _where(contract, setting)
+        script = "\n".join(container.get("args", []))
+        assert f'{setting.name}="$(cat {source_file.group(1)})"' in script and f"export {setting.name}" in script, (
+            _where(contract, setting)
+        )
+        return
+    assert setting.name in env, f"missing {_where(contract, setting)}"
+    assert re.fullmatch(setting.shape, str(env[setting.name])), (
+        f"{env[setting.name]!r} breaks {_where(contract, setting)}"
+    )
+
+
+# --- storage containers and Azure permissions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("workload", "container"), _entries("containers"), ids=_ids(_entries("containers")))
+def test_container_exists_in_the_coa_account(stack: ProgramRun, workload: str, container: Any) -> None:
+    account = one(stack, "azure-native:storage:StorageAccount")
+    names = {
+        c.inputs["containerName"]
+        for c in stack.of_type("azure-native:storage:BlobContainer")
+        if c.inputs["accountName"] == account.outputs["name"]
+    }
+    assert container.name in names, _where(CONTRACTS[workload], container)
+
+
+_SCOPES = {
+    "storage-account": ("azure-native:storage:StorageAccount", ""),
+    "batch-account": ("azure-native:batch:BatchAccount", ""),
+    "batch-subnet": ("azure-native:network:Subnet", "snet-batch"),
+    "workload-identity": ("azure-native:managedidentity:UserAssignedIdentity", "coa-workload"),
+    "key-vault": ("azure-native:keyvault:Vault", ""),
+    "registry": ("azure-native:containerregistry:Registry", ""),
+}
+
+
+def _grants(action: str, role: str) -> bool:
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in ROLE_ACTIONS.get(role, ()))
+
+
+@pytest.mark.parametrize(("workload", "need"), _entries("azure_actions"), ids=_ids(_entries("azure_actions")))
+def test_workload_identity_holds_each_action_on_its_resource(stack: ProgramRun, workload: str, need: Any) -> None:
+    identity = one(stack, "azure-native:managedidentity:UserAssignedIdentity", "coa-workload")
+    token, name_part = _SCOPES[need.scope]
+    target = one(stack, token, name_part)
+    roles = {guid: name for name, guid in ROLES.items()}
+    held = [
+        roles[ra.inputs["roleDefinitionId"].rsplit("/", 1)[-1]]
+        for ra in stack.of_type("azure-native:authorization:RoleAssignment")
+        if ra.inputs["principalId"] == identity.outputs["principalId"]
+        and by_id(stack, ra.inputs["scope"]).urn == target.urn
+    ]
+    assert any(_grants(need.action, role) for role in held), f"{_where(CONTRACTS[workload], need)}; held there: {held}"
+
+
+def test_role_table_is_not_vacuous() -> None:
+    """The matcher distinguishes roles: Reader cannot write blobs or sign user-delegation keys."""
+    assert not _grants("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write", "Reader")
+    assert not _grants("Microsoft.Storage/storageAccounts/listKeys/action", "Reader")
+    assert _grants("Microsoft.Storage/storageAccounts/read", "Reader")
+    assert not _grants("Microsoft.Storage/storageAccounts/read", "Storage Blob Data Contributor")
+
+
+# --- network paths, at the moment each pod runs --------------------------------------------------------------------
+
+
+def _target(objects: list[dict[str, Any]], values: dict[str, Any], egress: Egress) -> PodTarget | AddressTarget:
+    if egress.to == "kube-dns":
+        return dns_target(egress.protocol)
+    if egress.to.startswith("pod:"):
+        destination = _deployment(objects, egress.to.removeprefix("pod:"))
+        return PodTarget(
+            labels=_pod(destination).labels,
+            namespace_labels={"kubernetes.io/metadata.name": "coa"},
+            namespace="coa",
+            port=egress.port,
+        )
+    cidr = {
+        "postgres": values["networkPolicy"]["postgresCidr"],
+        "private-endpoints": values["networkPolicy"]["privateEndpointsCidr"],
+    }
+    if egress.to == "azure-public":
+        return AddressTarget(address=ENTRA_ID_ADDRESS, port=egress.port, protocol=egress.protocol)
+    return AddressTarget(
+        address=str(next(ipaddress.ip_network(cidr[egress.to]).hosts())), port=egress.port, protocol=egress.protocol
+    )
+
+
+def _path_open(
+    moment: Moment, objects: list[dict[str, Any]], source: Pod, target: PodTarget | AddressTarget, to: str
+) -> bool:
+    if not egress_allowed(moment, source, target):
+        return False
+    if to.startswith("pod:"):
+        destination = _pod(_deployment(objects, to.removeprefix("pod:")))
+        return ingress_allowed(moment, source, destination, target.port, target.protocol)
+    return True
+
+
+@pytest.mark.parametrize(("workload", "egress"), _entries("egress"), ids=_ids(_entries("egress")))
+def test_network_path_is_open_while_the_release_runs(stack: ProgramRun, workload: str, egress: Egress) -> None:
+    objects = _objects(stack)
+    source = _pod(_deployment(objects, workload))
+    target = _target(objects, _values(stack), egress)
+    for moment in (running_moment(objects),):
+        assert _path_open(moment, objects, source, target, egress.to), (
+            f"{moment.name}: {_where(CONTRACTS[workload], egress)}"
+        )
+    # The same pod is not open to everything: an arbitrary VNet address stays closed.
+    assert not egress_allowed(running_moment(objects), source, AddressTarget(address="10.99.0.10", port=egress.port))
+
+
+# Hook pods are ours (no upstream contract): what each needs, checked at install (only hooks exist) and upgrade.
+HOOK_NEEDS: dict[str, tuple[tuple[str, int, str], ...]] = {
+    # psql resolves the server's FQDN (PGHOST), then connects to it.
+    "db-init": (("kube-dns", 53, "UDP"), ("postgres", 5432, "TCP")),
+    # blobfuse2 runs in the node's CSI driver: the uploader itself needs no network at all.
+    "start-task-upload": (),
+}
+
+
+@pytest.mark.parametrize("hook", sorted(HOOK_NEEDS))
+def test_hook_pods_reach_what_they_need_on_install_and_upgrade(stack: ProgramRun, hook: str) -> None:
+    objects = _objects(stack)
+    (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == hook]
+    source = _pod(job)
+    values = _values(stack)
+    for moment in (install_moment(objects), upgrade_moment(objects)):
+        assert any(o["kind"] == "Job" and o["metadata"]["name"] == hook for o in moment.objects), moment.name
+        for to, port, protocol in HOOK_NEEDS[hook]:
+            egress = _hook_egress(to, port, protocol)
+            assert egress_allowed(moment, source, _target(objects, values, egress)), (
+                f"{hook} at {moment.name}: {to}:{port}"
+            )
+        # Nothing beyond its needs: not Entra ID/ARM, not the private endpoints.
+        for to in ("azure-public", "private-endpoints"):
+            assert not egress_allowed(moment, source, _target(objects, values, _hook_egress(to, 443, "TCP"))), (
+                hook,
+                moment.name,
+                to,
+            )
+
+
+def _hook_egress(to: str, port: int, protocol: str) -> Egress:
+    return dataclasses.replace(_ANY_EGRESS, to=to, port=port, protocol=protocol)
+
+
+_ANY_EGRESS = Egress(
+    to="kube-dns", port=53, why="hook needs (tests only)", source="coa-lockdown/chart@0.1.0:templates/db-init.yaml:1"
+)
+
+
+def test_install_moment_has_no_release_policy() -> None:
+    """The evaluator would have hidden the db-init DNS bug if the install moment included release objects."""
+    objects = [
+        {
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-dns"},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ]
+                    }
+                ],
+            },
+        },
+        {
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "hook", "annotations": {"helm.sh/hook": "pre-install"}},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": []},
+        },
+    ]
+    pod = Pod(labels={"a": "b"}, namespace="coa")
+    assert not egress_allowed(install_moment(objects), pod, dns_target())
+    assert egress_allowed(running_moment(objects), pod, dns_target()) is True
+
+
+def test_start_task_runs_under_an_interpreter_the_node_has(stack: ProgramRun) -> None:
+    contract = CONTRACTS["tes"]
+    assert contract.start_task is not None and contract.start_task.runner == "shebang"
+    script = _values(stack)["batch"]["nodes"]["startTaskScript"]
+    interpreter = script.splitlines()[0].removeprefix("#!").strip()
+    assert interpreter in contract.start_task.interpreters, f"{interpreter!r}: {contract.start_task.source}"
+
+
+@pytest.mark.parametrize("workload", sorted(CONTRACTS))
+def test_mounts_and_port(stack: ProgramRun, workload: str) -> None:
+    contract = CONTRACTS[workload]
+    container = _container(_objects(stack), contract)
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in container.get("volumeMounts", [])}
+    for mount in contract.mounts:
+        assert mount.path in mounts, f"missing {_where(contract, mount)}"
+        if mount.read_only:
+            assert mounts[mount.path] is True, _where(contract, mount)
+    if contract.listen_port:
+        assert [p["containerPort"] for p in container["ports"]] == [contract.listen_port]
