@@ -50,6 +50,17 @@ DEFAULT_CACHE_RULES: tuple[CacheRuleSpec, ...] = (
         source_repository="docker.io/library/postgres",
         target_repository="library/postgres",
     ),
+    # The helm test: curl in the test pod, and the hello-world task image Batch nodes pull.
+    CacheRuleSpec(
+        key="curl",
+        source_repository="docker.io/curlimages/curl",
+        target_repository="curlimages/curl",
+    ),
+    CacheRuleSpec(
+        key="ubuntu",
+        source_repository="docker.io/library/ubuntu",
+        target_repository="library/ubuntu",
+    ),
 )
 
 

@@ -29,6 +29,9 @@ CROMWELL_TAG = "87"
 COA_TAG = "6.0.0"
 # psql for the db-init hook (postgres image through the registry's Docker Hub cache rule); psql 16 talks to 14-17.
 DB_CLIENT_TAG = "16.4-alpine3.20"
+# The helm test: curl (Alpine/busybox: sh, sed, date) and the hello-world task image (bash for Cromwell's job shell).
+SMOKE_TEST_CURL_TAG = "8.11.1"
+SMOKE_TEST_TASK_TAG = "22.04"
 
 T = TypeVar("T")
 
@@ -155,7 +158,9 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
             "tes": _image(options, "tes", COA_TAG),
             "triggerservice": _image(options, "triggerservice", COA_TAG),
             "dbClient": _image(options, "postgres", DB_CLIENT_TAG),
+            "smokeTest": _image(options, "curl", SMOKE_TEST_CURL_TAG),
         },
+        "smokeTest": {"taskImage": _image(options, "ubuntu", SMOKE_TEST_TASK_TAG)},
         "networkPolicy": {
             "privateEndpointsCidr": options.private_endpoints_cidr,
             "postgresCidr": options.postgres_cidr,

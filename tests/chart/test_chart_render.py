@@ -51,6 +51,7 @@ EXPECTED_KINDS = {
     "ConfigMap",
     "Deployment",
     "Job",
+    "Pod",
     "NetworkPolicy",
     "PersistentVolume",
     "PersistentVolumeClaim",
@@ -86,8 +87,8 @@ def test_kind_counts_per_case(case: str, objects: list[dict[str, Any]]) -> None:
     assert counts["PersistentVolume"] == (7 if mount else 6)
     assert counts["PersistentVolumeClaim"] == counts["PersistentVolume"] + 1  # + cromwell-tmp
     assert counts["SecretProviderClass"] == 4
-    assert counts["NetworkPolicy"] == 7 and counts["StorageClass"] == 1
-    assert counts["ServiceAccount"] == 2 and counts["ConfigMap"] == 3
+    assert counts["NetworkPolicy"] == 8 and counts["StorageClass"] == 1 and counts["Pod"] == 1
+    assert counts["ServiceAccount"] == 2 and counts["ConfigMap"] == 4
 
 
 def test_cromwell_config_points_at_tes_blob_and_tls_postgres(case: str, objects: list[dict[str, Any]]) -> None:

@@ -90,6 +90,8 @@ def test_cache_rules_mirror_the_workload_images(stack: ProgramRun) -> None:
         "mcr.microsoft.com/cromwellonazure/tes": "cromwellonazure/tes",
         "mcr.microsoft.com/cromwellonazure/triggerservice": "cromwellonazure/triggerservice",
         "docker.io/library/postgres": "library/postgres",
+        "docker.io/curlimages/curl": "curlimages/curl",
+        "docker.io/library/ubuntu": "library/ubuntu",
     }
     assert {r.inputs["registryName"] for r in rules} == {registry.outputs["name"]}
     assert stack.outputs["registryLoginServer"] == registry.outputs["loginServer"]

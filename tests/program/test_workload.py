@@ -247,7 +247,14 @@ def _inputs(**override: str) -> ChartInputs[str]:
 def _options(**override: Any) -> ChartOptions:
     base: dict[str, Any] = dict(
         kubernetes_version="1.33.2",
-        repositories={"cromwell": "b/cromwell", "tes": "c/tes", "triggerservice": "c/ts", "postgres": "l/pg"},
+        repositories={
+            "cromwell": "b/cromwell",
+            "tes": "c/tes",
+            "triggerservice": "c/ts",
+            "postgres": "l/pg",
+            "curl": "c/curl",
+            "ubuntu": "l/ubuntu",
+        },
         private_endpoints_cidr="10.1.4.0/24",
         postgres_cidr="10.1.5.0/28",
         batch_prefix="coadev",
