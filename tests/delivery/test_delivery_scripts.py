@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,37 @@ def test_policy_virtualenv_rejects_bad_manifests(tmp_path: Path, manifest: str |
     module = load_policy_venv()
     with pytest.raises(module.PolicyPackError, match=message):
         module.policy_virtualenv(tmp_path)
+
+
+SMOKE_TEST = SCRIPTS / "smoke-test.sh"
+
+
+def test_smoke_test_script_runs_the_chart_test_on_the_stack_cluster() -> None:
+    result = subprocess.run(
+        ["bash", str(SMOKE_TEST), "prod", "--timeout", "30m", "--dry-run"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pulumi stack output kubeconfig --show-secrets --stack prod" in result.stdout
+    assert "helm test coa --namespace coa --timeout 30m --logs" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["dev", "--timeout"], ["dev", "--timeout", "forever"], ["dev; rm -rf /"], ["dev", "--verbose"]]
+)
+def test_smoke_test_script_refuses_bad_arguments(args: list[str]) -> None:
+    result = subprocess.run(["bash", str(SMOKE_TEST), *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and result.stderr
+
+
+def test_smoke_test_script_names_a_missing_tool(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}
+    result = subprocess.run(["bash", str(SMOKE_TEST), "dev"], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 2 and "is not on PATH" in result.stderr
+
+
+def test_deploy_runs_the_smoke_test_after_each_update(workflows: dict[str, Any]) -> None:
+    for stack in ("dev", "prod"):
+        steps = workflows["deploy.yml"]["jobs"][stack]["steps"]
+        up = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions@"))
+        smoke = [i for i, s in enumerate(steps) if f"scripts/smoke-test.sh {stack}" in s.get("run", "")]
+        assert smoke and smoke[0] > up, stack
