@@ -7,6 +7,7 @@ from components.access import Access, AccessArgs
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
+from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -204,6 +205,13 @@ access = Access(
         storage_key_access=settings.storage_shared_key_access,
     ),
 )
+# Existing accounts outside the VNet (sequencer output) that workflows read or write.
+data_links = DataStorageLinks(
+    f"{prefix}-data",
+    DataStorageLinksArgs(
+        accounts=settings.data_storage_accounts, workload=identities.workload, private_endpoint=endpoints
+    ),
+)
 coa = CromwellOnAzure(
     f"{prefix}-coa",
     CromwellOnAzureArgs(
@@ -236,6 +244,7 @@ coa = CromwellOnAzure(
             postgres_cidr=str(settings.network.subnets.postgres),
             batch_prefix=f"{settings.workload}{settings.environment}",
             batch_images=settings.batch_images,
+            data_storage_accounts=settings.data_storage_accounts,
             storage_shared_key_access=settings.storage_shared_key_access,
             cromwell_login=postgres.logins["cromwell"],
             tes_login=postgres.logins.get("tes", "tes"),
@@ -243,6 +252,7 @@ coa = CromwellOnAzure(
         # Only what the pods use (a component as a whole would also wait for its diagnostics and the like).
         depends_on=[
             *access.workload_needs,
+            *data_links.workload_needs,
             *storage.workload_needs,
             *vault.workload_needs,
             *postgres.workload_needs,

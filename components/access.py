@@ -28,6 +28,8 @@ ROLES: dict[str, str] = {
     "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
     "Reader and Data Access": "c12c1c16-33a1-487b-954d-41c89c60f349",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Delegator": "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
 }
 # What each role grants that the runtime contracts rely on (Actions and DataActions of the built-in definitions,
 # learn.microsoft.com "Azure built-in roles"); fnmatch patterns. Tests match contract actions against these.
@@ -54,6 +56,12 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
         "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*",
     ),
+    "Storage Blob Data Reader": (
+        "Microsoft.Storage/storageAccounts/blobServices/containers/read",
+        "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+    ),
+    "Storage Blob Delegator": ("Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",),
 }
 # The audience Entra ID expects in a Kubernetes service account token exchanged for an identity token.
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"

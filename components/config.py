@@ -19,6 +19,8 @@ from components.settings import (
     AksSettings,
     BatchNodeImage,
     BatchNodeImages,
+    DataContainer,
+    DataStorageAccount,
     DnsSettings,
     EntraAdminGroup,
     FlowLogSettings,
@@ -102,6 +104,7 @@ KNOWN_KEYS = frozenset(
         "protectStatefulResources",
         "tags",
         "storage",
+        "dataStorageAccounts",
         # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
         "cosmos",
     }
@@ -388,17 +391,19 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     task_database = _parse_task_database(reader)
     storage = reader.child("storage", {"allowSharedKeyAccess"})
     shared_key = storage.boolean("allowSharedKeyAccess", False)
+    names = _parse_names(reader, workload, environment)
     return Settings(
         environment=environment,
         location=location,
         workload=workload,
         resource_group_name=reader.optional_string("resourceGroupName"),
-        names=_parse_names(reader, workload, environment),
+        names=names,
         network=_parse_network(reader, batch_max_nodes, aks, environment, location),
         dns=_parse_dns(reader, location),
         aks=aks,
         batch_max_nodes=batch_max_nodes,
         batch_images=batch_images,
+        data_storage_accounts=_parse_data_accounts(reader, names.storage_account),
         task_database=task_database,
         postgres=_parse_postgres(reader, environment),
         log_retention_days=monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730),
@@ -460,6 +465,53 @@ def _parse_batch_images(batch: Reader) -> BatchNodeImages:
             node_agent_sku_id=agent,
         )
     return BatchNodeImages(**parsed)
+
+
+STORAGE_ACCOUNT_ID = re.compile(
+    r"/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[-\w.()]{1,90})"
+    r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[a-z0-9]{3,24})",
+    re.IGNORECASE,
+)
+# Container names: 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.
+CONTAINER_NAME = r"(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]"
+
+
+def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageAccount, ...]:
+    accounts: list[DataStorageAccount] = []
+    for item in reader.object_list("dataStorageAccounts", {"id", "containers", "privateEndpoint"}):
+        account_id = item.string("id", hint="the storage account's ARM id")
+        match = STORAGE_ACCOUNT_ID.fullmatch(account_id)
+        if not match:
+            raise item.fail(
+                "id",
+                f"{account_id!r} is not a storage account id; use "
+                "/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>",
+            )
+        name = match["name"].lower()
+        if name == coa_account:
+            raise item.fail("id", f"{name!r} is the CoA storage account itself; list only accounts outside the stack")
+        if any(a.name == name for a in accounts):
+            raise item.fail("id", f"storage account {name!r} is listed twice")
+        containers: list[DataContainer] = []
+        for entry in item.object_list("containers", {"name", "access"}):
+            container = entry.string("name", pattern=CONTAINER_NAME, hint="3-63 lowercase letters, digits, hyphens")
+            if any(c.name == container for c in containers):
+                raise entry.fail("name", f"container {container!r} is listed twice")
+            access = entry.choice("access", ("read", "readWrite"), "read")
+            containers.append(DataContainer(name=container, access=access))  # type: ignore[arg-type]
+        if not containers:
+            raise item.fail("containers", "needs at least one container ({name, access: read|readWrite})")
+        accounts.append(
+            DataStorageAccount(
+                id=account_id,
+                subscription_id=match["sub"],
+                resource_group=match["rg"],
+                name=name,
+                containers=tuple(containers),
+                private_endpoint=item.choice("privateEndpoint", ("create", "existing"), "create"),  # type: ignore[arg-type]
+            )
+        )
+    return tuple(accounts)
 
 
 # Why the article's generation (CoA 3.2: TES 3.2 on Cosmos DB) is refused rather than deployed; the README's

@@ -47,6 +47,29 @@ class Reader:
             )
         return Reader(value, f"{self.path}{name}.")
 
+    def object_list(self, name: str, allowed: set[str]) -> list[Reader]:
+        """A list of objects, each read with its index in the key path (`dataStorageAccounts[0].id`)."""
+        value = self.raw.get(name, [])
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise self.fail(name, "must be a list of objects") from None
+        if not isinstance(value, list):
+            raise self.fail(name, f"must be a list of objects, got {type(value).__name__}")
+        readers = []
+        for index, item in enumerate(value):
+            item_key = f"{name}[{index}]"
+            if not isinstance(item, Mapping):
+                raise self.fail(item_key, f"must be an object, got {item!r}")
+            unknown = sorted(set(item) - allowed)
+            if unknown:
+                raise ConfigError(
+                    f"{self.key(item_key)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
+                )
+            readers.append(Reader(item, f"{self.path}{item_key}."))
+        return readers
+
     def string(self, name: str, default: str | None = None, *, pattern: str | None = None, hint: str = "") -> str:
         value = self.raw.get(name, default)
         if value is None:

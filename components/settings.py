@@ -102,6 +102,28 @@ class BatchNodeImages:
     gen2: BatchNodeImage
 
 
+DataAccess = Literal["read", "readWrite"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataContainer:
+    name: str
+    access: DataAccess
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataStorageAccount:
+    """An existing storage account outside the VNet (e.g. sequencer output) that workflows read or write."""
+
+    id: str
+    subscription_id: str
+    resource_group: str
+    name: str
+    containers: tuple[DataContainer, ...]
+    # create: a blob private endpoint in our endpoint subnet; existing: the hub already has one, with DNS.
+    private_endpoint: Literal["create", "existing"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImageScannerSettings:
     image: str
@@ -139,6 +161,7 @@ class Settings:
     aks: AksSettings
     batch_max_nodes: int
     batch_images: BatchNodeImages
+    data_storage_accounts: tuple[DataStorageAccount, ...]
     task_database: TaskDatabaseKind
     postgres: PostgresSettings
     log_retention_days: int

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import BatchNodeImages
+from components.settings import BatchNodeImages, DataStorageAccount
 
 NAMESPACE = "coa"
 RELEASE_NAME = "coa"
@@ -76,6 +76,8 @@ class ChartOptions:
     postgres_cidr: str
     batch_prefix: str
     batch_images: BatchNodeImages
+    # Existing accounts whose containers Cromwell mounts at /<account>/<container> (TES resolves the same paths).
+    data_storage_accounts: Sequence[DataStorageAccount] = ()
     # Cromwell's blob filesystem signs SAS with the account key; without shared keys Cromwell uses the CSI mount.
     storage_shared_key_access: bool
     cromwell_database: str = "cromwell_db"
@@ -113,6 +115,17 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
             "blobEndpoint": inputs.storage_blob_endpoint,
             "resourceGroup": inputs.resource_group_name,
             "subscriptionId": inputs.subscription_id,
+            "dataContainers": [
+                {
+                    "accountName": account.name,
+                    "resourceGroup": account.resource_group,
+                    "subscriptionId": account.subscription_id,
+                    "name": container.name,
+                    "readOnly": container.access == "read",
+                }
+                for account in options.data_storage_accounts
+                for container in account.containers
+            ],
         },
         "batch": {
             "accountName": inputs.batch_account_name,

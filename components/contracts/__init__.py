@@ -3,7 +3,8 @@ of that exact version (`owner/repo@tag:path:line`). Tests check the rendered cha
 these tables (tests/contracts/); a failure names the entry and its citation.
 
 Scopes name the resource an Azure action must be granted on, in this project's vocabulary: `storage-account` (the CoA
-account), `batch-account`, `batch-subnet`, `workload-identity` (the identity itself), `key-vault`, `registry`.
+account), `data-account` (each existing account of config dataStorageAccounts; blob data actions on each of its
+listed containers), `batch-account`, `batch-subnet`, `workload-identity` (the identity itself), `key-vault`, `registry`.
 Egress destinations: `kube-dns`, `postgres` (the delegated subnet), `private-endpoints` (the endpoint subnet),
 `azure-public` (Entra ID, ARM and its metadata endpoint: public addresses through NAT or the hub firewall), or
 `pod:<component>` for another pod of the release.
@@ -19,7 +20,9 @@ from typing import Literal
 # owner/repo@tag:path:line or :line-line
 CITATION = re.compile(r"^[\w.-]+/[\w.-]+@[\w.-]+:[\w./-]+\.[\w]+:\d+(-\d+)?$")
 
-Scope = Literal["storage-account", "batch-account", "batch-subnet", "workload-identity", "key-vault", "registry"]
+Scope = Literal[
+    "storage-account", "data-account", "batch-account", "batch-subnet", "workload-identity", "key-vault", "registry"
+]
 Destination = Literal["kube-dns", "postgres", "private-endpoints", "azure-public"] | str
 
 

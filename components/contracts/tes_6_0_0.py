@@ -147,6 +147,23 @@ TES_6_0_0 = Contract(
             scope="storage-account",
             source=f"{TES}:src/TesApi.Web/Storage/DefaultStorageAccessProvider.cs:146-162",
         ),
+        # Task inputs/outputs in other accounts (/<account>/<container>/...): the same ARM lookup and a user-delegation
+        # SAS signed for that account.
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/read",
+            scope="data-account",
+            source=f"{TES}:src/TesApi.Web/AzureProxy.cs:424",
+        ),
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+            scope="data-account",
+            source=f"{TES}:src/TesApi.Web/AzureProxy.cs:433-435",
+        ),
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            scope="data-account",
+            source=f"{TES}:src/TesApi.Web/Runner/TaskToNodeTaskConverter.cs:343-345",
+        ),
         AzureAction(
             action="Microsoft.Batch/batchAccounts/read",
             scope="batch-account",

@@ -124,6 +124,94 @@ BAD_INPUTS = [
         ["coa-lockdown:batch.images.gen1.nodeAgentSkuId", "TES 6 runs only on"],
     ),
     ("dev", "batch.images.gen3", {}, ["coa-lockdown:batch.images.gen3", "unknown key"]),
+    # Existing data accounts (sequencer output).
+    ("prod", "dataStorageAccounts", "stseqout01", ["coa-lockdown:dataStorageAccounts", "list of objects"]),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [{"id": "stseqout01", "containers": [{"name": "runs"}]}],
+        ["coa-lockdown:dataStorageAccounts[0].id", "/subscriptions/<id>"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
+                "containers": [],
+            }
+        ],
+        ["coa-lockdown:dataStorageAccounts[0].containers", "at least one"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
+                "containers": [{"name": "Runs"}],
+            }
+        ],
+        ["coa-lockdown:dataStorageAccounts[0].containers[0].name", "'Runs'"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
+                "containers": [{"name": "runs", "access": "write"}],
+            }
+        ],
+        ["coa-lockdown:dataStorageAccounts[0].containers[0].access", "read, readWrite"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
+                "containers": [{"name": "runs"}],
+                "privateEndpoint": "hub",
+            }
+        ],
+        ["coa-lockdown:dataStorageAccounts[0].privateEndpoint", "create, existing"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
+                "containers": [{"name": "runs"}],
+                "sas": "x",
+            }
+        ],
+        ["coa-lockdown:dataStorageAccounts[0].sas", "unknown key"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
+                "containers": [{"name": "runs"}],
+            }
+        ]
+        * 2,
+        ["coa-lockdown:dataStorageAccounts[1].id", "listed twice"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stcoaprodp4m9",
+                "containers": [{"name": "runs"}],
+            }
+        ],
+        ["coa-lockdown:dataStorageAccounts[0].id", "CoA storage account itself"],
+    ),
     (
         "dev",
         "dns.existingZoneIds",

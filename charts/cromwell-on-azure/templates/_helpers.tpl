@@ -123,6 +123,24 @@ spec:
       {{- dict "array" $objects | toYaml | nindent 6 }}
 {{- end }}
 
+{{/* Every blob container Cromwell mounts, as a YAML list: the CoA account's containers (+ executions when mounted) and
+the containers of existing data accounts. Each: volume (pod volume name), claim, pv, account, resourceGroup,
+subscriptionId, container, readOnly, mountPath. storage.yaml and cromwell.yaml both read it. */}}
+{{- define "coa.blobVolumes" -}}
+{{- $st := .Values.storage -}}
+{{- $own := $st.containers -}}
+{{- if eq .Values.cromwell.executionsRoot "mount" }}{{ $own = append $own (dict "name" $st.executionsContainer "readOnly" false "accountScoped" false) }}{{ end -}}
+{{- $out := list -}}
+{{- range $own -}}
+{{- $path := ternary (printf "/%s/%s" $st.accountName .name) (printf "/%s" .name) (default false .accountScoped) -}}
+{{- $out = append $out (dict "volume" (printf "blob-%s" .name) "claim" (printf "blob-%s" .name) "pv" (printf "%s-blob-%s" $.Release.Namespace .name) "account" $st.accountName "resourceGroup" $st.resourceGroup "subscriptionId" $st.subscriptionId "container" .name "readOnly" (default false .readOnly) "mountPath" $path) -}}
+{{- end -}}
+{{- range $i, $d := $st.dataContainers -}}
+{{- $out = append $out (dict "volume" (printf "data-%d" $i) "claim" (printf "data-%s-%s" $d.accountName $d.name) "pv" (printf "%s-data-%s-%s" $.Release.Namespace $d.accountName $d.name) "account" $d.accountName "resourceGroup" $d.resourceGroup "subscriptionId" $d.subscriptionId "container" $d.name "readOnly" $d.readOnly "mountPath" (printf "/%s/%s" $d.accountName $d.name)) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end }}
+
 {{- define "coa.tmpVolume" -}}
 - name: tmp
   emptyDir:
