@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pulumi_policy import Severity
 
 from ._core import MISSING, UNKNOWN, Rule, Subject, get, is_world, items, known, same
+from .kubernetes import WORKLOAD_TYPES, per_container
 
 ACCOUNT = ("azure-native:batch:BatchAccount",)
 POOL = ("azure-native:batch:Pool",)
@@ -97,7 +99,92 @@ def _pool_blobfuse_identity(s: Subject) -> Iterable[str]:
             yield f"mountConfiguration[{index}] has no identityReference."
 
 
+# Node agents and Marketplace images Azure Batch no longer supports (Batch retirement notices: Ubuntu 20.04 agent
+# 2025-04-23, CentOS 7 2024-06-30, Ubuntu 18.04 2024-06-30). Pool creation fails or nodes are scaled in; the OS gets
+# no security updates.
+RETIRED_NODE_AGENTS = [
+    "batch.node.ubuntu 16.04",
+    "batch.node.ubuntu 18.04",
+    "batch.node.ubuntu 20.04",
+    "batch.node.centos 7",
+    "batch.node.debian 10",
+]
+RETIRED_IMAGES = [
+    "microsoft-azure-batch/ubuntu-server-container/20-04-lts",
+    "microsoft-azure-batch/ubuntu-server-container/16-04-lts",
+    "microsoft-dsvm/ubuntu-hpc/2004",
+    "microsoft-dsvm/ubuntu-hpc/1804",
+    "canonical/0001-com-ubuntu-server-focal/20_04-lts",
+    "canonical/0001-com-ubuntu-server-focal/20_04-lts-gen2",
+    "canonical/ubuntuserver/18.04-lts",
+    "openlogic/centos/7_9",
+    "openlogic/centos-hpc/7.7",
+]
+_NODE_IMAGE_CONFIG = {
+    "retiredNodeAgents": {"type": "array", "items": {"type": "string"}, "default": RETIRED_NODE_AGENTS},
+    "retiredImages": {"type": "array", "items": {"type": "string"}, "default": RETIRED_IMAGES},
+}
+
+
+def _retired(agent: Any, image: str, cfg: Mapping[str, Any]) -> Iterable[str]:
+    agents = {a.lower() for a in cfg.get("retiredNodeAgents", RETIRED_NODE_AGENTS)}
+    images = {i.lower() for i in cfg.get("retiredImages", RETIRED_IMAGES)}
+    if isinstance(agent, str) and agent.lower() in agents:
+        yield f"node agent {agent!r} is retired by Azure Batch."
+    if image.lower() in images:
+        yield f"image {image!r} is retired (no Batch support, no OS updates)."
+
+
+def _pool_supported_image(s: Subject) -> Iterable[str]:
+    vm = get(s.props, "deploymentConfiguration", "virtualMachineConfiguration")
+    if not known(vm):
+        return
+    ref = get(vm, "imageReference")
+    parts = [get(ref, k) for k in ("publisher", "offer", "sku")]
+    image = "/".join(p for p in parts if isinstance(p, str)) if all(isinstance(p, str) for p in parts) else ""
+    yield from _retired(get(vm, "nodeAgentSkuId"), image, s.config)
+
+
+def _tes_images(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterable[str]:
+    env = {get(e, "name"): get(e, "value") for e in items(get(c, "env"))}
+    if "BatchAccount__AccountName" not in env:
+        return  # not a TES 6 container
+    for generation in ("BatchImageGen1", "BatchImageGen2"):
+        agent = env.get(f"{generation}__NodeAgentSkuId")
+        if agent is None:
+            yield (
+                f"{generation}__NodeAgentSkuId is not set: TES 6 then uses its built-in Ubuntu 20.04 images, "
+                "whose node agent Azure Batch retired."
+            )
+            continue
+        image = "/".join(str(env.get(f"{generation}__{k}", "")) for k in ("Publisher", "Offer", "Sku"))
+        for problem in _retired(agent, image, cfg):
+            yield f"{generation}: {problem}"
+
+
 POLICIES = [
+    Rule(
+        name="batch-pool-supported-node-image",
+        types=POOL,
+        check=_pool_supported_image,
+        description="Batch pools run a node image and node agent that Azure Batch still supports.",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Use e.g. microsoft-dsvm ubuntu-hpc 2204 with batch.node.ubuntu 22.04 (or 2404 / 24.04).",
+        anchor="none: gap in existing scanners",
+        config=_NODE_IMAGE_CONFIG,
+    ),
+    Rule(
+        name="tes-batch-node-images-supported",
+        types=WORKLOAD_TYPES,
+        check=per_container(_tes_images),
+        description="TES sets its Batch node images explicitly, to images and node agents Azure Batch supports.",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Set BatchImageGen1__*/BatchImageGen2__* (stack config batch.images) to a supported image.",
+        anchor="none: gap in existing scanners",
+        config=_NODE_IMAGE_CONFIG,
+    ),
     Rule(
         name="batch-account-public-network-disabled",
         types=ACCOUNT,

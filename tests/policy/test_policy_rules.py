@@ -39,6 +39,17 @@ DEP, CRON, POD, NS = (
     "kubernetes:core/v1:Namespace",
 )
 C = "spec.template.spec.containers.0"
+TES_IMAGE_ENV = [
+    {"name": f"{gen}__{key}", "value": value}
+    for gen in ("BatchImageGen1", "BatchImageGen2")
+    for key, value in (
+        ("Publisher", "microsoft-dsvm"),
+        ("Offer", "ubuntu-hpc"),
+        ("Sku", "2204"),
+        ("Version", "latest"),
+        ("NodeAgentSkuId", "batch.node.ubuntu 22.04"),
+    )
+]
 SC = f"{C}.securityContext"
 WORLD_RULE = {"securityRules.0.sourceAddressPrefix": "Internet"}
 
@@ -141,6 +152,35 @@ VIOLATIONS = [
     ("batch-account-entra-id-auth-only", BA, {"allowedAuthenticationModes": DELETE}),
     ("batch-account-autostorage-managed-identity", BA, {"autoStorage.authenticationMode": "StorageKeys"}),
     ("batch-account-autostorage-managed-identity", BA, {"autoStorage.authenticationMode": DELETE}),
+    (
+        "batch-pool-supported-node-image",
+        BP,
+        {"deploymentConfiguration.virtualMachineConfiguration.nodeAgentSkuId": "batch.node.ubuntu 20.04"},
+    ),
+    (
+        "batch-pool-supported-node-image",
+        BP,
+        {
+            "deploymentConfiguration.virtualMachineConfiguration.imageReference": {
+                "publisher": "microsoft-azure-batch",
+                "offer": "ubuntu-server-container",
+                "sku": "20-04-lts",
+            }
+        },
+    ),
+    # TES 6 without explicit images falls back to its retired Ubuntu 20.04 defaults.
+    ("tes-batch-node-images-supported", DEP, {f"{C}.env": [{"name": "BatchAccount__AccountName", "value": "ba"}]}),
+    (
+        "tes-batch-node-images-supported",
+        DEP,
+        {
+            f"{C}.env": [
+                {"name": "BatchAccount__AccountName", "value": "ba"},
+                *TES_IMAGE_ENV[:5],
+                {"name": "BatchImageGen2__NodeAgentSkuId", "value": "batch.node.ubuntu 20.04"},
+            ]
+        },
+    ),
     ("batch-pool-no-public-ip", BP, {"networkConfiguration.publicIPAddressConfiguration": DELETE}),
     ("batch-pool-no-public-ip", BP, {"networkConfiguration.publicIPAddressConfiguration.provision": "BatchManaged"}),
     ("batch-pool-in-subnet", BP, {"networkConfiguration.subnetId": DELETE}),
@@ -263,3 +303,12 @@ def test_single_change_violates(rule_name: str, resource_type: str, change: dict
 
 def test_rules_ignore_other_types() -> None:
     assert RULES["storage-account-https-only"].evaluate({"enableHttpsTrafficOnly": False}, type=KV) == []
+
+
+def test_tes_with_explicit_supported_images_passes_and_names_the_generation() -> None:
+    rule = RULES["tes-batch-node-images-supported"]
+    tes = [{"name": "BatchAccount__AccountName", "value": "ba"}, *TES_IMAGE_ENV]
+    assert rule.evaluate(mutate(compliant(DEP), {f"{C}.env": tes}), type=DEP) == []
+    retired = [*tes[:-1], {"name": "BatchImageGen2__NodeAgentSkuId", "value": "batch.node.ubuntu 20.04"}]
+    (message,) = rule.evaluate(mutate(compliant(DEP), {f"{C}.env": retired}), type=DEP)
+    assert "BatchImageGen2" in message and "retired" in message
