@@ -184,6 +184,13 @@ TES_6_0_0 = Contract(
             scope="batch-account",
             source=f"{TES}:src/TesApi.Web/AzureProxy.cs:178-182",
         ),
+        # The runner on each node pulls task images with the pool identity (GlobalManagedIdentity) when no ACR-pull
+        # identity is configured; our registry allows no anonymous pull.
+        AzureAction(
+            action="Microsoft.ContainerRegistry/registries/pull/read",
+            scope="registry",
+            source=f"{TES}:src/Tes.Runner/Authentication/CredentialsManager.cs:44-51",
+        ),
         # Pools are placed in the subnet and get the pool identity in the ARM pool body.
         AzureAction(
             action="Microsoft.Network/virtualNetworks/subnets/join/action",

@@ -284,3 +284,60 @@ def test_helm_values_rejects_missing_task_database_settings() -> None:
         helm_values(_inputs(tes_db_password_secret=""), _options())
     with pytest.raises(KeyError, match="triggerservice"):
         helm_values(_inputs(), _options(repositories={"cromwell": "a", "tes": "b", "postgres": "c"}))
+
+
+# Types whose resources the pods use before they can start: the release waits for each of them in the stack.
+POD_PREREQUISITES = {
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:managedidentity:FederatedIdentityCredential",
+    "azure-native:storage:BlobContainer",
+    "azure-native:keyvault:Secret",
+    "azure-native:dbforpostgresql:Database",
+    "azure-native:batch:BatchAccount",
+    "azure-native:network:PrivateEndpoint",
+    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:containerregistry:CacheRule",
+    "azure-native:containerservice:AgentPool",
+}
+
+
+# Resources whose outputs are Helm values (names, ids, FQDNs): the values themselves make the release wait for them.
+VALUE_SOURCES = {
+    "azure-native:resources:ResourceGroup",
+    "azure-native:managedidentity:UserAssignedIdentity",
+    "azure-native:network:Subnet",
+    "azure-native:storage:StorageAccount",
+    "azure-native:keyvault:Vault",
+    "azure-native:dbforpostgresql:Server",
+    "azure-native:containerregistry:Registry",
+}
+
+
+def test_release_waits_for_exactly_what_its_pods_use(stack: ProgramRun) -> None:
+    release = _release(stack)
+    by_urn = stack.by_urn()
+    waited = [by_urn[d] for d in release.dependencies if d in by_urn]
+    custom = {r.type for r in waited if r.custom}
+    # Nothing the pods never touch: diagnostics, monitoring, private link scopes, DCRs, flow logs, NSGs, zones.
+    allowed = POD_PREREQUISITES | VALUE_SOURCES | {"kubernetes:core/v1:Namespace"}
+    assert custom <= allowed, sorted(custom - allowed)
+    assert POD_PREREQUISITES <= custom, sorted(POD_PREREQUISITES - custom)
+    urns = set(release.dependencies)
+    for token in ("azure-native:containerregistry:CacheRule", "azure-native:storage:BlobContainer"):
+        assert {r.urn for r in stack.of_type(token)} <= urns, token
+    # Every private endpoint the pods reach (blob, vault, Batch, registry) but not Azure Monitor's.
+    endpoints = {by_urn[r.parent].name for r in stack.of_type("azure-native:network:PrivateEndpoint") if r.urn in urns}
+    assert any("storage-blob" in e for e in endpoints) and any("registry" in e for e in endpoints)
+    assert any("vault" in e for e in endpoints) and any("batchaccount" in e for e in endpoints)
+    assert not any("mon" in e.split("-")[2:3] for e in endpoints), endpoints
+
+
+def test_postgres_server_waits_for_its_zone_link(stack: ProgramRun) -> None:
+    server = one(stack, "azure-native:dbforpostgresql:Server")
+    zone = by_id(stack, server.inputs["network"]["privateDnsZoneArmResourceId"])
+    (link,) = [
+        link
+        for link in stack.of_type("azure-native:privatedns:VirtualNetworkLink")
+        if link.inputs["privateZoneName"] == zone.outputs["name"]
+    ]
+    assert link.urn in server.dependencies
