@@ -32,43 +32,40 @@ class Reader:
         return self.raw.get(name) is not None
 
     def child(self, name: str, allowed: set[str]) -> Reader:
-        value = self.raw.get(name, {})
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise self.fail(name, "must be an object") from None
+        value = self._decoded(name, {}, "an object")
         if not isinstance(value, Mapping):
             raise self.fail(name, "must be an object")
+        return self._checked(name, value, allowed)
+
+    def object_list(self, name: str, allowed: set[str]) -> list[Reader]:
+        """A list of objects, each read with its index in the key path (`dataStorageAccounts[0].id`)."""
+        value = self._decoded(name, [], "a list of objects")
+        if not isinstance(value, list):
+            raise self.fail(name, f"must be a list of objects, got {type(value).__name__}")
+        readers = []
+        for index, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise self.fail(f"{name}[{index}]", f"must be an object, got {item!r}")
+            readers.append(self._checked(f"{name}[{index}]", item, allowed))
+        return readers
+
+    def _decoded(self, name: str, default: Any, what: str) -> Any:
+        """The raw value; stack config may hold objects and lists as JSON strings."""
+        value = self.raw.get(name, default)
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise self.fail(name, f"must be {what}") from None
+        return value
+
+    def _checked(self, name: str, value: Mapping[str, Any], allowed: set[str]) -> Reader:
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ConfigError(
                 f"{self.key(name)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
             )
         return Reader(value, f"{self.path}{name}.")
-
-    def object_list(self, name: str, allowed: set[str]) -> list[Reader]:
-        """A list of objects, each read with its index in the key path (`dataStorageAccounts[0].id`)."""
-        value = self.raw.get(name, [])
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise self.fail(name, "must be a list of objects") from None
-        if not isinstance(value, list):
-            raise self.fail(name, f"must be a list of objects, got {type(value).__name__}")
-        readers = []
-        for index, item in enumerate(value):
-            item_key = f"{name}[{index}]"
-            if not isinstance(item, Mapping):
-                raise self.fail(item_key, f"must be an object, got {item!r}")
-            unknown = sorted(set(item) - allowed)
-            if unknown:
-                raise ConfigError(
-                    f"{self.key(item_key)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
-                )
-            readers.append(Reader(item, f"{self.path}{item_key}."))
-        return readers
 
     def string(self, name: str, default: str | None = None, *, pattern: str | None = None, hint: str = "") -> str:
         value = self.raw.get(name, default)

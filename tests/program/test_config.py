@@ -300,3 +300,14 @@ def test_bad_config_stops_the_program_before_any_resource(tmp_path: Path) -> Non
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ProgramError, match=r"coa-lockdown:network\.subnets\.batch"):
         run_program(tmp_path, "bad")
+
+
+def test_config_and_policy_pack_agree_on_retired_node_agents() -> None:
+    """The pack stands alone (it checks any stack), so it keeps its own list; the two must not drift."""
+    from components.config import RETIRED_NODE_AGENTS
+    from policy.coa_policies.batch import RETIRED_NODE_AGENTS as PACK_RETIRED
+
+    assert set(PACK_RETIRED) == set(RETIRED_NODE_AGENTS)
+    for agent in sorted(RETIRED_NODE_AGENTS & {"batch.node.ubuntu 20.04", "batch.node.centos 7"}):
+        with pytest.raises(ConfigError, match="retired"):
+            parse_settings(with_change("prod", "batch.images.gen1.nodeAgentSkuId", agent))
