@@ -163,6 +163,12 @@ def hipaa(safeguard: str) -> PolicyComplianceFramework:
     )
 
 
+def stack_of(urn: str) -> str:
+    """The stack name in ``urn:pulumi:<stack>::<project>::<type>::<name>`` ('' for anything else)."""
+    parts = urn.split("::")
+    return parts[0].split(":")[-1] if parts and parts[0].startswith("urn:pulumi:") else ""
+
+
 @dataclass(frozen=True)
 class Subject:
     """One resource as a rule sees it."""
@@ -189,9 +195,7 @@ class StackResource:
 
     @property
     def stack(self) -> str:
-        # urn:pulumi:<stack>::<project>::<type>::<name>
-        parts = self.urn.split("::")
-        return parts[0].split(":")[-1] if parts and parts[0].startswith("urn:pulumi:") else ""
+        return stack_of(self.urn)
 
 
 ResourceCheck = Callable[[Subject], Iterable[str]]
@@ -349,3 +353,34 @@ class StackRule(StackValidationPolicy, _Meta):
         ]
         for message, urn in self.evaluate(resources, args.get_config()):
             report(message, urn)
+
+
+# How a resource rule recognises production: any one of these signals suffices. The stack globs default to
+# those of the stack rule stateful-resources-protected-in-production.
+PRODUCTION_CONFIG: dict[str, dict[str, Any]] = {
+    "production": {"type": "boolean", "default": False},
+    "productionTag": {"type": "string", "default": "environment"},
+    "productionTagValues": {"type": "array", "items": {"type": "string"}, "default": ["prod", "production"]},
+    "productionStacks": {"type": "array", "items": {"type": "string"}, "default": ["prod", "production", "prod-*"]},
+}
+
+
+def production(s: Subject) -> Any:
+    """Why ``s`` counts as production ('' when it does not; UNKNOWN when only a computed tag could tell).
+
+    Production is declared by the rule's ``production`` flag (set in the production stack's policy config),
+    by the stack name in the URN matching ``productionStacks``, or by the ``productionTag`` tag (tag names are
+    case-insensitive in Azure) matching ``productionTagValues``; stacks and tag values are globs, case-insensitive.
+    """
+    if s.config.get("production") is True:
+        return "policy config production: true"
+    stack = stack_of(s.urn)
+    if stack and matches_any(stack, s.config.get("productionStacks", [])):
+        return f"stack {stack!r}"
+    tag_name = str(s.config.get("productionTag", "environment"))
+    value = get_ci(get(s.props, "tags"), tag_name)
+    if value is UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, str) and matches_any(value, s.config.get("productionTagValues", [])):
+        return f"tag {tag_name}={value!r}"
+    return ""

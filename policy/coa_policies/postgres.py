@@ -1,8 +1,11 @@
-"""PostgreSQL flexible servers (Cromwell database) and their server parameters."""
+"""PostgreSQL flexible servers (Cromwell database), their server parameters and firewall rules."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from pulumi_policy import Severity
 
@@ -10,6 +13,12 @@ from ._core import MISSING, UNKNOWN, Rule, Subject, get, same
 
 POSTGRES = ("azure-native:dbforpostgresql:Server",)
 POSTGRES_CONFIG = ("azure-native:dbforpostgresql:Configuration",)
+POSTGRES_FIREWALL = (
+    "azure-native:dbforpostgresql:FirewallRule",  # flexible server
+    "azure-native:dbforpostgresql:SingleServerFirewallRule",  # single server (azure-native v3)
+    "azure-native:dbforpostgresql/v20171201:FirewallRule",  # single server (versioned token, an alias in v3)
+    "azure-native:dbforpostgresql:ServerGroupFirewallRule",  # Cosmos DB for PostgreSQL clusters
+)
 
 
 def _pg_network(s: Subject) -> Iterable[str]:
@@ -47,6 +56,64 @@ def _pg_backup(s: Subject) -> Iterable[str]:
         yield f"backup.backupRetentionDays is {effective:g}; at least {minimum} required."
 
 
+def _ipv4(field: str, value: Any) -> ipaddress.IPv4Address:
+    if value is MISSING:
+        raise ValueError(f"{field} is not set")
+    if not isinstance(value, str):
+        raise ValueError(f"{field} is {value!r}, not an IPv4 address")
+    try:
+        return ipaddress.IPv4Address(value.strip())
+    except ValueError:
+        raise ValueError(f"{field} {value!r} is not an IPv4 address") from None
+
+
+@dataclass(frozen=True)
+class AddressRange:
+    """A firewall rule's range, normalised: ``low`` <= ``high`` whichever order start and end came in."""
+
+    low: ipaddress.IPv4Address
+    high: ipaddress.IPv4Address
+    reversed: bool
+
+    @property
+    def size(self) -> int:
+        return int(self.high) - int(self.low) + 1
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}" + (" (given end first)" if self.reversed else "")
+
+
+def address_range(start: Any, end: Any) -> AddressRange:
+    """Parse startIpAddress/endIpAddress; ValueError names the field that is missing or not IPv4."""
+    first, last = _ipv4("startIpAddress", start), _ipv4("endIpAddress", end)
+    return AddressRange(min(first, last), max(first, last), first > last)
+
+
+_ZERO = ipaddress.IPv4Address("0.0.0.0")
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def _pg_firewall(s: Subject) -> Iterable[str]:
+    start, end = get(s.props, "startIpAddress"), get(s.props, "endIpAddress")
+    if start is UNKNOWN or end is UNKNOWN:
+        return
+    try:
+        span = address_range(start, end)
+    except ValueError as exc:
+        yield f"{exc}: the rule's range cannot be checked (Azure takes IPv4 addresses only)."
+        return
+    limit = int(s.config["maxAddressesPerRule"])
+    if span.low == _ZERO and span.high == _ZERO:
+        yield (
+            "0.0.0.0-0.0.0.0 is Azure's 'allow public access from any Azure service' rule: it admits every "
+            "Azure resource of every tenant, not only yours; reach the server privately instead."
+        )
+    elif span.low == _ZERO and span.high == _BROADCAST:
+        yield f"{span} admits the whole Internet."
+    elif span.size > limit:
+        yield f"{span} admits {span.size:,} addresses; at most {limit:,} per rule are allowed."
+
+
 POLICIES = [
     Rule(
         name="postgres-public-network-disabled",
@@ -79,5 +146,18 @@ POLICIES = [
         remediation="Set backup.backupRetentionDays (7-35).",
         anchor="none: gap in existing scanners",
         config={"minBackupRetentionDays": {"type": "integer", "minimum": 7, "maximum": 35, "default": 14}},
+    ),
+    Rule(
+        name="postgres-firewall-no-wide-ranges",
+        types=POSTGRES_FIREWALL,
+        check=_pg_firewall,
+        description="PostgreSQL firewall rules (flexible server, single server, Cosmos DB for PostgreSQL) open the "
+        "server to narrow address ranges only, never to all of Azure (0.0.0.0-0.0.0.0) or the Internet.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Delete the rule and reach the server through its delegated subnet or private endpoint, or "
+        "list the client's public addresses (at most maxAddressesPerRule per rule, default 256 = a /24).",
+        anchor="CKV2_AZURE_26 (flexible server), CKV_AZURE_11 (single server)",
+        config={"maxAddressesPerRule": {"type": "integer", "minimum": 1, "default": 256}},
     ),
 ]

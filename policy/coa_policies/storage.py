@@ -6,7 +6,19 @@ from collections.abc import Iterable
 
 from pulumi_policy import Severity
 
-from ._core import MISSING, UNKNOWN, Rule, Subject, get, is_world, items, known, same
+from ._core import (
+    MISSING,
+    PRODUCTION_CONFIG,
+    UNKNOWN,
+    Rule,
+    Subject,
+    get,
+    is_world,
+    items,
+    known,
+    production,
+    same,
+)
 
 ACCOUNT = ("azure-native:storage:StorageAccount",)
 BLOB_SERVICE = ("azure-native:storage:BlobServiceProperties",)
@@ -62,6 +74,20 @@ def _shared_key_off(s: Subject) -> Iterable[str]:
     value = get(s.props, "allowSharedKeyAccess")
     if value is MISSING or value is True:
         yield "allowSharedKeyAccess is not false: account keys and account SAS still work."
+
+
+def _shared_key_off_in_production(s: Subject) -> Iterable[str]:
+    value = get(s.props, "allowSharedKeyAccess")
+    if value is not MISSING and value is not True:
+        return
+    why = production(s)
+    if why is UNKNOWN or not why:
+        return
+    setting = "not set (Azure's default is true)" if value is MISSING else "true"
+    yield (
+        f"allowSharedKeyAccess is {setting} on a production storage account ({why}): account keys and account "
+        "SAS still work, so anyone holding a key reads PHI without Entra ID."
+    )
 
 
 def _infrastructure_encryption(s: Subject) -> Iterable[str]:
@@ -152,6 +178,19 @@ POLICIES = [
         remediation="Set allowSharedKeyAccess: false once every client (blob CSI driver, Batch, TES) uses "
         "managed identity.",
         anchor="CKV2_AZURE_40",
+    ),
+    Rule(
+        name="storage-account-shared-key-disabled-production",
+        types=ACCOUNT,
+        check=_shared_key_off_in_production,
+        description="Production storage accounts authorise with Entra ID only (shared keys off).",
+        severity=Severity.HIGH,
+        safeguard="authentication",
+        remediation="Set allowSharedKeyAccess: false (clients use managed identity). Declare production with "
+        "production: true in the production stack's policy config, productionStacks, or the productionTag "
+        "tag in productionTagValues.",
+        anchor="CKV2_AZURE_40; Azure Policy: Storage accounts should prevent shared key access",
+        config=PRODUCTION_CONFIG,
     ),
     Rule(
         name="storage-account-infrastructure-encryption",

@@ -46,6 +46,8 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "allowSharedKeyAccess": False,
         "encryption": {"requireInfrastructureEncryption": True, "keySource": "Microsoft.Storage"},
         "sasPolicy": {"sasExpirationPeriod": "0.01:00:00", "expirationAction": "Log"},
+        # As the program tags every resource; makes the account production for the production-only rules.
+        "tags": {"environment": "prod", "workload": "cromwell-on-azure"},
     },
     "azure-native:storage:BlobServiceProperties": {
         "accountName": "st",
@@ -137,6 +139,18 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "value": "on",
         "source": "user-override",
     },
+    "azure-native:dbforpostgresql:FirewallRule": {
+        "serverName": "psql",
+        "firewallRuleName": "lab-egress",
+        "startIpAddress": "203.0.113.0",
+        "endIpAddress": "203.0.113.15",
+    },
+    "azure-native:dbforpostgresql:ServerGroupFirewallRule": {
+        "clusterName": "citus",
+        "firewallRuleName": "lab-egress",
+        "startIpAddress": "203.0.113.0",
+        "endIpAddress": "203.0.113.15",
+    },
     "azure-native:keyvault:Vault": {
         "properties": {
             "enablePurgeProtection": True,
@@ -178,6 +192,12 @@ COMPLIANT: dict[str, dict[str, Any]] = {
 # Aliased tokens carry the same inputs.
 COMPLIANT["azure-native:documentdb:DatabaseAccount"] = COMPLIANT["azure-native:cosmosdb:DatabaseAccount"]
 COMPLIANT["azure-native:insights:Component"] = COMPLIANT["azure-native:applicationinsights:Component"]
+COMPLIANT["azure-native:dbforpostgresql:SingleServerFirewallRule"] = COMPLIANT[
+    "azure-native:dbforpostgresql:FirewallRule"
+]
+COMPLIANT["azure-native:dbforpostgresql/v20171201:FirewallRule"] = COMPLIANT[
+    "azure-native:dbforpostgresql:FirewallRule"
+]
 
 
 def compliant(resource_type: str) -> dict[str, Any]:

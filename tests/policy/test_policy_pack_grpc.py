@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,12 +69,55 @@ def test_configure_sets_properties_and_keeps_enforcement_levels(pack: PolicyPack
     found = pack.analyze(
         [
             record(log, "log", {**compliant(log), "retentionInDays": 90}, stack="dev"),
-            record(st, "st", {**compliant(st), "allowSharedKeyAccess": True}, stack="dev"),
+            record(st, "st", {**compliant(st), "allowSharedKeyAccess": True, "tags": {"environment": "dev"}}, "dev"),
         ]
     )
     names = {v.policy_name: v for v in found}
     assert names["log-analytics-retention-minimum"].enforcement_level == "mandatory"
     assert "storage-account-shared-key-disabled" not in names
+    assert "storage-account-shared-key-disabled-production" not in names
+
+
+def test_shared_keys_block_production_accounts_only(pack: PolicyPackAnalyzer) -> None:
+    st = "azure-native:storage:StorageAccount"
+    dev = record(st, "st-dev", {**compliant(st), "allowSharedKeyAccess": True, "tags": {"environment": "dev"}}, "dev")
+    prod = record(st, "st-prod", {**compliant(st), "tags": {"environment": "prod"}}, "dev")
+    del prod.inputs["allowSharedKeyAccess"]  # Azure's default: true
+    found = [v for v in pack.analyze([dev, prod]) if v.policy_name.startswith("storage-account-shared-key")]
+    assert [(v.policy_name, v.urn, v.enforcement_level) for v in found] == [
+        ("storage-account-shared-key-disabled-production", prod.urn, "mandatory")
+    ]
+
+
+def test_prod_policy_config_declares_production() -> None:
+    """policy/config/prod.json, as the prod workflow passes it: every account of the stack is production."""
+    st = "azure-native:storage:StorageAccount"
+    config = json.loads((PACK / "config" / "prod.json").read_text())
+    untagged = record(st, "st", {k: v for k, v in compliant(st).items() if k != "tags"}, "blue")
+    untagged.inputs["allowSharedKeyAccess"] = True
+    with PolicyPackAnalyzer(PACK, config=config, timeout=60) as prod_pack:
+        found = [
+            v
+            for v in prod_pack.analyze([untagged])
+            if v.enforcement_level == "mandatory" and v.policy_name.startswith("storage-")
+        ]
+    assert [(v.policy_name, v.urn) for v in found] == [("storage-account-shared-key-disabled-production", untagged.urn)]
+    assert "policy config production: true" in found[0].message
+
+
+def test_postgres_firewall_wide_ranges_are_mandatory(pack: PolicyPackAnalyzer) -> None:
+    fw = "azure-native:dbforpostgresql:FirewallRule"
+    narrow = record(fw, "narrow", compliant(fw), "dev")
+    azure = record(fw, "azure", {**compliant(fw), "startIpAddress": "0.0.0.0", "endIpAddress": "0.0.0.0"}, "dev")
+    wide = record(fw, "wide", {**compliant(fw), "endIpAddress": "203.0.114.255"}, "dev")
+    bad_ip = record(fw, "bad-ip", {**compliant(fw), "endIpAddress": "203.0.113"}, "dev")
+    found = {v.urn: v for v in pack.analyze([narrow, azure, wide, bad_ip])}
+    assert narrow.urn not in found
+    assert {found[r.urn].policy_name for r in (azure, wide, bad_ip)} == {"postgres-firewall-no-wide-ranges"}
+    assert all(found[r.urn].enforcement_level == "mandatory" for r in (azure, wide, bad_ip))
+    assert "any Azure service" in found[azure.urn].message
+    assert "512 addresses" in found[wide.urn].message
+    assert "not an IPv4 address" in found[bad_ip.urn].message
 
 
 def test_computed_inputs_do_not_violate_or_fail(pack: PolicyPackAnalyzer) -> None:

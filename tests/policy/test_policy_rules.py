@@ -25,6 +25,12 @@ AKS, POOL = "azure-native:containerservice:ManagedCluster", "azure-native:contai
 BA, BP = "azure-native:batch:BatchAccount", "azure-native:batch:Pool"
 COSMOS, DOCDB = "azure-native:cosmosdb:DatabaseAccount", "azure-native:documentdb:DatabaseAccount"
 PG, PGC = "azure-native:dbforpostgresql:Server", "azure-native:dbforpostgresql:Configuration"
+PGFW, PGFW_SINGLE, PGFW_OLD, PGFW_GROUP = (
+    "azure-native:dbforpostgresql:FirewallRule",
+    "azure-native:dbforpostgresql:SingleServerFirewallRule",
+    "azure-native:dbforpostgresql/v20171201:FirewallRule",
+    "azure-native:dbforpostgresql:ServerGroupFirewallRule",
+)
 KV, SECRET, KEY = "azure-native:keyvault:Vault", "azure-native:keyvault:Secret", "azure-native:keyvault:Key"
 ACR = "azure-native:containerregistry:Registry"
 AI, AI_OLD, LOG = (
@@ -72,6 +78,8 @@ VIOLATIONS = [
     ),
     ("storage-account-public-network-restricted", ST, {"publicNetworkAccess": DELETE, "networkRuleSet": DELETE}),
     ("storage-account-shared-key-disabled", ST, {"allowSharedKeyAccess": True}),
+    ("storage-account-shared-key-disabled-production", ST, {"allowSharedKeyAccess": True}),
+    ("storage-account-shared-key-disabled-production", ST, {"allowSharedKeyAccess": DELETE}),
     ("storage-account-infrastructure-encryption", ST, {"encryption.requireInfrastructureEncryption": False}),
     ("storage-account-sas-expiry-policy", ST, {"sasPolicy": DELETE}),
     ("storage-blob-soft-delete-and-versioning", BLOB, {"deleteRetentionPolicy.enabled": False}),
@@ -218,6 +226,11 @@ VIOLATIONS = [
     ("postgres-tls-enforced", PGC, {"configurationName": "ssl_min_protocol_version", "value": "TLSv1.1"}),
     ("postgres-backup-retention", PG, {"backup.backupRetentionDays": 7}),
     ("postgres-backup-retention", PG, {"backup": DELETE}),
+    ("postgres-firewall-no-wide-ranges", PGFW, {"endIpAddress": "203.0.114.255"}),
+    ("postgres-firewall-no-wide-ranges", PGFW, {"startIpAddress": "0.0.0.0", "endIpAddress": "0.0.0.0"}),
+    ("postgres-firewall-no-wide-ranges", PGFW_SINGLE, {"startIpAddress": "0.0.0.0", "endIpAddress": "255.255.255.255"}),
+    ("postgres-firewall-no-wide-ranges", PGFW_OLD, {"endIpAddress": "203.0.255.255"}),
+    ("postgres-firewall-no-wide-ranges", PGFW_GROUP, {"startIpAddress": "0.0.0.0", "endIpAddress": "0.0.0.0"}),
     ("keyvault-purge-protection", KV, {"properties.enablePurgeProtection": DELETE}),
     ("keyvault-soft-delete", KV, {"properties.enableSoftDelete": False}),
     ("keyvault-rbac-authorization", KV, {"properties.enableRbacAuthorization": False}),
