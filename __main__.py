@@ -15,6 +15,7 @@ from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
 from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
 from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
+from components.protection import Protection
 from components.registry import Registry, RegistryArgs
 from components.storage import Storage, StorageArgs
 from components.workload import SERVICE_ACCOUNTS, ChartInputs, ChartOptions, CromwellOnAzure, CromwellOnAzureArgs
@@ -25,10 +26,18 @@ client = authorization.get_client_config_output()
 tags = dict(settings.tags)
 prefix = f"{settings.workload}-{settings.environment}"
 
+# protect in Pulumi's state for every data-bearing resource, and CanNotDelete locks on the stateful ones (production).
+protection = Protection(protect=settings.protect_stateful_resources, locks=settings.resource_locks)
 if settings.resource_group_name:
     resource_group_name: pulumi.Input[str] = settings.resource_group_name
 else:
-    resource_group_name = resources.ResourceGroup(f"{prefix}-rg", location=settings.location, tags=tags).name
+    # Never locked (a group lock would stop TES deleting Batch pools); its stateful resources are.
+    resource_group_name = resources.ResourceGroup(
+        f"{prefix}-rg",
+        location=settings.location,
+        tags=tags,
+        opts=pulumi.ResourceOptions(protect=protection.protect),
+    ).name
 
 monitoring = Monitoring(
     f"{prefix}-mon",
@@ -36,7 +45,7 @@ monitoring = Monitoring(
         resource_group_name=resource_group_name,
         location=settings.location,
         retention_days=settings.log_retention_days,
-        protect=settings.protect_stateful_resources,
+        protection=protection,
         tags=tags,
     ),
 )
@@ -81,7 +90,8 @@ storage = Storage(
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
         allow_shared_key_access=settings.storage_shared_key_access,
-        protect=settings.protect_stateful_resources,
+        redundancy=settings.storage_redundancy,
+        protection=protection,
         tags=tags,
     ),
 )
@@ -94,7 +104,7 @@ vault = KeyVault(
         vault_name=settings.names.key_vault,
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
-        protect=settings.protect_stateful_resources,
+        protection=protection,
         tags=tags,
     ),
 )
@@ -144,7 +154,7 @@ postgres = Postgres(
         geo_redundant_backup=settings.postgres.geo_redundant_backup,
         users=(CROMWELL_USER, TES_USER),
         entra_admin=settings.postgres.entra_admin,
-        protect=settings.protect_stateful_resources,
+        protection=protection,
         tags=tags,
     ),
 )
@@ -292,3 +302,8 @@ pulumi.export("aksClusterName", aks.cluster_name)
 pulumi.export("kubeconfig", aks.kubeconfig)
 pulumi.export("cromwellUrl", coa.cromwell_url)
 pulumi.export("tesUrl", coa.tes_url)
+# Production guardrails this stack relaxes on purpose, with the stack file's reasons: every preview shows them.
+if settings.guardrail_overrides:
+    pulumi.export("guardrailOverrides", dict(settings.guardrail_overrides))
+    for override, reason in settings.guardrail_overrides.items():
+        pulumi.log.warn(f"production guardrail overridden: {override}: {reason}")

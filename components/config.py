@@ -10,11 +10,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from components import naming
-from components.config_reader import PROJECT, ConfigError, Reader
+from components import guardrails, naming
+from components.config_reader import PROJECT, ConfigError, Reader, suggest
 from components.settings import (
     AksSettings,
     BatchNodeImage,
@@ -35,6 +35,8 @@ from components.settings import (
 )
 
 __all__ = ["PROJECT", "ConfigError", "Settings", "load_settings", "parse_settings"]
+
+T = TypeVar("T")
 
 ENVIRONMENTS = ("dev", "prod")
 
@@ -105,6 +107,8 @@ KNOWN_KEYS = frozenset(
         "tags",
         "storage",
         "dataStorageAccounts",
+        "resourceLocks",
+        "guardrailOverrides",
         # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
         "cosmos",
     }
@@ -115,7 +119,7 @@ def _parse_names(reader: Reader, workload: str, environment: str) -> Names:
     suffix = reader.string(
         "nameSuffix", pattern=r"[a-z0-9]{3,6}", hint="3-6 lowercase letters and digits that make global names unique"
     )
-    overrides = reader.child("names", set(naming.RULES) | {_camel(k) for k in naming.RULES})
+    overrides = reader.child("names", {_camel(k) for k in naming.RULES})
     values: dict[str, str] = {}
     for kind in naming.RULES:
         key = _camel(kind)
@@ -350,8 +354,21 @@ def _parse_dns(reader: Reader, location: str) -> DnsSettings:
     )
 
 
-def _parse_scanner(reader: Reader) -> ImageScannerSettings | None:
+# Key Vault secrets this stack writes itself (components/postgres.py); operator secrets must not overwrite them.
+STACK_SECRET_NAMES = frozenset({"postgres-admin-password", "cromwell-db-password", "tes-db-password"})
+SCANNER_CREDENTIALS = ("imageScannerUsername", "imageScannerPassword")
+
+
+def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerSettings | None:
     if not reader.has("imageScanner"):
+        given = [k for k in SCANNER_CREDENTIALS if reader.has(k)]
+        if given:
+            # Credentials without the scanner block would be stored while no scan ever runs.
+            raise reader.fail(
+                given[0],
+                "is set but imageScanner is not, so no image would ever be scanned; add "
+                "imageScanner {image, registryServer, ...} or remove the credential",
+            )
         return None
     scanner = reader.child("imageScanner", {"image", "registryServer", "usernameSecretName", "passwordSecretName"})
     secret_name = r"[0-9a-zA-Z-]{1,127}"
@@ -365,53 +382,149 @@ def _parse_scanner(reader: Reader) -> ImageScannerSettings | None:
         username_secret_name=scanner.string("usernameSecretName", "image-scanner-username", pattern=secret_name),
         password_secret_name=scanner.string("passwordSecretName", "image-scanner-password", pattern=secret_name),
     )
+    if settings.username_secret_name == settings.password_secret_name:
+        raise scanner.fail(
+            "passwordSecretName",
+            f"{settings.password_secret_name!r} is also usernameSecretName; the second write would overwrite the first",
+        )
+    for key, name in (
+        ("usernameSecretName", settings.username_secret_name),
+        ("passwordSecretName", settings.password_secret_name),
+    ):
+        if name in STACK_SECRET_NAMES:
+            raise scanner.fail(key, f"{name!r} is a secret this stack writes itself; choose another name")
     # The scanner's credentials are stored in Key Vault by the stack; both must come from `config set --secret`.
-    for secret in ("imageScannerUsername", "imageScannerPassword"):
+    for secret in SCANNER_CREDENTIALS:
         if not reader.has(secret):
             raise reader.fail(
                 secret, f"is required when imageScanner is set: pulumi config set --secret {secret} <value>"
             )
+        if secret not in secret_keys:
+            raise reader.fail(
+                secret, f"is stored in plain text in the stack file; set it with pulumi config set --secret {secret}"
+            )
+        value = reader.raw[secret]
+        if not isinstance(value, str) or not value.strip():
+            raise reader.fail(secret, "is blank; set the real credential with pulumi config set --secret")
     return settings
 
 
-def parse_settings(raw: Mapping[str, Any]) -> Settings:
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{PROJECT}:{unknown[0]}: unknown key; valid keys are {', '.join(sorted(KNOWN_KEYS))}")
+def parse_settings(
+    raw: Mapping[str, Any], *, stack: str | None = None, secret_keys: frozenset[str] = frozenset()
+) -> Settings:
+    """Validate every key; all errors are collected and raised together (one line each: key, value, rule, fix).
+
+    `stack` is the stack's name (production is recognised by it too); `secret_keys` the config keys Pulumi holds
+    encrypted (`pulumi config set --secret`)."""
+    errors: list[ConfigError] = []
+
+    def attempt(parse: Callable[[], T], default: T) -> T:
+        try:
+            return parse()
+        except ConfigError as error:
+            errors.append(error)
+            return default
+
+    for key in sorted(set(raw) - KNOWN_KEYS):
+        errors.append(ConfigError(f"{PROJECT}:{key}: unknown key{suggest(key, KNOWN_KEYS)}"))
     reader = Reader(raw)
-    environment = reader.choice("environment", ENVIRONMENTS)
-    location = reader.choice("location", REGIONS)
-    workload = reader.string("workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits")
-    batch = reader.child("batch", {"maxNodes", "images"})
-    batch_max_nodes = batch.integer("maxNodes", 100, minimum=1, maximum=30000)
-    batch_images = _parse_batch_images(batch)
-    aks = _parse_aks(reader)
-    monitoring = reader.child("monitoring", {"logRetentionDays"})
-    protect = reader.boolean("protectStatefulResources", environment == "prod")
-    task_database = _parse_task_database(reader)
-    storage = reader.child("storage", {"allowSharedKeyAccess"})
-    shared_key = storage.boolean("allowSharedKeyAccess", False)
-    names = _parse_names(reader, workload, environment)
+    environment = attempt(lambda: reader.choice("environment", ENVIRONMENTS), "dev")
+    location = attempt(lambda: reader.choice("location", REGIONS), "")
+    workload = attempt(
+        lambda: reader.string(
+            "workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits"
+        ),
+        "coa",
+    )
+    production = guardrails.is_production(environment, stack)
+    batch = attempt(lambda: reader.child("batch", {"maxNodes", "images"}), None)
+    batch_max_nodes = attempt(lambda: batch.integer("maxNodes", 100, minimum=1, maximum=30000), 100) if batch else 100
+    batch_images = attempt(lambda: _parse_batch_images(batch), None) if batch else None
+    aks = attempt(lambda: _parse_aks(reader), None)
+    monitoring = attempt(lambda: reader.child("monitoring", {"logRetentionDays"}), None)
+    retention = (
+        attempt(lambda: monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730), 90) if monitoring else 90
+    )
+    protect = attempt(lambda: reader.boolean("protectStatefulResources", production), production)
+    locks = attempt(lambda: reader.boolean("resourceLocks", production), production)
+    default_database: TaskDatabaseKind = "postgresql"
+    task_database: TaskDatabaseKind = attempt(lambda: _parse_task_database(reader), default_database)
+    storage = attempt(lambda: reader.child("storage", {"allowSharedKeyAccess", "redundancy"}), None)
+    shared_key = attempt(lambda: storage.boolean("allowSharedKeyAccess", False), False) if storage else False
+    redundancy = (
+        attempt(lambda: storage.choice("redundancy", STORAGE_REDUNDANCY, "GZRS" if production else "ZRS"), "ZRS")
+        if storage
+        else "ZRS"
+    )
+    names = attempt(lambda: _parse_names(reader, workload, environment), None)
+    network = (
+        attempt(lambda: _parse_network(reader, batch_max_nodes, aks, environment, location), None) if aks else None
+    )
+    dns = attempt(lambda: _parse_dns(reader, location), None)
+    data_accounts = attempt(lambda: _parse_data_accounts(reader, names.storage_account), ()) if names else ()
+    postgres = attempt(lambda: _parse_postgres(reader, environment), None)
+    scanner = attempt(lambda: _parse_scanner(reader, secret_keys), None)
+    tags = attempt(lambda: reader.string_map("tags"), {})
+    overrides = attempt(lambda: _parse_overrides(reader), {})
+    breaches: dict[str, object] = {}
+    if not (protect and locks):
+        breaches["unprotectedState"] = {"protectStatefulResources": protect, "resourceLocks": locks}
+    if shared_key:
+        breaches["sharedKeyAccess"] = shared_key
+    if aks is not None and not aks.admin_group_object_ids:
+        breaches["noClusterAdminGroups"] = []
+    if production and environment != "prod":
+        breaches["nonProductionEnvironment"] = environment
+    if redundancy not in GEO_REDUNDANT:
+        breaches["locallyRedundantStorage"] = redundancy
+    errors.extend(guardrails.check(breaches, overrides, production))
+    if errors:
+        raise ConfigError(errors[0].args[0] if len(errors) == 1 else _joined(errors))
+    assert names and aks and network and dns and postgres and batch_images  # every failure above was recorded
     return Settings(
         environment=environment,
         location=location,
         workload=workload,
         resource_group_name=reader.optional_string("resourceGroupName"),
         names=names,
-        network=_parse_network(reader, batch_max_nodes, aks, environment, location),
-        dns=_parse_dns(reader, location),
+        network=network,
+        dns=dns,
         aks=aks,
         batch_max_nodes=batch_max_nodes,
         batch_images=batch_images,
-        data_storage_accounts=_parse_data_accounts(reader, names.storage_account),
+        data_storage_accounts=data_accounts,
         task_database=task_database,
-        postgres=_parse_postgres(reader, environment),
-        log_retention_days=monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730),
-        image_scanner=_parse_scanner(reader),
+        postgres=postgres,
+        log_retention_days=retention,
+        image_scanner=scanner,
         protect_stateful_resources=protect,
+        resource_locks=locks,
+        production=production,
         storage_shared_key_access=shared_key,
-        tags={"environment": environment, "workload": "cromwell-on-azure", **reader.string_map("tags")},
+        storage_redundancy=redundancy,
+        guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
+        tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
     )
+
+
+def _joined(errors: list[ConfigError]) -> str:
+    return f"{len(errors)} configuration errors:\n" + "\n".join(f"  - {e.args[0]}" for e in errors)
+
+
+# Storage redundancy (StorageV2 SKUs Standard_<x>); zone-redundant at least, geo-redundant in production.
+STORAGE_REDUNDANCY = ("ZRS", "GZRS", "RAGZRS")
+GEO_REDUNDANT = ("GZRS", "RAGZRS")
+
+
+def _parse_overrides(reader: Reader) -> dict[str, str]:
+    overrides = reader.child("guardrailOverrides", set(guardrails.GUARDRAILS))
+    reasons: dict[str, str] = {}
+    for name in overrides.raw:
+        reason = overrides.string(name, hint="why this production stack accepts it (recorded in the preview)")
+        if len(reason.strip()) < 10:
+            raise overrides.fail(name, f"{reason!r} is not a reason; say why, in a sentence (at least 10 characters)")
+        reasons[name] = reason.strip()
+    return reasons
 
 
 # Batch pool images. TES 6.0.0's own defaults (appsettings.json) are Ubuntu 20.04 images whose node agent Batch retired
@@ -549,4 +662,7 @@ def load_settings() -> Settings:
             except json.JSONDecodeError:
                 raise ConfigError(f"{full_key}: value is not valid JSON") from None
         raw[key] = value
-    return parse_settings(raw)
+    import pulumi
+
+    secret_keys = frozenset(k.partition(":")[2] for k in everything if runtime_config.is_config_secret(k))
+    return parse_settings(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 PROJECT = "coa-lockdown"
@@ -13,6 +14,16 @@ PROJECT = "coa-lockdown"
 
 class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the key."""
+
+
+def suggest(key: str, known: Collection[str]) -> str:
+    """'; did you mean X?' for a near miss (case, underscores, typos), else the list of valid keys."""
+    folded = {k.replace("_", "").lower(): k for k in known}
+    match = folded.get(key.replace("_", "").replace("-", "").lower())
+    close = [match] if match else difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; valid keys are {', '.join(sorted(known))}"
 
 
 class Reader:
@@ -62,9 +73,7 @@ class Reader:
     def _checked(self, name: str, value: Mapping[str, Any], allowed: set[str]) -> Reader:
         unknown = sorted(set(value) - allowed)
         if unknown:
-            raise ConfigError(
-                f"{self.key(name)}.{unknown[0]}: unknown key; valid keys are {', '.join(sorted(allowed))}"
-            )
+            raise ConfigError(f"{self.key(name)}.{unknown[0]}: unknown key{suggest(unknown[0], allowed)}")
         return Reader(value, f"{self.path}{name}.")
 
     def string(self, name: str, default: str | None = None, *, pattern: str | None = None, hint: str = "") -> str:
@@ -120,10 +129,11 @@ class Reader:
 
     def string_list(self, name: str, *, pattern: str | None = None, hint: str = "") -> tuple[str, ...]:
         value = self.raw.get(name, [])
-        if isinstance(value, str):
-            value = json.loads(value)
+        if isinstance(value, str) and value.strip()[:1] == "[":
+            value = self._decoded(name, [], "a list of strings")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(name, "must be a list of strings")
+            example = f"[{value}]" if isinstance(value, str) else "[...]"
+            raise self.fail(name, f"must be a list of strings, got {value!r}; write {example}")
         for item in value:
             if pattern and not re.fullmatch(pattern, item):
                 raise self.fail(name, f"{item!r} is not valid: {hint}")
@@ -131,8 +141,8 @@ class Reader:
 
     def string_map(self, name: str) -> dict[str, str]:
         value = self.raw.get(name, {})
-        if isinstance(value, str):
-            value = json.loads(value)
+        if isinstance(value, str) and value.strip()[:1] == "{":
+            value = self._decoded(name, {}, "a map of strings")
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-            raise self.fail(name, "must be a map of strings")
+            raise self.fail(name, f"must be a map of strings such as {{costCenter: genomics}}, got {value!r}")
         return dict(value)

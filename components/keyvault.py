@@ -11,6 +11,7 @@ from pulumi_azure_native import keyvault
 
 from components.monitoring import diagnostics
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+from components.protection import Protection
 
 # Azure's maximum soft-delete retention; with purge protection a deleted vault cannot be purged before it ends.
 SOFT_DELETE_DAYS = 90
@@ -24,7 +25,7 @@ class KeyVaultArgs:
     vault_name: str
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
-    protect: bool = False
+    protection: Protection = field(default_factory=Protection)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -54,8 +55,9 @@ class KeyVault(pulumi.ComponentResource):
                 enabled_for_template_deployment=False,
             ),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=args.protection.options(self),
         )
+        args.protection.lock(f"{name}-kv", vault, self, "Key Vault")
         self._vault = vault
         endpoint = PrivateEndpoint(
             f"{name}-vault",
@@ -92,7 +94,9 @@ class KeyVault(pulumi.ComponentResource):
             secret_name=secret_name,
             properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value), content_type="text/plain"),
             tags=dict(self._args.tags),
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["properties"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=self._args.protection.protect, additional_secret_outputs=["properties"]
+            ),
         )
         self.secret_names[key] = secret.name
         self.workload_needs.append(secret)

@@ -9,6 +9,7 @@ import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights
 
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+from components.protection import Protection
 
 # Container Insights with Entra ID (managed identity) ingestion, as Microsoft's own onboarding template builds it
 # (microsoft/Docker-Provider scripts/onboarding/aks/onboarding-using-msi-auth/existingClusterOnboarding.json):
@@ -40,7 +41,7 @@ class MonitoringArgs:
     location: pulumi.Input[str]
     retention_days: int
     # Audit trail: the workspace is stateful and protected with the other data stores in production.
-    protect: bool = False
+    protection: Protection = field(default_factory=Protection)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -62,8 +63,9 @@ class Monitoring(pulumi.ComponentResource):
             public_network_access_for_ingestion="Disabled",
             public_network_access_for_query="Disabled",
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=args.protection.options(self),
         )
+        args.protection.lock(f"{name}-log", workspace, self, "Log Analytics workspace (audit trail)")
         insights = applicationinsights.Component(
             f"{name}-appi",
             resource_group_name=args.resource_group_name,

@@ -10,6 +10,7 @@ from pulumi_azure_native import dbforpostgresql as pg
 
 from components.keyvault import KeyVault
 from components.monitoring import diagnostics
+from components.protection import Protection
 from components.settings import EntraAdminGroup
 
 ADMIN_LOGIN = "coa_admin"
@@ -64,7 +65,7 @@ class PostgresArgs:
     users: Sequence[DatabaseUser] = (CROMWELL_USER,)
     # The Entra ID group whose members administer the server with Entra tokens; None leaves Entra ID without admin.
     entra_admin: EntraAdminGroup | None = None
-    protect: bool = False
+    protection: Protection = field(default_factory=Protection)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -114,12 +115,11 @@ class Postgres(pulumi.ComponentResource):
                 else pg.GeographicallyRedundantBackup.DISABLED,
             ),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                protect=args.protect,
-                depends_on=[args.private_dns_zone_link] if args.private_dns_zone_link else None,
+            opts=args.protection.options(
+                self, depends_on=[args.private_dns_zone_link] if args.private_dns_zone_link else None
             ),
         )
+        args.protection.lock(f"{name}-psql", server, self, "PostgreSQL server (Cromwell and TES databases)")
         # A flexible server runs one management operation at a time ("ServerIsBusy" otherwise): parameters and
         # databases are created one after another.
         previous: pulumi.Resource = server
@@ -161,7 +161,7 @@ class Postgres(pulumi.ComponentResource):
                 database_name=user.database,
                 charset="UTF8",
                 collation="en_US.utf8",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+                opts=args.protection.options(self, depends_on=[previous]),
             )
             previous = database
             self.workload_needs.append(database)

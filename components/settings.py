@@ -167,10 +167,18 @@ class Settings:
     log_retention_days: int
     image_scanner: ImageScannerSettings | None
     protect_stateful_resources: bool
+    # CanNotDelete locks on the stateful resources (components/protection.py).
+    resource_locks: bool
+    # Production by environment or by stack name (components/guardrails.py).
+    production: bool
+    # Storage SKU Standard_<redundancy>: ZRS, GZRS or RAGZRS.
+    storage_redundancy: str
+    # Guardrails this production stack accepts on purpose, with the stack file's reason.
+    guardrail_overrides: Mapping[str, str]
     # Shared-key access on the CoA storage account; off unless the stack file says so.
     storage_shared_key_access: bool
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
-        return self.environment == "prod"
+        return self.production

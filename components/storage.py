@@ -10,6 +10,7 @@ from pulumi_azure_native import storage
 
 from components.monitoring import diagnostics
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+from components.protection import Protection
 
 # The containers Cromwell on Azure 6.0.0 creates (its deployer; TES creates none): tes-internal holds TES's runner
 # and per-pool scripts (components/contracts/tes_6_0_0.py).
@@ -34,8 +35,10 @@ class StorageArgs:
     containers: Sequence[str] = COA_CONTAINERS
     # Shared keys stay off unless a workload generation cannot do without them (TES 3.2 signs SAS with keys).
     allow_shared_key_access: bool = False
+    # Standard_<redundancy>: ZRS, or geo-redundant GZRS / RAGZRS (production, PHI); ZRS <-> GZRS converts in place.
+    redundancy: str = "ZRS"
     soft_delete_days: int = 14
-    protect: bool = False
+    protection: Protection = field(default_factory=Protection)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -51,7 +54,7 @@ class Storage(pulumi.ComponentResource):
             location=args.location,
             account_name=args.account_name,  # globally unique, 3-24 lowercase alphanumerics (checked in config)
             kind="StorageV2",
-            sku=storage.SkuArgs(name="Standard_ZRS"),
+            sku=storage.SkuArgs(name=f"Standard_{args.redundancy}"),
             access_tier=storage.AccessTier.HOT,
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
@@ -80,8 +83,9 @@ class Storage(pulumi.ComponentResource):
             # Any SAS that is still issued (user delegation) must be short-lived.
             sas_policy=storage.SasPolicyArgs(expiration_action="Log", sas_expiration_period="1.00:00:00"),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=args.protection.options(self),
         )
+        args.protection.lock(f"{name}-st", account, self, "CoA storage account")
         blob_service = storage.BlobServiceProperties(
             f"{name}-blob",
             resource_group_name=args.resource_group_name,
@@ -105,7 +109,7 @@ class Storage(pulumi.ComponentResource):
                 account_name=account.name,
                 container_name=container,
                 public_access=storage.PublicAccess.NONE,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[blob_service]),
+                opts=args.protection.options(self, depends_on=[blob_service]),
             )
             self.container_names[container] = created.name
             self.workload_needs.append(created)

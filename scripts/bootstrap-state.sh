@@ -8,7 +8,8 @@
 #   - two Entra applications for GitHub Actions, federated with the repository (no client secret):
 #       <prefix>-preview  subject pull_request: Reader, Storage Blob Data Reader, Key Vault Crypto User
 #       <prefix>-deploy   subjects ref:refs/heads/main and environment:<prod>: Contributor, Role Based
-#                         Access Control Administrator, Storage Blob Data Contributor, Crypto User
+#                         Access Control Administrator, <prefix>-lock-operator (custom: management locks
+#                         only), Storage Blob Data Contributor, Crypto User
 # Every step looks before it creates, so the script can be run again. --dry-run prints the commands
 # that change something, assuming nothing exists yet, and runs none of them (it needs no az login).
 set -euo pipefail
@@ -250,6 +251,18 @@ ensure_role() {
   run "${command[@]}"
 }
 
+# A custom role holding only management-lock actions: production stacks put CanNotDelete locks on their data stores,
+# and neither Contributor nor RBAC Administrator may create locks.
+ensure_lock_role() {
+  local name=$1 scope=$2
+  if [[ -n $(lookup az role definition list --name "${name}" --scope "${scope}" --query '[0].id' --output tsv) ]]; then
+    note "role definition '${name}' exists"
+    return 0
+  fi
+  run az role definition create --output none --role-definition "$(printf '{"Name": "%s", "Description": "%s", "Actions": ["Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write", "Microsoft.Authorization/locks/delete"], "NotActions": [], "AssignableScopes": ["%s"]}' \
+    "${name}" "Create and remove management locks (coa-lockdown production data stores)" "${scope}")"
+}
+
 ensure_app() {
   local into=$1 name=$2 app_id
   app_id=$(lookup az ad app list --display-name "${name}" --query '[0].appId' --output tsv)
@@ -449,6 +462,8 @@ else
   note "RBAC Administrator on ${deploy_scope}; pass --assignable-role-ids to narrow it."
   ensure_role "${deploy_sp_id}" ServicePrincipal "Role Based Access Control Administrator" "${deploy_scope}"
 fi
+ensure_lock_role "${app_prefix}-lock-operator" "${deploy_scope}"
+ensure_role "${deploy_sp_id}" ServicePrincipal "${app_prefix}-lock-operator" "${deploy_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Storage Blob Data Contributor" "${container_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Key Vault Crypto User" "${key_scope}"
 

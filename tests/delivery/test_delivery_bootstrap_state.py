@@ -213,9 +213,15 @@ def test_first_run_creates_everything_with_least_privilege_roles(
         ("sp-preview-id", "Key Vault Crypto User", key),
         ("sp-deploy-id", "Contributor", subscription),
         ("sp-deploy-id", "Role Based Access Control Administrator", subscription),
+        ("sp-deploy-id", "coa-lockdown-github-lock-operator", subscription),
         ("sp-deploy-id", "Storage Blob Data Contributor", container),
         ("sp-deploy-id", "Key Vault Crypto User", key),
     }
+    # Production stacks lock their data stores; the custom role holds the lock actions and nothing else.
+    (definition,) = find(made, "role", "definition", "create")
+    role = json.loads(value_after(definition, "--role-definition"))
+    assert role["Name"] == "coa-lockdown-github-lock-operator" and role["AssignableScopes"] == [subscription]
+    assert sorted(role["Actions"]) == [f"Microsoft.Authorization/locks/{a}" for a in ("delete", "read", "write")]
     (rbac_admin,) = [c for c in find(made, "role", "assignment", "create") if "--condition" in c]
     condition = value_after(rbac_admin, "--condition")
     assert "ba92f5b4-2d11-453d-a403-e96b0029c9fe, 7f951dda-4ed3-4680-a7ca-43fe172d538d" in condition

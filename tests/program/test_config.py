@@ -268,20 +268,52 @@ def test_image_scanner_requires_its_secrets() -> None:
         "imageScanner",
         {"image": "crcoadevd7k2.azurecr.io/prisma/defender:32.07", "registryServer": "crcoadevd7k2.azurecr.io"},
     )
+    secret = frozenset(SCANNER_SECRETS)
     with pytest.raises(ConfigError, match="coa-lockdown:imageScannerUsername: is required when imageScanner is set"):
-        parse_settings(raw)
+        parse_settings(raw, secret_keys=secret)
     raw["imageScannerUsername"] = "scanner"
     with pytest.raises(ConfigError, match="coa-lockdown:imageScannerPassword"):
-        parse_settings(raw)
+        parse_settings(raw, secret_keys=secret)
     raw["imageScannerPassword"] = "s3cret"
-    assert parse_settings(raw).image_scanner is not None
+    assert parse_settings(raw, secret_keys=secret).image_scanner is not None
+    # Typed in plain text into the stack file instead of `pulumi config set --secret`.
+    with pytest.raises(ConfigError, match="imageScannerPassword: is stored in plain text"):
+        parse_settings(raw, secret_keys=frozenset({"imageScannerUsername"}))
+    raw["imageScannerUsername"] = " "
+    with pytest.raises(ConfigError, match="imageScannerUsername: is blank"):
+        parse_settings(raw, secret_keys=secret)
+
+
+SCANNER_SECRETS = ("imageScannerUsername", "imageScannerPassword")
+SCANNER = {"image": "crcoadevd7k2.azurecr.io/prisma/defender:32.07", "registryServer": "crcoadevd7k2.azurecr.io"}
+
+
+@pytest.mark.parametrize(
+    ("scanner", "key", "words"),
+    [
+        ({"usernameSecretName": "scan", "passwordSecretName": "scan"}, "passwordSecretName", "also usernameSecretName"),
+        ({"passwordSecretName": "postgres-admin-password"}, "passwordSecretName", "this stack writes itself"),
+        ({"usernameSecretName": "tes-db-password"}, "usernameSecretName", "this stack writes itself"),
+    ],
+)
+def test_scanner_secret_names_collide_with_nothing(scanner: dict[str, str], key: str, words: str) -> None:
+    raw = with_change("dev", "imageScanner", {**SCANNER, **scanner})
+    raw |= {"imageScannerUsername": "u", "imageScannerPassword": "p"}
+    with pytest.raises(ConfigError, match=f"coa-lockdown:imageScanner.{key}: .*{words}"):
+        parse_settings(raw, secret_keys=frozenset(SCANNER_SECRETS))
+
+
+def test_scanner_credentials_without_the_scanner_are_refused() -> None:
+    raw = with_change("prod", "imageScannerPassword", "p")
+    with pytest.raises(ConfigError, match="imageScannerPassword: is set but imageScanner is not"):
+        parse_settings(raw, secret_keys=frozenset(SCANNER_SECRETS))
 
 
 def test_image_scanner_image_must_be_pinned() -> None:
     raw = with_change("dev", "imageScanner", {"image": "prisma/defender", "registryServer": "crcoadevd7k2.azurecr.io"})
     raw |= {"imageScannerUsername": "u", "imageScannerPassword": "p"}
     with pytest.raises(ConfigError, match=r"coa-lockdown:imageScanner\.image"):
-        parse_settings(raw)
+        parse_settings(raw, secret_keys=frozenset(SCANNER_SECRETS))
 
 
 def test_protection_defaults_follow_the_environment() -> None:

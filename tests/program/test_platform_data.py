@@ -26,6 +26,10 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 # blob filesystem).
 VARIANT_CONFIG = {
     "coa-lockdown:storage": {"allowSharedKeyAccess": True},
+    # Production refuses shared keys unless the stack file accepts them by name, with a reason.
+    "coa-lockdown:guardrailOverrides": {
+        "sharedKeyAccess": "Cromwell blob filesystem until the mount migration is done"
+    },
     "coa-lockdown:imageScanner": {
         "image": "crcoaprodp4m9.azurecr.io/security/scanner:2.4.1",
         "registryServer": "crcoaprodp4m9.azurecr.io",
@@ -348,3 +352,11 @@ def test_the_release_carrying_the_start_task_waits_for_its_container(stack: Prog
     assert configuration.urn in release.property_dependencies["values"]
     consumers = [r for r in stack.resources if "/configuration/start-task.sh" in json.dumps(r.inputs)]
     assert consumers == [release]
+
+
+def test_an_accepted_guardrail_is_shown_in_the_preview(variant: ProgramRun, prod: ProgramRun) -> None:
+    assert variant.outputs["guardrailOverrides"] == {
+        "sharedKeyAccess": "Cromwell blob filesystem until the mount migration is done"
+    }
+    assert one(variant, "azure-native:storage:StorageAccount").inputs["allowSharedKeyAccess"] is True
+    assert "guardrailOverrides" not in prod.outputs

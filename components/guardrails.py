@@ -1,0 +1,85 @@
+"""Production guardrails: what a production stack refuses to run with, and the named overrides that let an operator
+accept one of them on purpose. An override is recorded in the stack file with its reason and exported as the stack
+output `guardrailOverrides`, so every preview shows it; nothing is relaxed silently.
+
+A stack is production when its `environment` is `prod` or its name says so (`prod`, `production`, `*-prod`,
+`prod-*`): a production-named stack with `environment: dev` is itself a guardrail breach.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from components.config_reader import PROJECT, ConfigError
+
+PRODUCTION_STACK = re.compile(r"^(prod|production)$|-(prod|production)$|^(prod|production)-", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Guardrail:
+    override: str
+    key: str
+    rule: str
+    fix: str
+
+
+GUARDRAILS: dict[str, Guardrail] = {
+    g.override: g
+    for g in (
+        Guardrail(
+            override="unprotectedState",
+            key="protectStatefulResources",
+            rule="production keeps protect and CanNotDelete locks on every data-bearing resource",
+            fix="set protectStatefulResources: true and resourceLocks: true",
+        ),
+        Guardrail(
+            override="sharedKeyAccess",
+            key="storage.allowSharedKeyAccess",
+            rule="production storage holds PHI and accepts Entra ID only",
+            fix="set storage.allowSharedKeyAccess: false (cromwell.executionsRoot stays mount)",
+        ),
+        Guardrail(
+            override="noClusterAdminGroups",
+            key="kubernetes.adminGroupObjectIds",
+            rule="a production cluster names the Entra ID groups that administer it",
+            fix="list at least one group object id",
+        ),
+        Guardrail(
+            override="nonProductionEnvironment",
+            key="environment",
+            rule="a production-named stack runs with environment: prod (protection, HA, firewall egress)",
+            fix="set environment: prod",
+        ),
+        Guardrail(
+            override="locallyRedundantStorage",
+            key="storage.redundancy",
+            rule="production data survives the loss of its region (GZRS or RAGZRS)",
+            fix="set storage.redundancy: GZRS",
+        ),
+    )
+}
+
+
+def is_production(environment: str, stack: str | None) -> bool:
+    return environment == "prod" or bool(stack and PRODUCTION_STACK.search(stack))
+
+
+def check(breaches: Mapping[str, object], overrides: Mapping[str, str], production: bool) -> list[ConfigError]:
+    """One error per breached guardrail that no override accepts. `breaches` maps override names to the offending
+    value; `overrides` is the stack's guardrailOverrides (name -> reason)."""
+    if not production:
+        return []
+    errors = []
+    for name, value in breaches.items():
+        if name in overrides:
+            continue
+        g = GUARDRAILS[name]
+        errors.append(
+            ConfigError(
+                f"{PROJECT}:{g.key}: {value!r} is refused in a production stack: {g.rule}; {g.fix}, or accept it on "
+                f"purpose with guardrailOverrides.{g.override}: <reason>"
+            )
+        )
+    return errors

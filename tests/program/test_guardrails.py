@@ -1,0 +1,148 @@
+"""Production guardrails and the one validation pass: refused before any resource with key, value, rule and fix;
+accepted on purpose only through a named override with a reason; every error reported at once."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import ConfigError, parse_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def raw(stack: str) -> dict[str, Any]:
+    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("coa-lockdown:")}
+
+
+def changed(stack: str, **changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(raw(stack))
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = values
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return values
+
+
+BREACHES = [
+    # (override name, change to the prod stack, key named in the error)
+    ("unprotectedState", {"protectStatefulResources": False}, "protectStatefulResources"),
+    ("unprotectedState", {"resourceLocks": False}, "protectStatefulResources"),
+    ("sharedKeyAccess", {"storage__allowSharedKeyAccess": True}, "storage.allowSharedKeyAccess"),
+    ("noClusterAdminGroups", {"kubernetes__adminGroupObjectIds": []}, "kubernetes.adminGroupObjectIds"),
+    ("locallyRedundantStorage", {"storage__redundancy": "ZRS"}, "storage.redundancy"),
+]
+
+
+@pytest.mark.parametrize(("override", "change", "key"), BREACHES, ids=[f"{b[0]}-{next(iter(b[1]))}" for b in BREACHES])
+def test_production_refuses_each_breach_and_accepts_it_only_by_name(
+    override: str, change: dict[str, Any], key: str
+) -> None:
+    values = changed("prod", **change)
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(values, stack="prod")
+    message = str(refused.value)
+    assert f"coa-lockdown:{key}:" in message and "production" in message and f"guardrailOverrides.{override}" in message
+    values["guardrailOverrides"] = {override: "accepted for the migration window, ticket SEC-1234"}
+    settings = parse_settings(values, stack="prod")
+    assert settings.guardrail_overrides == {override: "accepted for the migration window, ticket SEC-1234"}
+
+
+def test_the_same_changes_are_fine_outside_production() -> None:
+    for _, change, _ in BREACHES:
+        settings = parse_settings(changed("dev", **change), stack="dev")
+        assert settings.production is False and settings.guardrail_overrides == {}
+
+
+def test_a_production_named_stack_with_a_dev_environment_is_refused() -> None:
+    for stack in ("prod", "production", "genomics-prod", "prod-eastus2"):
+        with pytest.raises(ConfigError, match="coa-lockdown:environment: 'dev' is refused in a production stack"):
+            parse_settings(changed("prod", environment="dev"), stack=stack)
+    # Not production by name: a dev environment is just dev.
+    assert parse_settings(changed("dev"), stack="products-dev").production is False
+
+
+def test_an_override_needs_a_known_name_and_a_real_reason() -> None:
+    with pytest.raises(
+        ConfigError, match=r"guardrailOverrides.sharedKeyAcess: unknown key; did you mean 'sharedKeyAccess'\?"
+    ):
+        parse_settings(
+            changed("prod", guardrailOverrides={"sharedKeyAcess": "because we need it for now"}), stack="prod"
+        )
+    with pytest.raises(ConfigError, match=r"guardrailOverrides\.sharedKeyAccess: 'ok' is not a reason"):
+        parse_settings(
+            changed("prod", storage__allowSharedKeyAccess=True, guardrailOverrides={"sharedKeyAccess": "ok"}),
+            stack="prod",
+        )
+
+
+def test_an_unused_override_is_not_reported_as_in_force() -> None:
+    values = changed("prod", guardrailOverrides={"sharedKeyAccess": "kept from an earlier migration"})
+    assert parse_settings(values, stack="prod").guardrail_overrides == {}
+
+
+def test_production_defaults_protect_lock_and_geo_replicate() -> None:
+    prod = parse_settings(raw("prod"), stack="prod")
+    assert (prod.protect_stateful_resources, prod.resource_locks, prod.storage_redundancy) == (True, True, "GZRS")
+    dev = parse_settings(raw("dev"), stack="dev")
+    assert (dev.protect_stateful_resources, dev.resource_locks, dev.storage_redundancy) == (False, False, "ZRS")
+
+
+# --- one pass, every error, named keys -------------------------------------------------------------------------------
+
+
+def test_errors_in_several_sections_are_reported_together() -> None:
+    values = changed(
+        "prod",
+        location="mars",
+        network__egress="carrierPigeon",
+        postgres__backupRetentionDays=99,
+        storage__allowSharedKeyAccess=True,
+        tags="a=b",
+    )
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(values, stack="prod")
+    message = str(refused.value)
+    assert message.startswith("5 configuration errors:")
+    for key in ("location", "network.egress", "postgres.backupRetentionDays", "storage.allowSharedKeyAccess", "tags"):
+        assert f"coa-lockdown:{key}:" in message, key
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"names": {"storage_account": "stmine01"}},
+            "coa-lockdown:names.storage_account: unknown key; did you mean 'storageAccount'?",
+        ),
+        ({"kubernetes__adminGroupObjectIDs": []}, "did you mean 'adminGroupObjectIds'?"),
+        (
+            {"protectStatefulResource": True},
+            "coa-lockdown:protectStatefulResource: unknown key; did you mean 'protectStatefulResources'?",
+        ),
+        (
+            {"network__trustedSourceCidrs": "10.0.0.0/22"},
+            "coa-lockdown:network.trustedSourceCidrs: must be a list of strings, got '10.0.0.0/22'; write [10.0.0.0/22]",
+        ),
+        ({"tags": "a=b"}, "coa-lockdown:tags: must be a map of strings"),
+        (
+            {"kubernetes__adminGroupObjectIds": "[not json"},
+            "coa-lockdown:kubernetes.adminGroupObjectIds: must be a list of strings",
+        ),
+        (
+            {"storage__redundancy": "LRS"},
+            "coa-lockdown:storage.redundancy: 'LRS' is not valid; use one of GZRS, RAGZRS, ZRS",
+        ),
+    ],
+)
+def test_shape_errors_name_the_key(change: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(changed("dev", **change), stack="dev")
+    assert expected in str(refused.value)
