@@ -41,13 +41,13 @@ T = TypeVar("T")
 ENVIRONMENTS = ("dev", "prod")
 
 # Regions where every service this architecture uses (AKS with zones, Batch, PostgreSQL flexible server,
-# Premium ACR, private endpoints) is offered in the public cloud.
+# Premium ACR, private endpoints) is offered in the public cloud, with availability zones: storage is zone-redundant
+# at least (ZRS/GZRS), which regions without zones (e.g. canadaeast, ukwest, westus) do not offer.
 REGIONS = frozenset(
     {
         "australiaeast",
         "brazilsouth",
         "canadacentral",
-        "canadaeast",
         "centralindia",
         "centralus",
         "eastasia",
@@ -66,9 +66,7 @@ REGIONS = frozenset(
         "switzerlandnorth",
         "uaenorth",
         "uksouth",
-        "ukwest",
         "westeurope",
-        "westus",
         "westus2",
         "westus3",
     }
@@ -189,6 +187,9 @@ def _parse_network(
         raise net.fail("firewallPrivateIp", "is only used with egress 'firewall'; remove it or set egress: firewall")
     if firewall_ip and ipaddress.IPv4Address(firewall_ip) in space:
         raise net.fail("firewallPrivateIp", f"{firewall_ip} is inside this VNet; give the hub firewall's private IP")
+    if firewall_ip and not ipaddress.IPv4Address(firewall_ip).is_private:
+        # A user-defined route to a public next hop is rejected by Azure, and egress would bypass the hub.
+        raise net.fail("firewallPrivateIp", f"{firewall_ip} is a public address; give the hub firewall's private IP")
 
     trusted = net.string_list("trustedSourceCidrs")
     for cidr in trusted:
@@ -199,6 +200,17 @@ def _parse_network(
         # Trusted ranges are for a hub or operator network, never the Internet.
         if parsed_cidr.prefixlen < 8 or not parsed_cidr.is_private:
             raise net.fail("trustedSourceCidrs", f"{cidr} is not a private range of /8 or smaller")
+    hub = [ipaddress.IPv4Network(c) for c in trusted]
+    if firewall_ip and hub and not any(ipaddress.IPv4Address(firewall_ip) in c for c in hub):
+        raise net.fail(
+            "firewallPrivateIp", f"{firewall_ip} is outside the hub ranges in trustedSourceCidrs ({', '.join(trusted)})"
+        )
+    for key, cidr in (("kubernetes.serviceCidr", aks.service_cidr), ("kubernetes.podCidr", aks.pod_cidr)):
+        for hub_range in hub:
+            if cidr.overlaps(hub_range):
+                raise ConfigError(
+                    f"{PROJECT}:{key}: {cidr} overlaps the hub range {hub_range}; pick a range outside it"
+                )
 
     flow_logs = None
     if net.has("flowLogs"):
@@ -221,6 +233,17 @@ def _parse_network(
         trusted_source_cidrs=trusted,
         flow_logs=flow_logs,
     )
+
+
+# Ranges AKS refuses for the service and pod CIDRs (learn.microsoft.com, AKS "Configure Azure CNI Overlay" and
+# "kubenet": 169.254.0.0/16, 172.30.0.0/16, 172.31.0.0/16 and 192.0.2.0/24 are reserved).
+AKS_RESERVED_RANGES = tuple(
+    ipaddress.IPv4Network(c) for c in ("169.254.0.0/16", "172.30.0.0/16", "172.31.0.0/16", "192.0.2.0/24")
+)
+# Flexible server premium SSD sizes (GiB) that Azure offers; anything else is rejected at create time.
+POSTGRES_STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
+# The compute tier each VM family belongs to (B: burstable, D: general purpose, E: memory optimized).
+POSTGRES_TIER_OF_FAMILY = {"B": "Burstable", "D": "GeneralPurpose", "E": "MemoryOptimized"}
 
 
 def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
@@ -254,9 +277,21 @@ def _parse_aks(reader: Reader) -> AksSettings:
     dns_ip = k8s.address("dnsServiceIp", "10.2.0.10")
     if ipaddress.IPv4Address(dns_ip) not in service_cidr:
         raise k8s.fail("dnsServiceIp", f"{dns_ip} must lie inside serviceCidr {service_cidr}")
+    # AKS rejects the network address and .1 (the kubernetes Service), and the broadcast address.
+    reserved_ips = (service_cidr.network_address, service_cidr.network_address + 1, service_cidr.broadcast_address)
+    if ipaddress.IPv4Address(dns_ip) in reserved_ips:
+        raise k8s.fail(
+            "dnsServiceIp",
+            f"{dns_ip} is reserved in {service_cidr} (network, kubernetes Service or broadcast address); "
+            f"use e.g. {service_cidr.network_address + 10}",
+        )
     pod_cidr = k8s.network("podCidr", "192.168.0.0/16")
     if pod_cidr.overlaps(service_cidr):
         raise k8s.fail("podCidr", f"{pod_cidr} overlaps serviceCidr {service_cidr}")
+    for key, cidr in (("serviceCidr", service_cidr), ("podCidr", pod_cidr)):
+        for reserved in AKS_RESERVED_RANGES:
+            if cidr.overlaps(reserved):
+                raise k8s.fail(key, f"{cidr} overlaps {reserved}, which AKS reserves; pick another range")
     return AksSettings(
         kubernetes_version=k8s.string("version", "1.33", pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.33"),
         service_cidr=service_cidr,
@@ -293,13 +328,20 @@ def _parse_postgres(reader: Reader, environment: str) -> PostgresSettings:
     high_availability = pg.boolean("highAvailability", prod)
     if high_availability and tier == "Burstable":
         raise pg.fail("highAvailability", "zone-redundant HA is not offered on the Burstable tier; use GeneralPurpose")
+    sku_name = pg.string("skuName", "Standard_D2ds_v5" if prod else "Standard_B2s", pattern=r"Standard_[A-Za-z0-9_]+")
+    family = re.match(r"Standard_([A-Z])", sku_name)
+    expected_tier = POSTGRES_TIER_OF_FAMILY.get(family.group(1) if family else "")
+    if expected_tier and expected_tier != tier:
+        raise pg.fail("skuTier", f"{tier!r} does not match skuName {sku_name!r}, which is a {expected_tier} SKU")
+    size = pg.integer("storageSizeGb", 128, minimum=32, maximum=32767)
+    if size not in POSTGRES_STORAGE_SIZES_GB:
+        offered = ", ".join(str(s) for s in POSTGRES_STORAGE_SIZES_GB)
+        raise pg.fail("storageSizeGb", f"{size} is not a size Azure offers for flexible server; use one of {offered}")
     return PostgresSettings(
         version=pg.choice("version", ("14", "15", "16", "17"), "16"),
-        sku_name=pg.string(
-            "skuName", "Standard_D2ds_v5" if prod else "Standard_B2s", pattern=r"Standard_[A-Za-z0-9_]+"
-        ),
+        sku_name=sku_name,
         sku_tier=tier,
-        storage_size_gb=pg.integer("storageSizeGb", 128, minimum=32, maximum=32768),
+        storage_size_gb=size,
         backup_retention_days=pg.integer("backupRetentionDays", 35 if prod else 14, minimum=7, maximum=35),
         high_availability=high_availability,
         geo_redundant_backup=pg.boolean("geoRedundantBackup", prod),

@@ -146,3 +146,55 @@ def test_shape_errors_name_the_key(change: dict[str, Any], expected: str) -> Non
     with pytest.raises(ConfigError) as refused:
         parse_settings(changed("dev", **change), stack="dev")
     assert expected in str(refused.value)
+
+
+# --- Azure's own rules, before Azure rejects them halfway through a deployment ------------------------------------------
+
+AZURE_RULES = [
+    ("prod", {"network__firewallPrivateIp": "20.50.1.4"}, "network.firewallPrivateIp", "public address"),
+    ("prod", {"network__firewallPrivateIp": "10.9.1.4"}, "network.firewallPrivateIp", "outside the hub ranges"),
+    (
+        "prod",
+        {"kubernetes__serviceCidr": "10.0.0.0/16", "kubernetes__dnsServiceIp": "10.0.0.10"},
+        "kubernetes.serviceCidr",
+        "overlaps the hub range",
+    ),
+    ("dev", {"kubernetes__dnsServiceIp": "10.2.0.0"}, "kubernetes.dnsServiceIp", "reserved"),
+    ("dev", {"kubernetes__dnsServiceIp": "10.2.0.1"}, "kubernetes.dnsServiceIp", "reserved"),
+    ("dev", {"kubernetes__podCidr": "172.31.0.0/16"}, "kubernetes.podCidr", "AKS reserves"),
+    (
+        "dev",
+        {"kubernetes__serviceCidr": "169.254.0.0/16", "kubernetes__dnsServiceIp": "169.254.0.10"},
+        "kubernetes.serviceCidr",
+        "AKS reserves",
+    ),
+    ("dev", {"postgres__storageSizeGb": 100}, "postgres.storageSizeGb", "not a size Azure offers"),
+    ("dev", {"postgres__storageSizeGb": 65536}, "postgres.storageSizeGb", "out of range"),
+    ("dev", {"postgres__skuTier": "GeneralPurpose"}, "postgres.skuTier", "Burstable SKU"),
+    ("prod", {"postgres__skuName": "Standard_E4ds_v5"}, "postgres.skuTier", "MemoryOptimized SKU"),
+    ("dev", {"location": "westus"}, "location", "is not valid"),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "change", "key", "words"), AZURE_RULES, ids=[f"{r[2]}-{i}" for i, r in enumerate(AZURE_RULES)]
+)
+def test_azure_rules_are_checked_before_any_resource(stack: str, change: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(changed(stack, **change), stack=stack)
+    assert f"coa-lockdown:{key}:" in str(refused.value) and words in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"postgres__storageSizeGb": 32767},
+        {"postgres__skuName": "Standard_E4ds_v5", "postgres__skuTier": "MemoryOptimized"},
+        {"kubernetes__serviceCidr": "10.3.0.0/16", "kubernetes__dnsServiceIp": "10.3.0.10"},
+        {"network__firewallPrivateIp": "10.0.2.4"},
+        {"kubernetes__userPool": {"vmSize": "Standard_D16ds_v5", "minCount": 3, "maxCount": 100}},
+        {"location": "swedencentral"},
+    ],
+)
+def test_unusual_but_valid_values_are_accepted(change: dict[str, Any]) -> None:
+    assert parse_settings(changed("prod", **change), stack="prod").production
