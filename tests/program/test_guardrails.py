@@ -194,7 +194,18 @@ def test_azure_rules_are_checked_before_any_resource(stack: str, change: dict[st
         {"network__firewallPrivateIp": "10.0.2.4"},
         {"kubernetes__userPool": {"vmSize": "Standard_D16ds_v5", "minCount": 3, "maxCount": 100}},
         {"location": "swedencentral"},
+        {"resourceGroupName": "rg-genomics-shared"},
+        {"names": {"storageAccount": "stgenomicsphi01", "keyVault": "kv-genomics-phi-01", "cluster": "aks_genomics"}},
+        {"batch": {"maxNodes": 30000}, "network__subnets__batch": "10.20.128.0/17"},
+        {"guardrailOverrides": {"sharedKeyAccess": "unused override stays harmless and is not reported"}},
     ],
 )
 def test_unusual_but_valid_values_are_accepted(change: dict[str, Any]) -> None:
     assert parse_settings(changed("prod", **change), stack="prod").production
+
+
+def test_firewall_egress_in_dev_is_accepted() -> None:
+    values = changed("dev", network__egress="firewall", network__firewallPrivateIp="10.0.1.4")
+    values["network"]["trustedSourceCidrs"] = ["10.0.0.0/22"]
+    settings = parse_settings(values, stack="dev")
+    assert settings.network.egress == "firewall" and settings.network.firewall_private_ip == "10.0.1.4"
