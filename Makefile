@@ -1,12 +1,13 @@
 # Two commands set up and run everything on a fresh machine:
 #   make preview STACK=dev   offline preview + policy check of a stack (no Azure subscription needed)
 #   make test                linters, type check and the test suite
+#   make diff STACK=prod     stateful resources (data) the branch would replace or delete, against main's preview
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: preview test lint typecheck pytest bench readme clean
+.PHONY: preview test lint typecheck pytest bench readme clean diff
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt tests/delivery/tools/package-lock.json
 	python3 -m venv $(VENV)
@@ -16,6 +17,29 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requireme
 
 preview: $(STAMP)
 	$(PY) -m offline preview --stack $(STACK) $(if $(wildcard policy/config/$(STACK).json),--policy-config policy/config/$(STACK).json)
+
+# The base's offline preview (BASE_REF via git archive, or an existing checkout BASE_SRC) goes to out/base/<stack>,
+# with its stack file; the head's is out/<stack> from `make preview`. The head's harness runs both, so the two
+# resources.json have the same shape. A base preview with mandatory violations (exit 1) still describes the base.
+BASE_REF ?= origin/main
+BASE_SRC ?=
+DIFF_FORMAT ?= text
+BASE_OUT = out/base/$(STACK)
+
+diff: $(STAMP)
+	@set -e; \
+	src="$(BASE_SRC)"; \
+	if [ -z "$$src" ]; then \
+	  src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
+	  git archive --output="$$src/base.tar" "$(BASE_REF)" || { echo "error: cannot read BASE_REF=$(BASE_REF): fetch it, or pass BASE_SRC=<checkout of main>" >&2; exit 2; }; \
+	  tar -xf "$$src/base.tar" -C "$$src"; rm "$$src/base.tar"; \
+	fi; \
+	if [ ! -f "$$src/Pulumi.$(STACK).yaml" ]; then echo "Stack $(STACK) is new (no Pulumi.$(STACK).yaml on the base): nothing to replace or delete."; exit 0; fi; \
+	rm -rf $(BASE_OUT); \
+	status=0; $(PY) -m offline preview --stack $(STACK) --program "$$src" --out $(BASE_OUT) --format json >/dev/null || status=$$?; \
+	if [ "$$status" -gt 1 ]; then echo "error: the offline preview of the base failed (exit $$status)" >&2; exit 2; fi; \
+	cp "$$src/Pulumi.$(STACK).yaml" $(BASE_OUT)/; \
+	$(PY) -m offline diff --stack $(STACK) --base $(BASE_OUT)/resources.json --base-config $(BASE_OUT)/Pulumi.$(STACK).yaml --format $(DIFF_FORMAT) $(if $(STRICT),--strict)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

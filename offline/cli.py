@@ -276,6 +276,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=5)
     bench.add_argument("--program", type=Path, default=REPO_ROOT)
     bench.add_argument("--policy-pack", type=Path, default=REPO_ROOT / "policy")
+
+    compare = commands.add_parser(
+        "diff",
+        help="stateful resources the head preview would replace or delete compared with the base (main) preview",
+        description="Exit 1 when a resource protected in the base would be replaced or deleted (--strict: any "
+        "stateful resource), 0 otherwise, 2 on a usage or file error.",
+    )
+    compare.add_argument("--stack", required=True, help="stack name: both previews must be of this stack")
+    compare.add_argument(
+        "--base",
+        type=Path,
+        help="the main branch's resources.json (default out/base/<stack>/resources.json, where make diff writes it)",
+    )
+    compare.add_argument("--head", type=Path, help="this branch's resources.json (default out/<stack>/resources.json)")
+    compare.add_argument(
+        "--base-config",
+        type=Path,
+        help="the main branch's Pulumi.<stack>.yaml (default: Pulumi.<stack>.yaml beside --base, if there)",
+    )
+    compare.add_argument("--head-config", type=Path, help="this branch's stack file (default the repo's)")
+    compare.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    compare.add_argument("--strict", action="store_true", help="exit 1 for unprotected stateful resources too")
     return parser
 
 
@@ -286,6 +308,19 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             from offline.bench import run_bench
 
             return run_bench(args.stacks, args.runs, args.program, args.policy_pack, stdout or sys.stdout)
+        if args.command == "diff":
+            from offline.diff import DiffOptions, run
+
+            diff_options = DiffOptions(
+                stack=args.stack,
+                base=args.base,
+                head=args.head,
+                base_config=args.base_config,
+                head_config=args.head_config,
+                format=args.format,
+                strict=args.strict,
+            )
+            return run(diff_options, stdout or sys.stdout)
         if args.command == "diagram":
             run = run_program_checked(args.program.resolve(), args.stack, _default_runner, quiet=True)
             if args.readme:

@@ -166,6 +166,30 @@ def test_offline_job_tests_previews_every_stack_and_publishes_policy_results(
     assert len(artifacts) == 1 and artifacts[0]["with"]["path"] == "out/"
 
 
+def test_offline_job_fails_when_a_protected_resource_would_be_replaced_against_the_base(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    steps = workflows["pull-request.yml"]["jobs"]["offline"]["steps"]
+    previews = [i for i, step in enumerate(steps) if "make preview STACK=" in step.get("run", "")]
+    bases = [i for i, step in enumerate(steps) if action_of(step) == "actions/checkout" and "ref" in step["with"]]
+    diffs = [i for i, step in enumerate(steps) if "make diff STACK=" in step.get("run", "")]
+    artifacts = [i for i, step in enumerate(steps) if action_of(step) == "actions/upload-artifact"]
+    assert len(bases) == 1 and len(diffs) == 1, "one base checkout and one diff step"
+    assert previews[0] < bases[0] < diffs[0] < artifacts[0], "base after the previews; its outputs kept in out/"
+    base = steps[bases[0]]["with"]
+    assert base["ref"] == "${{ github.event.pull_request.base.sha }}"
+    diff = steps[diffs[0]]
+    run = diff["run"]
+    assert f"BASE_SRC={base['path']}" in run
+    assert "for stack in " + " ".join(STACKS) + "; do" in run
+    assert "GITHUB_STEP_SUMMARY" in run
+    # A protected replacement must fail the job: no swallowed exit code.
+    assert "|| status=1" in run and 'exit "${status}"' in run
+    assert "continue-on-error" not in diff
+    # Listed even when a policy violation failed the preview step.
+    assert "!cancelled()" in diff["if"] and "!cancelled()" in steps[bases[0]]["if"]
+
+
 def test_deploy_refreshes_then_updates_dev_then_prod_behind_an_environment(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
