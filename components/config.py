@@ -121,7 +121,7 @@ def _parse_names(reader: Reader, workload: str, environment: str) -> Names:
     values: dict[str, str] = {}
     for kind in naming.RULES:
         key = _camel(kind)
-        name = overrides.raw.get(key) or naming.derive(kind, workload, environment, suffix)
+        name = overrides.string(key) if overrides.has(key) else naming.derive(kind, workload, environment, suffix)
         problem = naming.check(kind, name)
         if problem:
             source = overrides.key(key) if overrides.raw.get(key) else f"{reader.key('nameSuffix')} (derived {key})"
@@ -470,7 +470,10 @@ def parse_settings(
     for key in sorted(set(raw) - KNOWN_KEYS):
         errors.append(ConfigError(f"{PROJECT}:{key}: unknown key{suggest(key, KNOWN_KEYS)}"))
     reader = Reader(raw)
-    environment = attempt(lambda: reader.choice("environment", ENVIRONMENTS), "dev")
+    environment = attempt(lambda: reader.choice("environment", ENVIRONMENTS), "")
+    environment_known = bool(environment)
+    # Defaults below follow the environment; an invalid one (already reported) is read as the stack's name says.
+    environment = environment or ("prod" if guardrails.is_production("", stack) else "dev")
     location = attempt(lambda: reader.choice("location", REGIONS), "")
     workload = attempt(
         lambda: reader.string(
@@ -515,7 +518,7 @@ def parse_settings(
         breaches["sharedKeyAccess"] = shared_key
     if aks is not None and not aks.admin_group_object_ids:
         breaches["noClusterAdminGroups"] = []
-    if production and environment != "prod":
+    if production and environment_known and environment != "prod":
         breaches["nonProductionEnvironment"] = environment
     if redundancy not in GEO_REDUNDANT:
         breaches["locallyRedundantStorage"] = redundancy

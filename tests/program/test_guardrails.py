@@ -209,3 +209,28 @@ def test_firewall_egress_in_dev_is_accepted() -> None:
     values["network"]["trustedSourceCidrs"] = ["10.0.0.0/22"]
     settings = parse_settings(values, stack="dev")
     assert settings.network.egress == "firewall" and settings.network.firewall_private_ip == "10.0.1.4"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("names", {"storageAccount": 123}, "coa-lockdown:names.storageAccount: must be a non-empty string, got 123"),
+        ("network", "", "coa-lockdown:network: must be an object"),
+        ("postgres", [], "coa-lockdown:postgres: must be an object"),
+        ("batch", {"maxNodes": "many"}, "coa-lockdown:batch.maxNodes: must be a whole number, got 'many'"),
+        ("guardrailOverrides", "yes", "coa-lockdown:guardrailOverrides: must be an object"),
+        ("dataStorageAccounts", "", "coa-lockdown:dataStorageAccounts: must be a list of objects"),
+    ],
+)
+def test_a_wrong_shape_never_crashes_and_names_the_key(key: str, value: Any, expected: str) -> None:
+    values = changed("prod")
+    values[key] = value
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(values, stack="prod")
+    assert expected in str(refused.value)
+
+
+def test_an_invalid_environment_is_one_error_not_two() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(changed("prod", environment=1), stack="prod")
+    assert str(refused.value) == "coa-lockdown:environment: must be a non-empty string, got 1"
