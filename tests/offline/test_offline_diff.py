@@ -10,14 +10,14 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from offline import cli
+from offline import cli, report
+from offline.harness import ProgramRun, run_program
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT, STACK = "coa-lockdown", "prod"
@@ -522,34 +522,26 @@ def _scratch_copy(root: Path, overrides: dict[str, Any]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def previews(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """`python -m offline preview --stack prod` of the repository and of two branches, run side by side."""
+def previews(tmp_path_factory: pytest.TempPathFactory, prod: ProgramRun) -> dict[str, Path]:
+    """resources.json of the repository's prod stack (the session's run) and of two branches, written as
+    `python -m offline preview` writes it."""
     root = tmp_path_factory.mktemp("diff-e2e")
     programs = {
         "base": REPO,
         "names": _scratch_copy(root / "names", {"coa-lockdown:names": {"storageAccount": "stcoaprodnew1"}}),
         "location": _scratch_copy(root / "location", {"coa-lockdown:location": "westus2"}),
     }
-    preview = [sys.executable, "-m", "offline", "preview", "--stack", STACK, "--format", "json"]
-    running = {
-        label: subprocess.Popen(
-            [*preview, "--program", str(program), "--out", str(root / "out" / label)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
+    paths: dict[str, Path] = {}
+    for label, program in programs.items():
+        run = prod if label == "base" else run_program(program, STACK)
+        out = root / "out" / label / "resources.json"
+        out.parent.mkdir(parents=True)
+        out.write_text(
+            json.dumps(report.resources_document(run.project, run.stack, run.resources), indent=2, default=str)
         )
-        for label, program in programs.items()
-    }
-    for label, process in running.items():
-        _, err = process.communicate(timeout=300)
-        # 1 is a mandatory policy violation: the preview still wrote resources.json.
-        assert process.returncode in (0, 1), f"{label}: {err}"
-    yield {
-        **{f"{label}-resources": root / "out" / label / "resources.json" for label in programs},
-        **{f"{label}-config": program / "Pulumi.prod.yaml" for label, program in programs.items()},
-    }
+        paths[f"{label}-resources"] = out
+        paths[f"{label}-config"] = program / "Pulumi.prod.yaml"
+    return paths
 
 
 def _diff_subprocess(previews: dict[str, Path], head: str, fmt: str) -> subprocess.CompletedProcess[str]:
