@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -60,6 +62,9 @@ _SEVERITIES = {
     analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
     analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
 }
+# Analyze calls outstanding at once. The pack serves 4 at a time (pulumi_policy's thread pool); a few dozen
+# queued keep it busy without the thousands that a large stack would otherwise queue.
+MAX_IN_FLIGHT = 64
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 400 * 1024 * 1024),
     ("grpc.max_send_message_length", 400 * 1024 * 1024),
@@ -127,11 +132,15 @@ class PolicyPackAnalyzer:
         config: Mapping[str, Any] | None = None,
         python: str = sys.executable,
         timeout: float = 60.0,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
         self.pack_dir = Path(pack_dir).resolve()
         self.config = dict(config or {})
         self.python = python
         self.timeout = timeout
+        self.max_in_flight = max_in_flight
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()
         self._engine = _Engine()
@@ -139,6 +148,7 @@ class PolicyPackAnalyzer:
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._info: tuple[str, list[PolicyInfo]] | None = None
+        self.timings: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -295,32 +305,28 @@ class PolicyPackAnalyzer:
         self._call("Configure", request)
 
     def analyze(self, resources: Sequence[ResourceRecord]) -> list[Violation]:
-        """Analyze every resource, then AnalyzeStack once; returns all diagnostics as violations."""
+        """Analyze every resource, then AnalyzeStack once; returns all diagnostics as violations.
+
+        `timings` then holds the wall time of each phase (Analyze, AnalyzeStack), in seconds."""
         _, policies = self.info()
+        started = time.perf_counter()
         remediation = {p.name: p.remediation_steps for p in policies}
         by_urn = {r.urn: r for r in resources}
         violations: list[Violation] = []
-        # Send every Analyze at once and collect in order: the pack serves them on its own thread pool, so the
-        # round trips overlap instead of adding up.
-        pending = [
-            (
-                record,
-                self._call_future(
-                    "Analyze",
-                    analyzer_pb2.AnalyzeRequest(
-                        urn=record.urn,
-                        type=record.type,
-                        name=record.name,
-                        properties=_struct(record.inputs),
-                        options=self._options(record),
-                        provider=self._provider(record, by_urn),
-                    ),
-                ),
-            )
-            for record in resources
-        ]
-        for record, future in pending:
-            violations += self._violations(self._result(future, "Analyze"), record.urn, remediation)
+        # A window of Analyze calls in flight, collected in resource order: the round trips overlap on the pack's
+        # thread pool, but a large stack must not queue thousands of calls at once (the pack's server then
+        # cancels some of them).
+        window: deque[tuple[ResourceRecord, Any]] = deque()
+        for record in resources:
+            if len(window) >= self.max_in_flight:
+                done, future = window.popleft()
+                violations += self._violations(self._result(future, "Analyze"), done.urn, remediation)
+            window.append((record, self._call_future("Analyze", self._analyze_request(record, by_urn))))
+        while window:
+            done, future = window.popleft()
+            violations += self._violations(self._result(future, "Analyze"), done.urn, remediation)
+        self.timings["Analyze"] = time.perf_counter() - started
+        started = time.perf_counter()
         stack_request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(
@@ -342,7 +348,20 @@ class PolicyPackAnalyzer:
             ]
         )
         violations += self._violations(self._call("AnalyzeStack", stack_request), "", remediation)
+        self.timings["AnalyzeStack"] = time.perf_counter() - started
         return violations
+
+    def _analyze_request(
+        self, record: ResourceRecord, by_urn: Mapping[str, ResourceRecord]
+    ) -> analyzer_pb2.AnalyzeRequest:
+        return analyzer_pb2.AnalyzeRequest(
+            urn=record.urn,
+            type=record.type,
+            name=record.name,
+            properties=_struct(record.inputs),
+            options=self._options(record),
+            provider=self._provider(record, by_urn),
+        )
 
     @staticmethod
     def _options(record: ResourceRecord) -> analyzer_pb2.AnalyzerResourceOptions:

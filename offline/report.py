@@ -6,7 +6,10 @@ gRPC messages or pulumi_policy objects); `Rule` and `Finding` read any of those 
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -166,7 +169,12 @@ def policy_document(pack: str, rules: Sequence[Rule], findings: Sequence[Finding
 
 
 def resources_document(project: str, stack: str, records: Sequence[ResourceRecord]) -> dict[str, Any]:
-    """Every resource with its inputs and the edges the engine knows: parent, dependencies, provider."""
+    """Every resource with its inputs and the edges the engine knows: parent, dependencies, provider.
+
+    The same program gives the same document: the engine registers resources and lists dependencies in whatever
+    order the program's outputs resolve, so records are sorted by URN, dependency lists sorted, and every
+    mapping's keys sorted; lists inside inputs keep their order, which is the program's.
+    """
     return {
         "project": project,
         "stack": stack,
@@ -178,44 +186,202 @@ def resources_document(project: str, stack: str, records: Sequence[ResourceRecor
                 "custom": r.custom,
                 "id": r.id,
                 "parent": r.parent,
-                "dependencies": list(r.dependencies),
-                "propertyDependencies": {k: list(v) for k, v in r.property_dependencies.items()},
+                "dependencies": sorted(r.dependencies),
+                "propertyDependencies": {
+                    k: sorted(r.property_dependencies[k]) for k in sorted(r.property_dependencies)
+                },
                 "protect": r.protect,
                 "provider": r.provider,
                 "deleteBeforeReplace": r.delete_before_replace,
-                "additionalSecretOutputs": list(r.additional_secret_outputs),
-                "aliases": list(r.aliases),
-                "inputs": r.inputs,
+                "additionalSecretOutputs": sorted(r.additional_secret_outputs),
+                "aliases": sorted(r.aliases),
+                "inputs": _sorted_keys(r.inputs),
             }
-            for r in records
+            for r in sorted(records, key=lambda r: (r.urn, r.type, r.name))
         ],
     }
 
 
-class SourceLocator:
-    """Finds the line of the program that constructs a resource type, so code scanning pins alerts to code.
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [_sorted_keys(v) for v in value]
+    return value
 
-    The mock engine keeps no stack traces, so this matches `Class(` / `module.Class(` calls in the program's own
-    Python files; when nothing matches, the alert points at the stack's config file.
+
+def resources_json(project: str, stack: str, records: Sequence[ResourceRecord]) -> str:
+    """resources.json as `python -m offline preview` writes it: byte for byte the same for the same program."""
+    return json.dumps(resources_document(project, stack, records), indent=2, default=str) + "\n"
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One call in the program that may construct a resource: where it is, what it calls, the name it passes."""
+
+    uri: str
+    line: int
+    # The callee as a dotted name, with the file's imports resolved ("pulumi_azure_native.storage.StorageAccount",
+    # "components.storage.Storage"); as written when the file could not be parsed.
+    callee: str
+    # The first argument (the resource's logical name) as a pattern, e.g. f"{name}-st" -> `.*-st`; None when it
+    # is neither a string nor an f-string.
+    name: re.Pattern[str] | None
+    # Characters the pattern fixes: of two patterns that match, the one fixing more is the better evidence.
+    fixed: int
+
+
+def _module_name(relative: Path) -> str:
+    parts = list(relative.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
+    return ""
+
+
+def _name_pattern(node: ast.expr | None) -> tuple[re.Pattern[str] | None, int]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return re.compile(re.escape(node.value)), len(node.value)
+    if isinstance(node, ast.JoinedStr):
+        pattern, fixed = "", 0
+        for part in node.values:  # literal text, or a {placeholder} (FormattedValue) that may be anything
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                pattern, fixed = pattern + re.escape(part.value), fixed + len(part.value)
+            else:
+                pattern += ".*"
+        return re.compile(pattern, re.DOTALL), fixed
+    return None, 0
+
+
+class _ProgramFile:
+    """The calls and component types of one source file of the program."""
+
+    def __init__(self, uri: str, module: str, text: str, *, package: str) -> None:
+        self.uri = uri
+        self.module = module
+        self.package = package  # what `from . import x` is relative to
+        self.calls: list[_Call] = []
+        # Component types this file declares (`super().__init__("coa:storage:Storage", ...)` in a class),
+        # each with the dotted name of its class.
+        self.components: dict[str, str] = {}
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            self._scan_lines(text)
+        else:
+            self._read(tree)
+
+    def _read(self, tree: ast.Module) -> None:
+        package = self.package
+        imports: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        imports[alias.asname] = alias.name
+                    else:
+                        head = alias.name.split(".")[0]
+                        imports[head] = head
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".") if package else []
+                    anchor = anchor[: len(anchor) - (node.level - 1)] if node.level > 1 else anchor
+                    base = ".".join([*anchor, *([base] if base else [])])
+                for alias in node.names:
+                    imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for inner in ast.walk(node):
+                    if (
+                        isinstance(inner, ast.Call)
+                        and isinstance(inner.func, ast.Attribute)
+                        and inner.func.attr == "__init__"
+                        and inner.args
+                        and isinstance(inner.args[0], ast.Constant)
+                        and isinstance(inner.args[0].value, str)
+                        and inner.args[0].value.count(":") == 2
+                    ):
+                        self.components.setdefault(inner.args[0].value, f"{self.module}.{node.name}")
+            if isinstance(node, ast.Call):
+                written = _dotted(node.func)
+                if not written:
+                    continue
+                head, _, rest = written.partition(".")
+                resolved = imports.get(head, f"{self.module}.{head}" if not rest else head)
+                callee = f"{resolved}.{rest}" if rest else resolved
+                name_arg = (
+                    node.args[0]
+                    if node.args
+                    else next((k.value for k in node.keywords if k.arg == "resource_name"), None)
+                )
+                pattern, fixed = _name_pattern(name_arg)
+                self.calls.append(_Call(self.uri, node.lineno, callee, pattern, fixed))
+        self.calls.sort(key=lambda call: call.line)  # ast.walk goes breadth first
+
+    _BARE_CALL = re.compile(r"((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)\(")
+
+    def _scan_lines(self, text: str) -> None:
+        # A file that does not parse (being edited, or another Python version's syntax) still has its calls.
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.lstrip().startswith(("class ", "def ", "#")):
+                continue
+            for match in self._BARE_CALL.finditer(line):
+                self.calls.append(_Call(self.uri, number, match.group(1), None, 0))
+
+
+class SourceLocator:
+    """Finds the line of the program that creates a resource, so code scanning pins alerts to code.
+
+    The mock engine keeps no stack traces, so this reads the program's own Python files (the directories in SKIP,
+    and any hidden one such as .venv, are never entered) and picks, among the calls that construct the
+    resource's type, the one whose name argument matches the resource's name (f"{name}-st" matches
+    "coa-prod-data-st"), preferring the file that declares the resource's parent component. Without such a
+    call, the alert points at the stack's config file.
     """
 
     SKIP: ClassVar[frozenset[str]] = frozenset(
         {".venv", "venv", ".git", "node_modules", "__pycache__", "tests", "out", "build", "policy"}
     )
+    # Bounds the reading of an unexpectedly large tree; counted after SKIP, so it never fills up with .venv.
+    MAX_FILES: ClassVar[int] = 2000
 
     def __init__(self, program_dir: Path, stack: str, base: Path) -> None:
         self.base = base.resolve()
         self.program_dir = program_dir.resolve()
         self.stack = stack
         self.fallback = self._relative(self.program_dir / f"Pulumi.{stack}.yaml")
-        self._files: list[tuple[str, list[str]]] = []
+        self._files: list[_ProgramFile] = []
+        for path in self._sources()[: self.MAX_FILES]:
+            relative = path.relative_to(self.program_dir)
+            module = "__main__" if relative == Path("__main__.py") else _module_name(relative)
+            package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            text = path.read_text(encoding="utf-8", errors="replace")
+            self._files.append(_ProgramFile(self._relative(path), module, text, package=package))
+        self._components: dict[str, tuple[str, str]] = {}  # type -> (class dotted name, file uri)
+        self._calls: dict[str, list[_Call]] = {}  # last segment of the callee -> calls, in file order
+        for source in self._files:
+            for token, cls in source.components.items():
+                self._components.setdefault(token, (cls, source.uri))
+            for call in source.calls:
+                self._calls.setdefault(call.callee.rsplit(".", 1)[-1], []).append(call)
+        self._cache: dict[tuple[str, str, str], tuple[str, int]] = {}
+
+    def _sources(self) -> list[Path]:
+        found: list[Path] = []
+        for root, dirs, files in os.walk(self.program_dir):
+            dirs[:] = sorted(d for d in dirs if d not in self.SKIP and not d.startswith("."))
+            found += [Path(root) / f for f in sorted(files) if f.endswith(".py")]
         main = self.program_dir / "__main__.py"
-        candidates = [main, *sorted(p for p in self.program_dir.rglob("*.py") if p != main)]
-        for path in candidates[:400]:
-            if path.is_file() and not self.SKIP & set(path.relative_to(self.program_dir).parts[:-1]):
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                self._files.append((self._relative(path), lines))
-        self._cache: dict[str, tuple[str, int]] = {}
+        return sorted(found, key=lambda p: (p != main, p.relative_to(self.program_dir).as_posix()))
 
     def _relative(self, path: Path) -> str:
         try:
@@ -223,24 +389,58 @@ class SourceLocator:
         except ValueError:  # a program outside the repository: an absolute file URI
             return path.resolve().as_uri()
 
-    def locate(self, resource_type: str) -> tuple[str, int]:
-        if resource_type not in self._cache:
-            self._cache[resource_type] = self._search(resource_type)
-        return self._cache[resource_type]
+    def locate(self, resource_type: str, urn: str = "", name: str = "") -> tuple[str, int]:
+        """File (relative to `base`) and line of the call that creates the resource; the stack file, line 1,
+        when no call in the program constructs its type."""
+        parents = urn.split("::")[2].split("$")[:-1] if urn.count("::") >= 3 else []
+        key = (resource_type, "$".join(parents), name)
+        if key not in self._cache:
+            self._cache[key] = self._search(resource_type, parents, name)
+        return self._cache[key]
 
-    def _search(self, resource_type: str) -> tuple[str, int]:
+    def _expected(self, resource_type: str) -> tuple[str, str, str] | None:
+        """(dotted class name, module qualifier, class) of what constructs `resource_type`."""
         parts = resource_type.split(":")
-        if len(parts) != 3 or resource_type.startswith("pulumi:"):
+        if len(parts) != 3 or resource_type == "pulumi:pulumi:Stack":
+            return None
+        if resource_type in self._components:
+            cls = self._components[resource_type][0]
+            return cls, "", cls.rsplit(".", 1)[-1]
+        package, module, cls = parts
+        if package == "pulumi" and module == "providers":  # pulumi:providers:kubernetes -> pulumi_kubernetes.Provider
+            return f"pulumi_{cls.replace('-', '_')}.Provider", "", "Provider"
+        # kubernetes:helm.sh/v3:Release -> pulumi_kubernetes.helm.v3.Release; random:index/x:Y -> pulumi_random.Y
+        segments = [] if module.startswith("index") else [s.split(".")[0] for s in module.split("/")]
+        dotted = ".".join([f"pulumi_{package.replace('-', '_')}", *segments, cls])
+        return dotted, segments[0] if segments else "", cls
+
+    def _search(self, resource_type: str, parents: Sequence[str], name: str) -> tuple[str, int]:
+        expected = self._expected(resource_type)
+        if expected is None:
             return self.fallback, 1
-        module, cls = parts[1].split("/")[0].split(".")[0], parts[2]
-        qualified = re.compile(rf"\b{re.escape(module)}\.{re.escape(cls)}\(")
-        bare = re.compile(rf"(?<![\w.]){re.escape(cls)}\(|\.{re.escape(cls)}\(")
-        for pattern in (qualified, bare):
-            for rel, lines in self._files:
-                for number, line in enumerate(lines, start=1):
-                    if pattern.search(line) and not line.lstrip().startswith(("class ", "def ", "#")):
-                        return rel, number
-        return self.fallback, 1
+        dotted, qualifier, cls = expected
+        package = dotted.split(".", 1)[0]
+        declaring = {self._components[p][1] for p in parents if p in self._components}
+        parent_file = self._components[parents[-1]][1] if parents and parents[-1] in self._components else ""
+
+        def tier(call: _Call) -> int:
+            if call.callee == dotted:
+                return 3
+            if (qualifier and call.callee.endswith(f"{qualifier}.{cls}")) or call.callee.startswith(f"{package}."):
+                return 2
+            return 1
+
+        def rank(call: _Call) -> tuple[int, int, int, int]:
+            matched = 1 if call.name is None or not name else 2 if call.name.fullmatch(name) else 0
+            in_parent = 2 if call.uri == parent_file else 1 if call.uri in declaring else 0
+            return tier(call), matched, in_parent, call.fixed if matched == 2 else 0
+
+        candidates = self._calls.get(cls, [])
+        if not candidates:
+            return self.fallback, 1
+        # max() keeps the first of equal ranks: the earliest call in file order.
+        best = max(candidates, key=rank)
+        return best.uri, best.line
 
 
 def _artifact(uri: str) -> dict[str, str]:
@@ -296,7 +496,7 @@ def sarif_document(
     index = {r.name: i for i, r in enumerate(ordered)}
     results = []
     for f in findings:
-        uri, line = locator.locate(f.resource_type) if f.urn else (locator.fallback, 1)
+        uri, line = locator.locate(f.resource_type, f.urn, f.resource_name) if f.urn else (locator.fallback, 1)
         text = f.message or f.description or f.rule
         if f.urn:
             text = f"{text} (resource {f.resource_name}, {f.resource_type})"

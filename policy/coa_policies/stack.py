@@ -39,10 +39,43 @@ def _arm_id(r: StackResource) -> str:
 
 
 def refers_to(source: StackResource, target: StackResource, prop: str, ids: Iterable[Any] = ()) -> bool:
+    """Whether `source` refers to `target`: through `prop`'s property dependencies or any dependency, or by one
+    of `ids` starting with the target's ARM id (case-insensitive)."""
     if target.urn in source.property_dependencies.get(prop, frozenset()) or target.urn in source.dependencies:
         return True
     target_id = _arm_id(target)
     return bool(target_id) and any(isinstance(i, str) and i.lower().startswith(target_id) for i in ids)
+
+
+class _Targets:
+    """`refers_to` against many targets at once: a stack rule asks it once per referring resource instead of
+    once per (resource, target) pair, which made the rules quadratic in the size of the stack.
+
+    Targets are indexed by URN and by ARM id grouped by id length, so "some id starts with the target's id" is
+    one lookup per distinct id length (bounded by ARM's id length limit), not a scan of the targets.
+    """
+
+    def __init__(self, targets: Sequence[StackResource]) -> None:
+        self.targets = list(targets)
+        self._by_urn: dict[str, list[int]] = {}
+        self._by_id: dict[int, dict[str, list[int]]] = {}
+        for position, target in enumerate(self.targets):
+            self._by_urn.setdefault(target.urn, []).append(position)
+            target_id = _arm_id(target)
+            if target_id:
+                self._by_id.setdefault(len(target_id), {}).setdefault(target_id, []).append(position)
+
+    def referred_by(self, source: StackResource, prop: str, ids: Iterable[Any] = ()) -> set[int]:
+        """Positions (in `targets`) of every target `source` refers to, as `refers_to` decides it."""
+        found: set[int] = set()
+        for urn in (*source.property_dependencies.get(prop, ()), *source.dependencies):
+            found.update(self._by_urn.get(urn, ()))
+        for value in ids:
+            if isinstance(value, str):
+                lowered = value.lower()
+                for length, by_id in self._by_id.items():
+                    found.update(by_id.get(lowered[:length], ()))
+        return found
 
 
 def _of(resources: Sequence[StackResource], *types: str) -> list[StackResource]:
@@ -54,23 +87,23 @@ def _label(r: StackResource) -> str:
 
 
 def _private_endpoints(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    endpoints = _of(resources, PRIVATE_ENDPOINT)
+    targets = _Targets(_of(resources, *PRIVATE_LINK_TARGETS))
+    endpoints_of: list[list[StackResource]] = [[] for _ in targets.targets]
+    for pe in _of(resources, PRIVATE_ENDPOINT):
+        connections = items(get(pe.props, "privateLinkServiceConnections")) + items(
+            get(pe.props, "manualPrivateLinkServiceConnections")
+        )
+        ids = [get(c, "privateLinkServiceId") for c in connections]
+        for position in targets.referred_by(pe, "privateLinkServiceConnections", ids):
+            endpoints_of[position].append(pe)
+    # What a zone group names as its endpoint: its parent, what privateEndpointName depends on (or any
+    # dependency), and the privateEndpointName itself when it is a known string.
     groups = _of(resources, ZONE_GROUP)
-    for target in _of(resources, *PRIVATE_LINK_TARGETS):
-        mine = [
-            pe
-            for pe in endpoints
-            if refers_to(
-                pe,
-                target,
-                "privateLinkServiceConnections",
-                [
-                    get(c, "privateLinkServiceId")
-                    for c in items(get(pe.props, "privateLinkServiceConnections"))
-                    + items(get(pe.props, "manualPrivateLinkServiceConnections"))
-                ],
-            )
-        ]
+    grouped_urns = {g.parent for g in groups}
+    for g in groups:
+        grouped_urns.update(g.property_dependencies.get("privateEndpointName", ()), g.dependencies)
+    grouped_names = {n for g in groups if isinstance(n := get(g.props, "privateEndpointName"), str)}
+    for target, mine in zip(targets.targets, endpoints_of, strict=True):
         if not mine:
             yield f"{_label(target)} has no private endpoint.", target.urn
             continue
@@ -78,20 +111,19 @@ def _private_endpoints(resources: Sequence[StackResource], cfg: Mapping[str, Any
             continue
         for pe in mine:
             pe_name = get(pe.props, "privateEndpointName")
-            if not any(
-                g.parent == pe.urn
-                or refers_to(g, pe, "privateEndpointName")
-                or (isinstance(pe_name, str) and get(g.props, "privateEndpointName") == pe_name)
-                for g in groups
-            ):
+            if pe.urn not in grouped_urns and not (isinstance(pe_name, str) and pe_name in grouped_names):
                 yield f"private endpoint {pe.name!r} of {_label(target)} has no private DNS zone group.", pe.urn
 
 
 def _diagnostics(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    settings = [d for d in _of(resources, *DIAGNOSTICS) if get(d.props, "workspaceId") is not MISSING]
-    for target in _of(resources, *AUDITED):
-        # Storage logs are configured on the blobServices/default sub-resource, whose URI embeds the account id.
-        if not any(refers_to(d, target, "resourceUri", [get(d.props, "resourceUri")]) for d in settings):
+    targets = _Targets(_of(resources, *AUDITED))
+    audited: set[int] = set()
+    for d in _of(resources, *DIAGNOSTICS):
+        if get(d.props, "workspaceId") is not MISSING:
+            # Storage logs are configured on the blobServices/default sub-resource, whose URI embeds the account id.
+            audited |= targets.referred_by(d, "resourceUri", [get(d.props, "resourceUri")])
+    for position, target in enumerate(targets.targets):
+        if position not in audited:
             yield f"{_label(target)} sends no diagnostics to a Log Analytics workspace.", target.urn
 
 
@@ -105,15 +137,22 @@ def _protected(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> It
 
 
 def _public_ips(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    gateways = _of(resources, NAT_GATEWAY)
-    for ip in _of(resources, PUBLIC_IP):
-        names = [ip.name, get(ip.props, "publicIpAddressName")]
-        if any(isinstance(n, str) and matches_any(n, cfg["allowedPublicIpNames"]) for n in names):
-            continue
-        if not any(
-            refers_to(g, ip, "publicIpAddresses", [get(ref, "id") for ref in items(get(g.props, "publicIpAddresses"))])
-            for g in gateways
-        ):
+    ips = _Targets(
+        [
+            ip
+            for ip in _of(resources, PUBLIC_IP)
+            if not any(
+                isinstance(n, str) and matches_any(n, cfg["allowedPublicIpNames"])
+                for n in (ip.name, get(ip.props, "publicIpAddressName"))
+            )
+        ]
+    )
+    attached: set[int] = set()
+    for g in _of(resources, NAT_GATEWAY):
+        ids = [get(ref, "id") for ref in items(get(g.props, "publicIpAddresses"))]
+        attached |= ips.referred_by(g, "publicIpAddresses", ids)
+    for position, ip in enumerate(ips.targets):
+        if position not in attached:
             yield f"public IP {ip.name!r} is not attached to a NAT gateway (egress).", ip.urn
 
 

@@ -103,7 +103,8 @@ def test_resources_document_keeps_inputs_and_every_edge(sample_stack) -> None:
     by_name = {r["name"]: r for r in document["resources"]}
     subnet = by_name["main-snet-pe"]
     assert subnet["parent"].endswith("coa:network:Network::main")
-    assert subnet["dependencies"] == [by_name["main-vnet"]["urn"], by_name["main-nsg-pe"]["urn"]]
+    # Sorted, as written to resources.json: the engine lists dependencies in no stable order.
+    assert subnet["dependencies"] == sorted([by_name["main-vnet"]["urn"], by_name["main-nsg-pe"]["urn"]])
     assert subnet["propertyDependencies"]["networkSecurityGroup"] == [by_name["main-nsg-pe"]["urn"]]
     assert subnet["inputs"]["networkSecurityGroup"]["id"] == by_name["main-nsg-pe"]["id"]
     assert by_name["data-st"]["protect"] is True
