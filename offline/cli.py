@@ -173,7 +173,7 @@ def preview(
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     documents: dict[str, str] = {
-        "resources.json": json.dumps(report.resources_document(run.project, run.stack, records), indent=2, default=str),
+        "resources.json": report.resources_json(run.project, run.stack, records),
         "policy.json": json.dumps(policy_doc, indent=2),
         "policy.sarif": json.dumps(
             report.sarif_document(pack, _pack_version(options.policy_pack), rules, findings, locator), indent=2
