@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 test: lint typecheck pytest
 

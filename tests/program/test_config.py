@@ -33,7 +33,14 @@ def with_change(stack: str, path: str, value: Any) -> dict[str, Any]:
     return raw
 
 
-DELETE = object()
+class _Delete:
+    """Marks a key to remove; its repr keeps test ids stable across processes (pytest-xdist workers)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
