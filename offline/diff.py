@@ -12,7 +12,7 @@ would stop at it; `--strict`: any stateful resource), 2 a usage or file error.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -126,15 +126,20 @@ class DiffOptions:
 # ---- reading -------------------------------------------------------------------------------------------------------
 
 
-def load_resources(path: Path, option: str, hint: str = "") -> dict[str, Any]:
+def _read(path: Path, option: str, parse: Callable[[str], Any], kind: str, hint: str = "") -> Any:
+    """Parse a file named on the command line; every failure is one CliError naming the option and the path."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        return parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CliError(f"{option} {path}: no such file{hint}") from None
     except OSError as exc:
         raise CliError(f"{option} {path}: cannot read it ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{option} {path}: not valid JSON: {one_line(str(exc))}") from None
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CliError(f"{option} {path}: not valid {kind}: {one_line(str(exc))}") from None
+
+
+def load_resources(path: Path, option: str, hint: str = "") -> dict[str, Any]:
+    document = _read(path, option, json.loads, "JSON", hint)
     resources = document.get("resources") if isinstance(document, dict) else None
     if not isinstance(resources, list):
         raise CliError(f"{option} {path}: not a resources.json from `python -m offline preview` (no resources list)")
@@ -146,14 +151,7 @@ def load_resources(path: Path, option: str, hint: str = "") -> dict[str, Any]:
 
 def load_config(path: Path, option: str) -> dict[str, Any]:
     """The stack file's `config:` mapping, keys as written ("project:key")."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise CliError(f"{option} {path}: no such file") from None
-    except OSError as exc:
-        raise CliError(f"{option} {path}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise CliError(f"{option} {path}: not valid YAML: {one_line(str(exc))}") from None
+    document = _read(path, option, lambda text: yaml.safe_load(text) or {}, "YAML")
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise CliError(f"{option} {path}: no 'config' mapping (a Pulumi.<stack>.yaml stack file)")
