@@ -56,6 +56,7 @@ CASES: list[tuple[str, str, str, object, str]] = [
         "/keyVault/secrets/tesDbPassword",
     ),
     ("latest-tag", "dev", "images.tes.tag", "latest", "/images/tes/tag"),
+    ("low-uid", "dev", "podSecurity", {"uid": 1000, "gid": 10001}, "/podSecurity/uid"),
     ("latest-tag-uppercase", "dev", "images.cromwell.tag", "Latest", "/images/cromwell/tag"),
     ("untagged-image", "dev", "images.cromwell.tag", "", "/images/cromwell"),
     (

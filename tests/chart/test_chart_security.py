@@ -242,3 +242,13 @@ def test_dns_is_allowed_only_to_kube_dns(objects: list[dict[str, Any]], port_nam
     (peer,) = rule["to"]
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
     assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+
+
+def test_every_pod_runs_as_a_uid_and_gid_above_the_host_range(objects: list[dict[str, Any]]) -> None:
+    """CKV_K8S_40: 10000 or more, so an escaped process matches no host account."""
+    pods = [(name, spec) for name, spec, _ in pod_specs(objects)]
+    pods += [(o["metadata"]["name"], o["spec"]) for o in objects if o["kind"] == "Pod"]
+    assert len(pods) >= 6
+    for name, spec in pods:
+        context = spec["securityContext"]
+        assert min(context["runAsUser"], context["runAsGroup"], context["fsGroup"]) >= 10000, name

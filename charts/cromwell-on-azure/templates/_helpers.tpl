@@ -54,12 +54,16 @@ it is the subject of a federated credential. */}}
 {{- default (printf "%s-db-init" .Values.serviceAccount.name) .Values.dbInit.serviceAccountName -}}
 {{- end }}
 
-{{/* Pod Security "restricted" at pod level. fsGroup lets the non-root user write the Azure Disk temp claim. */}}
+{{/* Pod Security "restricted" at pod level. fsGroup lets the non-root user write the Azure Disk temp claim.
+A UID/GID of 10000 or more collides with no host account after a container escape (CKV_K8S_40). The images need no
+particular user: TES and TriggerService copy their files root-owned and world-readable (ga4gh-tes@6.0.0
+src/Dockerfile-Tes, CromwellOnAzure@6.0.0 src/Dockerfile-TriggerService), HOME points at /tmp, and every other write
+goes to a mounted volume. */}}
 {{- define "coa.podSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 1000
-runAsGroup: 1000
-fsGroup: 1000
+runAsUser: {{ .Values.podSecurity.uid }}
+runAsGroup: {{ .Values.podSecurity.gid }}
+fsGroup: {{ .Values.podSecurity.gid }}
 fsGroupChangePolicy: OnRootMismatch
 seccompProfile:
   type: RuntimeDefault
