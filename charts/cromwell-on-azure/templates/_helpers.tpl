@@ -57,8 +57,9 @@ it is the subject of a federated credential. */}}
 {{/* Pod Security "restricted" at pod level. fsGroup lets the non-root user write the Azure Disk temp claim.
 A UID/GID of 10000 or more collides with no host account after a container escape (CKV_K8S_40). The images need no
 particular user: TES and TriggerService copy their files root-owned and world-readable (ga4gh-tes@6.0.0
-src/Dockerfile-Tes, CromwellOnAzure@6.0.0 src/Dockerfile-TriggerService), HOME points at /tmp, and every other write
-goes to a mounted volume. */}}
+src/Dockerfile-Tes, CromwellOnAzure@6.0.0 src/Dockerfile-TriggerService); CoA 6.0.0 already runs Cromwell 87 as a
+UID its image does not define (scripts/helm/templates/cromwell-deployment.yaml:22-26); HOME points at /tmp and every
+other write goes to a mounted volume. The psql and curl images run unprivileged tools only. */}}
 {{- define "coa.podSecurityContext" -}}
 runAsNonRoot: true
 runAsUser: {{ .Values.podSecurity.uid }}
