@@ -39,6 +39,6 @@ class Protection:
             scope=resource.id,
             level=authorization.LockLevel.CAN_NOT_DELETE,
             lock_name="coa-lockdown-do-not-delete",
-            notes=f"{what}: holds workflow or audit data. Remove the lock on purpose (see README, Nothing is lost).",
+            notes=f"{what}: holds workflow or audit data. Remove it only on purpose (README: resourceLocks).",
             opts=pulumi.ResourceOptions(parent=parent, protect=self.protect),
         )
