@@ -123,6 +123,11 @@ def _policies(moment: Moment, pod: Pod, direction: str) -> list[dict[str, Any]]:
     return selected
 
 
+def selected(moment: Moment, pod: Pod, direction: str) -> bool:
+    """Whether any policy of `moment` selects `pod` for `direction` ("Ingress" or "Egress")."""
+    return bool(_policies(moment, pod, direction))
+
+
 def _port_matches(ports: list[dict[str, Any]] | None, port: int, protocol: str) -> bool:
     if not ports:
         return True

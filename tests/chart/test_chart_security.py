@@ -7,7 +7,19 @@ import re
 from typing import Any
 
 import pytest
-from chart_checks import by_kind, case_values, get, is_hook, pod_security_violations, pod_specs
+from chart_checks import by_kind, case_values, get, pod_security_violations, pod_specs
+from netpol import (
+    AddressTarget,
+    Moment,
+    Pod,
+    PodTarget,
+    egress_allowed,
+    ingress_allowed,
+    install_moment,
+    running_moment,
+    selected,
+    upgrade_moment,
+)
 from render import render_chart
 
 from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
@@ -150,55 +162,34 @@ def test_images_come_pinned_from_the_private_registry(case: str, objects: list[d
             assert digest or (tag and tag.group(1).lower() != "latest"), f"{name}: {image} is not pinned"
 
 
-Pod = dict[str, str]
+def _pod(labels: dict[str, str]) -> Pod:
+    return Pod(labels=labels, namespace="coa")
 
 
-def _selects(selector: dict[str, Any], labels: Pod) -> bool:
-    return selector.get("matchLabels", {}).items() <= labels.items() and not selector.get("matchExpressions")
+def _to(labels: dict[str, str], port: int) -> PodTarget:
+    return PodTarget(labels=labels, namespace_labels={"kubernetes.io/metadata.name": "coa"}, namespace="coa", port=port)
 
 
-def _allows(policies: list[dict[str, Any]], pod: Pod, direction: str, peer: Pod | str, port: int) -> bool:
-    """Standard NetworkPolicy semantics for same-namespace pods (peer as labels) or an IP (peer as str)."""
-    kind = "Egress" if direction == "egress" else "Ingress"
-    applicable = [p for p in policies if _selects(p["spec"]["podSelector"], pod) and kind in p["spec"]["policyTypes"]]
-    assert applicable, f"no {kind} policy selects {pod}"  # default-deny must cover every pod
-    for policy in applicable:
-        for rule in policy["spec"].get(direction, []):
-            peers = rule.get("to" if direction == "egress" else "from", [])
-            ports = {p["port"] for p in rule.get("ports", [])}
-            if ports and port not in ports:
-                continue
-            for p in peers:
-                if isinstance(peer, str) and "ipBlock" in p:
-                    net = ipaddress.ip_network(p["ipBlock"]["cidr"])
-                    excluded = any(
-                        ipaddress.ip_address(peer) in ipaddress.ip_network(e) for e in p["ipBlock"].get("except", [])
-                    )
-                    if ipaddress.ip_address(peer) in net and not excluded:
-                        return True
-                elif (
-                    isinstance(peer, dict)
-                    and "podSelector" in p
-                    and "namespaceSelector" not in p
-                    and _selects(p["podSelector"], peer)
-                ):
-                    return True
-    return False
+def _flow(moment: Moment, src: dict[str, str], dst: dict[str, str], port: int) -> bool:
+    return egress_allowed(moment, _pod(src), _to(dst, port)) and ingress_allowed(moment, _pod(src), _pod(dst), port)
 
 
-def _flow(policies: list[dict[str, Any]], src: Pod, dst: Pod, port: int) -> bool:
-    return _allows(policies, src, "egress", dst, port) and _allows(policies, dst, "ingress", src, port)
+def _out(moment: Moment, pod: dict[str, str], ip: str, port: int) -> bool:
+    return egress_allowed(moment, _pod(pod), AddressTarget(address=ip, port=port))
 
 
 def test_network_policies_deny_by_default_and_allow_only_app_flows(case: str, objects: list[dict[str, Any]]) -> None:
     values = case_values(case)
-    policies = [p for p in by_kind(objects, "NetworkPolicy") if not is_hook(p)]
+    running = running_moment(objects)
     deny = get(objects, "NetworkPolicy", "default-deny-all")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     pods = {name: labels for name, _, labels in pod_specs(objects)}
     cromwell, tes, trigger = pods["cromwell"], pods["tes"], pods["triggerservice"]
-    assert _flow(policies, trigger, cromwell, 8000)
-    assert _flow(policies, cromwell, tes, 8080)
+    for name in ("cromwell", "tes", "triggerservice"):
+        for direction in ("Ingress", "Egress"):
+            assert selected(running, _pod(pods[name]), direction), f"{name}: no {direction} policy selects it"
+    assert _flow(running, trigger, cromwell, 8000)
+    assert _flow(running, cromwell, tes, 8080)
     for src, dst, port in [
         (tes, cromwell, 8000),
         (cromwell, trigger, 8000),
@@ -206,31 +197,27 @@ def test_network_policies_deny_by_default_and_allow_only_app_flows(case: str, ob
         (tes, trigger, 80),
         (cromwell, tes, 22),
     ]:
-        assert not _flow(policies, src, dst, port), (src["app.kubernetes.io/name"], dst["app.kubernetes.io/name"], port)
+        assert not _flow(running, src, dst, port), (src["app.kubernetes.io/name"], dst["app.kubernetes.io/name"], port)
     pe = str(next(ipaddress.ip_network(values["networkPolicy"]["privateEndpointsCidr"]).hosts()))
     pg = str(next(ipaddress.ip_network(values["networkPolicy"]["postgresCidr"]).hosts()))
     for name in ("cromwell", "tes", "triggerservice"):
         pod = pods[name]
-        assert _allows(policies, pod, "egress", pe, 443), name
-        assert _allows(policies, pod, "egress", "20.190.160.1", 443), f"{name}: Entra ID/ARM"
-        assert not _allows(policies, pod, "egress", "20.190.160.1", 80), name
-        assert not _allows(policies, pod, "egress", "169.254.169.254", 80), f"{name}: IMDS"
-        assert not _allows(policies, pod, "egress", "169.254.169.254", 443), f"{name}: IMDS"
-        assert not _allows(policies, pod, "egress", "10.99.0.10", 443), f"{name}: arbitrary VNet address"
-        assert _allows(policies, pod, "egress", pg, 5432), name
-    db_init = [p for p in by_kind(objects, "NetworkPolicy") if p["metadata"]["name"] == "db-init"]
-    assert _allows(policies + db_init, pods["db-init"], "egress", pg, 5432)
-    assert not _allows(policies + db_init, pods["db-init"], "egress", pe, 443)
-    # The start-task uploader needs no network (blobfuse2 runs in the node's CSI driver). On install only hook
-    # policies exist, so its own policy must deny everything by itself; on upgrade the release's are added.
-    upload = get(objects, "NetworkPolicy", "start-task-upload")
-    assert is_hook(upload) and upload["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    assert not upload["spec"].get("ingress") and not upload["spec"].get("egress")
-    uploader = pods["start-task-upload"]
-    for active in ([upload], [*policies, upload]):
+        assert _out(running, pod, pe, 443), name
+        assert _out(running, pod, "20.190.160.1", 443), f"{name}: Entra ID/ARM"
+        assert not _out(running, pod, "20.190.160.1", 80), name
+        assert not _out(running, pod, "169.254.169.254", 80), f"{name}: IMDS"
+        assert not _out(running, pod, "169.254.169.254", 443), f"{name}: IMDS"
+        assert not _out(running, pod, "10.99.0.10", 443), f"{name}: arbitrary VNet address"
+        assert _out(running, pod, pg, 5432), name
+    # Hooks are judged against what exists when they run: on install only the hooks, on upgrade the release too.
+    for moment in (install_moment(objects), upgrade_moment(objects)):
+        assert _out(moment, pods["db-init"], pg, 5432), moment.name
+        assert not _out(moment, pods["db-init"], pe, 443), moment.name
+        # The start-task uploader needs no network (blobfuse2 runs in the node's CSI driver).
+        uploader = pods["start-task-upload"]
         for ip, port in ((pe, 443), (pg, 5432), ("20.190.160.1", 443), ("169.254.169.254", 80)):
-            assert not _allows(active, uploader, "egress", ip, port), (ip, port)
-        assert not _allows(active, uploader, "ingress", cromwell, 8080)
+            assert not _out(moment, uploader, ip, port), (moment.name, ip, port)
+        assert not ingress_allowed(moment, _pod(cromwell), _pod(uploader), 8080), moment.name
 
 
 @pytest.mark.parametrize("port_name", ["UDP", "TCP"])
