@@ -125,7 +125,7 @@ class AccessArgs:
     # Optional while the data components are wired; None skips the grant.
     batch_account_id: pulumi.Input[str] | None = None
     registry_id: pulumi.Input[str] | None = None
-    # Storage shared keys are on (TES 3.2 SAS, Cromwell's blob filesystem): the workload must list the keys.
+    # Storage shared keys are on (Cromwell's blob filesystem, cromwell.executionsRoot: blob): the workload lists them.
     storage_key_access: bool = False
 
 
@@ -172,14 +172,14 @@ class Access(pulumi.ComponentResource):
             "CoA workload: TES/TriggerService 6 locate the storage account through ARM",
         )
         if args.storage_key_access:
-            # read + listKeys only (no regenerate, unlike Key Operator; no write, unlike Contributor): TES 3.2
-            # finds the account through ARM and signs SAS with its key; Cromwell's blob filesystem does the same.
+            # read + listKeys only (no regenerate, unlike Key Operator; no write, unlike Contributor): Cromwell's blob
+            # filesystem lists the accounts through ARM and signs SAS with the key (contracts/cromwell_87.py notes).
             grant(
                 "workload-blob-keys",
                 "Reader and Data Access",
                 args.storage_account_id,
                 workload,
-                "CoA workload: storage account key for TES 3.2 / Cromwell blob filesystem SAS",
+                "CoA workload: storage account key for the Cromwell blob filesystem SAS",
             )
         if args.batch_account_id is not None:
             # Pools through ARM (batchAccounts/pools/*) and jobs/tasks through the data plane; no keys, no account

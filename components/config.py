@@ -673,7 +673,7 @@ def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageA
 
 
 # Why the article's generation (CoA 3.2: TES 3.2 on Cosmos DB) is refused rather than deployed; the README's
-# "Generations" section gives the citations (components/contracts/coa_3_2.py).
+# "Generations" section gives the citations (CromwellOnAzure@3.2.0).
 COSMOS_GENERATION_REFUSED = (
     "the Cosmos DB generation (CoA/TES 3.2) cannot run locked down: its pods get tokens only from IMDS (AAD Pod "
     "Identity, which breaks Pod Security 'restricted') or a long-lived client secret, it signs blob SAS and reads "

@@ -33,7 +33,7 @@ class StorageArgs:
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
     containers: Sequence[str] = COA_CONTAINERS
-    # Shared keys stay off unless a workload generation cannot do without them (TES 3.2 signs SAS with keys).
+    # Shared keys stay off unless the stack runs Cromwell's blob filesystem, which signs SAS with the account key.
     allow_shared_key_access: bool = False
     # Standard_<redundancy>: ZRS, or geo-redundant GZRS / RAGZRS (production, PHI); ZRS <-> GZRS converts in place.
     redundancy: str = "ZRS"
