@@ -249,7 +249,9 @@ coa = CromwellOnAzure(
         ),
         options=ChartOptions(
             kubernetes_version=settings.aks.kubernetes_version,
-            repositories=registry.target_repositories,
+            cache_rules=registry.cache_sources,
+            images=settings.images,
+            require_image_digests=settings.production and "unpinnedImages" not in settings.guardrail_overrides,
             private_endpoints_cidr=str(settings.network.subnets.private_endpoints),
             postgres_cidr=str(settings.network.subnets.postgres),
             batch_prefix=f"{settings.workload}{settings.environment}",

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from components import guardrails, naming
 from components.config_reader import PROJECT, ConfigError, Reader, suggest
+from components.images import ImageLock, load_lock
 from components.settings import (
     AksSettings,
     BatchNodeImage,
@@ -452,12 +453,16 @@ def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerS
 
 
 def parse_settings(
-    raw: Mapping[str, Any], *, stack: str | None = None, secret_keys: frozenset[str] = frozenset()
+    raw: Mapping[str, Any],
+    *,
+    stack: str | None = None,
+    secret_keys: frozenset[str] = frozenset(),
+    images: ImageLock | None = None,
 ) -> Settings:
     """Validate every key; all errors are collected and raised together (one line each: key, value, rule, fix).
 
     `stack` is the stack's name (production is recognised by it too); `secret_keys` the config keys Pulumi holds
-    encrypted (`pulumi config set --secret`)."""
+    encrypted (`pulumi config set --secret`); `images` the image lock (images.lock.json when not given)."""
     errors: list[ConfigError] = []
 
     def attempt(parse: Callable[[], T], default: T) -> T:
@@ -511,7 +516,10 @@ def parse_settings(
     scanner = attempt(lambda: _parse_scanner(reader, secret_keys), None)
     tags = attempt(lambda: reader.string_map("tags"), {})
     overrides = attempt(lambda: _parse_overrides(reader), {})
+    lock = images or attempt(load_lock, None)
     breaches: dict[str, object] = {}
+    if lock is not None and lock.unpinned():
+        breaches["unpinnedImages"] = f"digests pending for {', '.join(lock.unpinned())}"
     if not (protect and locks):
         breaches["unprotectedState"] = {"protectStatefulResources": protect, "resourceLocks": locks}
     if shared_key:
@@ -525,7 +533,7 @@ def parse_settings(
     errors.extend(guardrails.check(breaches, overrides, production))
     if errors:
         raise ConfigError(errors[0].args[0] if len(errors) == 1 else _joined(errors))
-    assert names and aks and network and dns and postgres and batch_images  # every failure above was recorded
+    assert names and aks and network and dns and postgres and batch_images and lock  # every failure was recorded
     return Settings(
         environment=environment,
         location=location,
@@ -547,6 +555,7 @@ def parse_settings(
         production=production,
         storage_shared_key_access=shared_key,
         storage_redundancy=redundancy,
+        images=lock,
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
     )

@@ -58,6 +58,12 @@ GUARDRAILS: dict[str, Guardrail] = {
             rule="production data survives the loss of its region (GZRS or RAGZRS)",
             fix="set storage.redundancy: GZRS",
         ),
+        Guardrail(
+            override="unpinnedImages",
+            key="images.lock.json",
+            rule="production runs images pinned by digest (a re-pushed tag would change what runs)",
+            fix="run scripts/pin-images.sh (or scripts/build-images.sh) and commit the digests it records",
+        ),
     )
 }
 

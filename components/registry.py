@@ -112,6 +112,9 @@ class Registry(pulumi.ComponentResource):
             opts=child,
         )
         self.target_repositories: dict[str, str] = {}
+        # Repository inside the registry -> the upstream its cache rule pulls from (images.lock.json is checked
+        # against it).
+        self.cache_sources: dict[str, str] = {}
         # What pods need before they start: every cache rule they pull through and the private endpoint.
         self.workload_needs: list[pulumi.Resource] = []
         for rule in args.cache_rules:
@@ -127,6 +130,7 @@ class Registry(pulumi.ComponentResource):
                 opts=child,
             )
             self.target_repositories[rule.key] = rule.target_repository
+            self.cache_sources[rule.target_repository] = rule.source_repository
             self.workload_needs.append(cache_rule)
 
         endpoint = PrivateEndpoint(

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from components.images import ImageLock
+
 EgressMode = Literal["natGateway", "firewall"]
 # TES 6 keeps tasks in PostgreSQL; the Cosmos DB generation (TES 3.2) is refused by config.
 TaskDatabaseKind = Literal["postgresql"]
@@ -173,6 +175,8 @@ class Settings:
     production: bool
     # Storage SKU Standard_<redundancy>: ZRS, GZRS or RAGZRS.
     storage_redundancy: str
+    # Every image the chart runs, with the digest that pins it (images.lock.json).
+    images: ImageLock
     # Guardrails this production stack accepts on purpose, with the stack file's reason.
     guardrail_overrides: Mapping[str, str]
     # Shared-key access on the CoA storage account; off unless the stack file says so.

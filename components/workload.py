@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.images import ImageLock
 from components.settings import BatchNodeImages, DataStorageAccount
 
 NAMESPACE = "coa"
@@ -23,15 +24,9 @@ DB_INIT_SERVICE_ACCOUNT = f"{SERVICE_ACCOUNT}-db-init"
 SERVICE_ACCOUNTS: tuple[tuple[str, str], ...] = ((NAMESPACE, SERVICE_ACCOUNT), (NAMESPACE, DB_INIT_SERVICE_ACCOUNT))
 POD_SECURITY_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
-# Pinned image tags: TES and TriggerService 6.0.0 (CoA 6.0.0, the newest stable), and Cromwell 87, the version
-# CoA 6.0.0 deploys. components/contracts/ holds what each of them needs at runtime.
-CROMWELL_TAG = "87"
-COA_TAG = "6.0.0"
-# psql for the db-init hook (postgres image through the registry's Docker Hub cache rule); psql 16 talks to 14-17.
-DB_CLIENT_TAG = "16.4-alpine3.20"
-# The helm test: curl (Alpine/busybox: sh, sed, date) and the hello-world task image (bash for Cromwell's job shell).
-SMOKE_TEST_CURL_TAG = "8.11.1"
-SMOKE_TEST_TASK_TAG = "22.04"
+# Images (tag, digest, provenance) come from images.lock.json: TES and TriggerService 6.0.0 (CoA 6.0.0, the newest
+# stable), Cromwell 87 (the version CoA 6.0.0 deploys), psql 16 for the hooks, curl and Ubuntu 22.04 for the helm test.
+# components/contracts/ holds what the first three need at runtime.
 
 T = TypeVar("T")
 
@@ -69,9 +64,10 @@ class ChartOptions:
     """Values known from configuration alone."""
 
     kubernetes_version: str
-    # Repositories inside the registry, keyed like the registry's cache rules (cromwell, tes, triggerservice,
-    # postgres).
-    repositories: Mapping[str, str]
+    # The registry's artifact-cache rules: repository inside the registry -> upstream repository.
+    cache_rules: Mapping[str, str]
+    images: ImageLock
+    require_image_digests: bool
     private_endpoints_cidr: str
     postgres_cidr: str
     batch_prefix: str
@@ -91,10 +87,14 @@ def _minor(version: str) -> str:
     return f"{major}.{minor}"
 
 
-def _image(options: ChartOptions, key: str, tag: str) -> dict[str, str]:
-    if key not in options.repositories:
-        raise KeyError(f"registry has no cache rule {key!r}; known: {', '.join(sorted(options.repositories))}")
-    return {"repository": options.repositories[key], "tag": tag}
+def _image(options: ChartOptions, key: str) -> dict[str, str]:
+    pin = options.images[key]
+    if pin.source == "cache" and options.cache_rules.get(pin.repository) != pin.upstream:
+        raise ValueError(
+            f"images.lock.json: images.{key}: no cache rule serves {pin.repository} from {pin.upstream}; "
+            f"the registry's rules are {dict(options.cache_rules)}"
+        )
+    return pin.chart_value()
 
 
 def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, Any]:
@@ -167,13 +167,15 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
         "cromwell": {"executionsRoot": "blob" if options.storage_shared_key_access else "mount"},
         "images": {
             "registry": inputs.registry_login_server,
-            "cromwell": _image(options, "cromwell", CROMWELL_TAG),
-            "tes": _image(options, "tes", COA_TAG),
-            "triggerservice": _image(options, "triggerservice", COA_TAG),
-            "dbClient": _image(options, "postgres", DB_CLIENT_TAG),
-            "smokeTest": _image(options, "curl", SMOKE_TEST_CURL_TAG),
+            "cromwell": _image(options, "cromwell"),
+            "tes": _image(options, "tes"),
+            "triggerservice": _image(options, "triggerservice"),
+            "dbClient": _image(options, "dbClient"),
+            "smokeTest": _image(options, "smokeTest"),
+            # Production pins every image by digest (guardrail unpinnedImages); the schema then refuses a bare tag.
+            "requireDigest": options.require_image_digests,
         },
-        "smokeTest": {"taskImage": _image(options, "ubuntu", SMOKE_TEST_TASK_TAG)},
+        "smokeTest": {"taskImage": _image(options, "smokeTestTask")},
         "networkPolicy": {
             "privateEndpointsCidr": options.private_endpoints_cidr,
             "postgresCidr": options.postgres_cidr,

@@ -7,12 +7,25 @@ _workloads.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
-from ._core import MISSING, UNKNOWN, Rule, Subject, get, items, known, matches_any, same
+from ._core import (
+    MISSING,
+    PRODUCTION_CONFIG,
+    UNKNOWN,
+    Rule,
+    Subject,
+    get,
+    items,
+    known,
+    matches_any,
+    production,
+    same,
+)
 from ._workloads import (
     NAMESPACE,
     RELEASE,
@@ -134,6 +147,26 @@ def _image_pinned(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg:
         yield f"image {image!r} has no tag (pulls latest)."
     elif tag.lower() == "latest":
         yield f"image {image!r} uses the latest tag."
+
+
+DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _digest_pinned_in_production(s: Subject) -> Iterable[str]:
+    """A tag can be re-pushed upstream; in production only a digest fixes what runs."""
+    why: Any = None
+    for label, spec in pod_specs(s):
+        for name, container in containers(spec):
+            image = get(container, "image")
+            if not isinstance(image, str) or UNKNOWN_MARKER in image or DIGEST_SUFFIX.search(image):
+                continue
+            why = production(s) if why is None else why
+            if why is UNKNOWN or not why:
+                return
+            yield (
+                f"{label} container {name!r}: image {image!r} is not pinned by a sha256 digest in production ({why}); "
+                "a re-pushed tag would change what runs."
+            )
 
 
 def _image_registry(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterable[str]:
@@ -258,6 +291,19 @@ POLICIES = [
         safeguard="integrity",
         remediation="Use image: repo@sha256:... or repo:1.2.3.",
         anchor="CKV_K8S_14, CKV_K8S_43",
+    ),
+    Rule(
+        name="k8s-image-digest-pinned-production",
+        types=WORKLOAD_TYPES,
+        check=_digest_pinned_in_production,
+        description="Production container images are pinned by sha256 digest (a tag alone can be re-pushed).",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Use image: repo:tag@sha256:<digest> (this project: images.lock.json, scripts/pin-images.sh). "
+        "Declare production with production: true in the production stack's policy config, productionStacks, or "
+        "the productionTag tag in productionTagValues.",
+        anchor="CKV_K8S_43",
+        config=PRODUCTION_CONFIG,
     ),
     Rule(
         name="k8s-image-from-allowed-registry",

@@ -17,6 +17,8 @@ PGFW = "azure-native:dbforpostgresql:FirewallRule"
 PROD_RULE = RULES["storage-account-shared-key-disabled-production"]
 ADVISORY_RULE = RULES["storage-account-shared-key-disabled"]
 FIREWALL_RULE = RULES["postgres-firewall-no-wide-ranges"]
+DIGEST_RULE = RULES["k8s-image-digest-pinned-production"]
+DEP = "kubernetes:apps/v1:Deployment"
 
 
 def account(tags: object = DELETE, shared_key: object = True) -> dict[str, object]:
@@ -175,3 +177,37 @@ def test_address_range() -> None:
     assert address_range("0.0.0.0", "255.255.255.255").size == 2**32
     with pytest.raises(ValueError, match="endIpAddress"):
         address_range("10.0.0.0", UNKNOWN)
+
+
+# --- k8s-image-digest-pinned-production --------------------------------------------------------------------------
+
+
+def deployment(*images: str) -> dict[str, object]:
+    spec = compliant(DEP)
+    template = spec["spec"]["template"]["spec"]  # type: ignore[index]
+    first = template["containers"][0]
+    template["containers"] = [{**first, "name": f"c{i}", "image": image} for i, image in enumerate(images)]
+    return spec
+
+
+def dep_urn(stack: str) -> str:
+    return f"urn:pulumi:{stack}::coa::{DEP}::coa"
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["crcoa.azurecr.io/tes:6.0.0", "crcoa.azurecr.io/tes", "crcoa.azurecr.io/tes:6.0.0@sha256:abc"],
+)
+def test_production_refuses_an_image_without_a_full_digest(image: str) -> None:
+    pinned = "crcoa.azurecr.io/cromwell:87@sha256:" + "b" * 64
+    (message,) = DIGEST_RULE.evaluate(deployment(pinned, image), type=DEP, urn=dep_urn("prod"))
+    assert f"image {image!r} is not pinned by a sha256 digest in production (stack 'prod')" in message
+    assert "'c1'" in message
+    assert DIGEST_RULE.evaluate(deployment(pinned, image), type=DEP, config={"production": True})
+
+
+def test_digest_pinned_images_pass_and_tags_pass_outside_production() -> None:
+    pinned = deployment("crcoa.azurecr.io/tes@sha256:" + "c" * 64, "crcoa.azurecr.io/ts:6.0.0@sha256:" + "d" * 64)
+    assert DIGEST_RULE.evaluate(pinned, type=DEP, urn=dep_urn("prod")) == []
+    assert DIGEST_RULE.evaluate(deployment("crcoa.azurecr.io/tes:6.0.0"), type=DEP, urn=dep_urn("dev")) == []
+    assert DIGEST_RULE.enforcement_level is not None and DIGEST_RULE.enforcement_level.value == "mandatory"

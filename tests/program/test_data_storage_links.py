@@ -4,6 +4,7 @@ paths Cromwell mounts and TES 6 resolves, in a stack that lists two such account
 from __future__ import annotations
 
 import fnmatch
+import json
 import sys
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def test_cromwell_mounts_each_container_where_tes_resolves_it(linked: ProgramRun
 def test_the_pack_passes_the_stack_with_links(linked: ProgramRun) -> None:
     from offline.analyzer import PolicyPackAnalyzer
 
-    with PolicyPackAnalyzer(REPO / "policy", timeout=60) as pack:
+    config = json.loads((REPO / "policy" / "config" / "prod.json").read_text())
+    with PolicyPackAnalyzer(REPO / "policy", config=config, timeout=60) as pack:
         mandatory = [v for v in pack.analyze(linked.resources) if v.enforcement_level == "mandatory"]
     assert mandatory == [], [f"{v.policy_name}: {v.message}" for v in mandatory]
 

@@ -4,6 +4,7 @@ accepted on purpose only through a named override with a reason; every error rep
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,34 @@ import pytest
 import yaml
 
 from components.config import ConfigError, parse_settings
+from components.images import ImageLock, parse_lock
+from components.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+def pinned_lock() -> ImageLock:
+    """The checked-in lock with a digest on every image (test data: the shape a resolved lock has)."""
+    raw = json.loads((REPO / "images.lock.json").read_text())
+    for index, entry in enumerate(raw["images"].values()):
+        entry["digest"] = "sha256:" + f"{index:x}" * 64
+        entry["resolved"] = "test fixture"
+    return parse_lock(raw)
+
+
+PINNED = pinned_lock()
+
+
+def parse(values: dict[str, Any], *, stack: str, images: ImageLock = PINNED) -> Settings:
+    return parse_settings(values, stack=stack, images=images)
+
+
 def raw(stack: str) -> dict[str, Any]:
     doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("coa-lockdown:")}
+    values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("coa-lockdown:")}
+    # The checked-in prod stack accepts the pending image digests; these tests start from a fully pinned lock.
+    values.pop("guardrailOverrides", None)
+    return values
 
 
 def changed(stack: str, **changes: Any) -> dict[str, Any]:
@@ -47,37 +69,35 @@ def test_production_refuses_each_breach_and_accepts_it_only_by_name(
 ) -> None:
     values = changed("prod", **change)
     with pytest.raises(ConfigError) as refused:
-        parse_settings(values, stack="prod")
+        parse(values, stack="prod")
     message = str(refused.value)
     assert f"coa-lockdown:{key}:" in message and "production" in message and f"guardrailOverrides.{override}" in message
     values["guardrailOverrides"] = {override: "accepted for the migration window, ticket SEC-1234"}
-    settings = parse_settings(values, stack="prod")
+    settings = parse(values, stack="prod")
     assert settings.guardrail_overrides == {override: "accepted for the migration window, ticket SEC-1234"}
 
 
 def test_the_same_changes_are_fine_outside_production() -> None:
     for _, change, _ in BREACHES:
-        settings = parse_settings(changed("dev", **change), stack="dev")
+        settings = parse(changed("dev", **change), stack="dev")
         assert settings.production is False and settings.guardrail_overrides == {}
 
 
 def test_a_production_named_stack_with_a_dev_environment_is_refused() -> None:
     for stack in ("prod", "production", "genomics-prod", "prod-eastus2"):
         with pytest.raises(ConfigError, match="coa-lockdown:environment: 'dev' is refused in a production stack"):
-            parse_settings(changed("prod", environment="dev"), stack=stack)
+            parse(changed("prod", environment="dev"), stack=stack)
     # Not production by name: a dev environment is just dev.
-    assert parse_settings(changed("dev"), stack="products-dev").production is False
+    assert parse(changed("dev"), stack="products-dev").production is False
 
 
 def test_an_override_needs_a_known_name_and_a_real_reason() -> None:
     with pytest.raises(
         ConfigError, match=r"guardrailOverrides.sharedKeyAcess: unknown key; did you mean 'sharedKeyAccess'\?"
     ):
-        parse_settings(
-            changed("prod", guardrailOverrides={"sharedKeyAcess": "because we need it for now"}), stack="prod"
-        )
+        parse(changed("prod", guardrailOverrides={"sharedKeyAcess": "because we need it for now"}), stack="prod")
     with pytest.raises(ConfigError, match=r"guardrailOverrides\.sharedKeyAccess: 'ok' is not a reason"):
-        parse_settings(
+        parse(
             changed("prod", storage__allowSharedKeyAccess=True, guardrailOverrides={"sharedKeyAccess": "ok"}),
             stack="prod",
         )
@@ -85,13 +105,13 @@ def test_an_override_needs_a_known_name_and_a_real_reason() -> None:
 
 def test_an_unused_override_is_not_reported_as_in_force() -> None:
     values = changed("prod", guardrailOverrides={"sharedKeyAccess": "kept from an earlier migration"})
-    assert parse_settings(values, stack="prod").guardrail_overrides == {}
+    assert parse(values, stack="prod").guardrail_overrides == {}
 
 
 def test_production_defaults_protect_lock_and_geo_replicate() -> None:
-    prod = parse_settings(raw("prod"), stack="prod")
+    prod = parse(raw("prod"), stack="prod")
     assert (prod.protect_stateful_resources, prod.resource_locks, prod.storage_redundancy) == (True, True, "GZRS")
-    dev = parse_settings(raw("dev"), stack="dev")
+    dev = parse(raw("dev"), stack="dev")
     assert (dev.protect_stateful_resources, dev.resource_locks, dev.storage_redundancy) == (False, False, "ZRS")
 
 
@@ -108,7 +128,7 @@ def test_errors_in_several_sections_are_reported_together() -> None:
         tags="a=b",
     )
     with pytest.raises(ConfigError) as refused:
-        parse_settings(values, stack="prod")
+        parse(values, stack="prod")
     message = str(refused.value)
     assert message.startswith("5 configuration errors:")
     for key in ("location", "network.egress", "postgres.backupRetentionDays", "storage.allowSharedKeyAccess", "tags"):
@@ -144,7 +164,7 @@ def test_errors_in_several_sections_are_reported_together() -> None:
 )
 def test_shape_errors_name_the_key(change: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigError) as refused:
-        parse_settings(changed("dev", **change), stack="dev")
+        parse(changed("dev", **change), stack="dev")
     assert expected in str(refused.value)
 
 
@@ -181,7 +201,7 @@ AZURE_RULES = [
 )
 def test_azure_rules_are_checked_before_any_resource(stack: str, change: dict[str, Any], key: str, words: str) -> None:
     with pytest.raises(ConfigError) as refused:
-        parse_settings(changed(stack, **change), stack=stack)
+        parse(changed(stack, **change), stack=stack)
     assert f"coa-lockdown:{key}:" in str(refused.value) and words in str(refused.value), str(refused.value)
 
 
@@ -201,13 +221,13 @@ def test_azure_rules_are_checked_before_any_resource(stack: str, change: dict[st
     ],
 )
 def test_unusual_but_valid_values_are_accepted(change: dict[str, Any]) -> None:
-    assert parse_settings(changed("prod", **change), stack="prod").production
+    assert parse(changed("prod", **change), stack="prod").production
 
 
 def test_firewall_egress_in_dev_is_accepted() -> None:
     values = changed("dev", network__egress="firewall", network__firewallPrivateIp="10.0.1.4")
     values["network"]["trustedSourceCidrs"] = ["10.0.0.0/22"]
-    settings = parse_settings(values, stack="dev")
+    settings = parse(values, stack="dev")
     assert settings.network.egress == "firewall" and settings.network.firewall_private_ip == "10.0.1.4"
 
 
@@ -226,11 +246,35 @@ def test_a_wrong_shape_never_crashes_and_names_the_key(key: str, value: Any, exp
     values = changed("prod")
     values[key] = value
     with pytest.raises(ConfigError) as refused:
-        parse_settings(values, stack="prod")
+        parse(values, stack="prod")
     assert expected in str(refused.value)
 
 
 def test_an_invalid_environment_is_one_error_not_two() -> None:
     with pytest.raises(ConfigError) as refused:
-        parse_settings(changed("prod", environment=1), stack="prod")
+        parse(changed("prod", environment=1), stack="prod")
     assert str(refused.value) == "coa-lockdown:environment: must be a non-empty string, got 1"
+
+
+def test_production_refuses_pending_image_digests_unless_accepted_by_name() -> None:
+    values = raw("prod")
+    with pytest.raises(ConfigError) as refused:
+        parse(values, stack="prod", images=load_lock_with(tes=None, smokeTestTask=None))
+    message = str(refused.value)
+    assert "images.lock.json" in message and "tes, smokeTestTask" in message
+    assert "guardrailOverrides.unpinnedImages" in message and "cromwell" not in message
+    values["guardrailOverrides"] = {"unpinnedImages": "registry unreachable from the build host, SEC-77"}
+    settings = parse(values, stack="prod", images=load_lock_with(tes=None))
+    assert settings.guardrail_overrides == {"unpinnedImages": "registry unreachable from the build host, SEC-77"}
+    # Outside production a pending digest is allowed (the chart falls back to the tag).
+    assert parse(raw("dev"), stack="dev", images=load_lock_with(tes=None)).images.unpinned() == ["tes"]
+
+
+def load_lock_with(**digests: str | None) -> ImageLock:
+    raw_lock = json.loads((REPO / "images.lock.json").read_text())
+    for key, entry in raw_lock["images"].items():
+        entry["digest"] = PINNED[key].digest
+        entry["resolved"] = "test fixture"
+    for key, digest in digests.items():
+        raw_lock["images"][key]["digest"] = digest
+    return parse_lock(raw_lock)

@@ -3,21 +3,23 @@ exact values each stack passes to the release."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import helm_python
 import pytest
 import yaml
 from stackquery import ancestors, by_id, one
 
 from components.config import DEFAULT_BATCH_IMAGE
+from components.images import ImageLock, load_lock, parse_lock
+from components.registry import DEFAULT_CACHE_RULES
 from components.settings import BatchNodeImages
 from components.start_task import StartTaskSettings, render_start_task
 from components.workload import (
     CHART_PATH,
-    COA_TAG,
-    CROMWELL_TAG,
     ChartInputs,
     ChartOptions,
     helm_values,
@@ -27,7 +29,7 @@ from offline.harness import ProgramRun
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "chart"))
 from chart_checks import pod_security_violations, pod_specs  # noqa: E402
-from render import render_chart  # noqa: E402
+from render import deep_merge, load_values, render_chart  # noqa: E402
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -128,8 +130,8 @@ def test_both_stacks_run_the_same_generation(dev: ProgramRun, prod: ProgramRun) 
     """dev is a small prod: TES/TriggerService 6.0.0 on PostgreSQL and Cromwell 87, keyless, in both."""
     for run in (dev, prod):
         values = _values(run)
-        assert values["images"]["tes"]["tag"] == values["images"]["triggerservice"]["tag"] == COA_TAG == "6.0.0"
-        assert values["images"]["cromwell"]["tag"] == CROMWELL_TAG == "87"
+        assert values["images"]["tes"]["tag"] == values["images"]["triggerservice"]["tag"] == "6.0.0"
+        assert values["images"]["cromwell"]["tag"] == "87"
         assert values["keyVault"]["secrets"]["tesDbPassword"] == "tes-db-password"
         assert "taskDatabase" not in values
         # No shared keys: Cromwell cannot sign SAS, so executions go through the keyless CSI mount.
@@ -247,14 +249,9 @@ def _inputs(**override: str) -> ChartInputs[str]:
 def _options(**override: Any) -> ChartOptions:
     base: dict[str, Any] = dict(
         kubernetes_version="1.33.2",
-        repositories={
-            "cromwell": "b/cromwell",
-            "tes": "c/tes",
-            "triggerservice": "c/ts",
-            "postgres": "l/pg",
-            "curl": "c/curl",
-            "ubuntu": "l/ubuntu",
-        },
+        cache_rules={rule.target_repository: rule.source_repository for rule in DEFAULT_CACHE_RULES},
+        images=load_lock(),
+        require_image_digests=False,
         private_endpoints_cidr="10.1.4.0/24",
         postgres_cidr="10.1.5.0/28",
         batch_prefix="coadev",
@@ -267,8 +264,12 @@ def _options(**override: Any) -> ChartOptions:
 def test_helm_values_uses_the_minor_version_and_registry_repositories() -> None:
     values = helm_values(_inputs(), _options())
     assert values["kubernetesVersion"] == "1.33"
-    assert values["images"]["dbClient"]["repository"] == "l/pg"
-    assert values["images"]["triggerservice"] == {"repository": "c/ts", "tag": "6.0.0"}
+    assert values["images"]["dbClient"]["repository"] == "library/postgres"
+    assert values["images"]["triggerservice"] == {
+        "repository": "cromwellonazure/triggerservice",
+        "tag": "6.0.0",
+        "digest": load_lock()["triggerservice"].digest or "",
+    }
 
 
 def test_helm_values_carries_the_start_task_script_and_rejects_one_without_a_shebang() -> None:
@@ -282,8 +283,78 @@ def test_helm_values_carries_the_start_task_script_and_rejects_one_without_a_she
 def test_helm_values_rejects_missing_task_database_settings() -> None:
     with pytest.raises(ValueError, match="tes_db_password_secret"):
         helm_values(_inputs(tes_db_password_secret=""), _options())
-    with pytest.raises(KeyError, match="triggerservice"):
-        helm_values(_inputs(), _options(repositories={"cromwell": "a", "tes": "b", "postgres": "c"}))
+
+
+def test_an_image_no_cache_rule_serves_is_refused_with_its_lock_entry() -> None:
+    rules = {rule.target_repository: rule.source_repository for rule in DEFAULT_CACHE_RULES}
+    rules.pop("cromwellonazure/triggerservice")
+    with pytest.raises(
+        ValueError, match=r"images\.triggerservice: no cache rule serves cromwellonazure/triggerservice"
+    ):
+        helm_values(_inputs(), _options(cache_rules=rules))
+    rules["cromwellonazure/triggerservice"] = "docker.io/someone/triggerservice"
+    with pytest.raises(ValueError, match=r"from mcr\.microsoft\.com/cromwellonazure/triggerservice"):
+        helm_values(_inputs(), _options(cache_rules=rules))
+
+
+def _pinned_lock(**changes: Any) -> ImageLock:
+    raw = json.loads((REPO / "images.lock.json").read_text())
+    for index, entry in enumerate(raw["images"].values()):
+        entry.update(digest="sha256:" + f"{index + 1:x}" * 64, resolved="test fixture")
+    for key, change in changes.items():
+        raw["images"][key].update(change)
+    return parse_lock(raw)
+
+
+REGISTRY = load_values("values-dev")["images"]["registry"]
+
+
+def _render_with(lock: ImageLock, *, require_digests: bool) -> list[dict[str, Any]]:
+    """The chart test values with the images helm_values derives from `lock`."""
+    derived = helm_values(_inputs(), _options(images=lock, require_image_digests=require_digests))
+    images = {**derived["images"], "registry": REGISTRY}
+    return render_chart(deep_merge(load_values("values-dev"), {"images": images, "smokeTest": derived["smokeTest"]}))
+
+
+def _containers(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """workload/container -> image, for every pod the chart renders (hooks and the helm test pod included)."""
+    images = {}
+    for obj in objects:
+        spec = obj["spec"] if obj["kind"] == "Pod" else obj.get("spec", {}).get("template", {}).get("spec")
+        for container in [*(spec or {}).get("initContainers", []), *(spec or {}).get("containers", [])]:
+            images[f"{obj['kind']}/{obj['metadata']['name']}/{container['name']}"] = container["image"]
+    return images
+
+
+def test_every_rendered_image_is_pinned_by_the_lock_digest_when_pinned() -> None:
+    lock = _pinned_lock()
+    objects = _render_with(lock, require_digests=True)
+    images = _containers(objects)
+    assert images, "the chart renders no container"
+    for where, image in images.items():
+        name, _, digest = image.partition("@")
+        assert digest and digest in {pin.digest for pin in lock.pins.values()}, f"{where}: {image}"
+        assert name.startswith(f"{REGISTRY}/") and ":" in name, f"{where} keeps its tag for readers: {image}"
+    # The hello-world task runs on Batch from the same lock (Cromwell 87 accepts repo:tag@digest,
+    # broadinstitute/cromwell@87:dockerHashing/src/main/scala/cromwell/docker/DockerImageIdentifier.scala:55-117).
+    options = next(o for o in objects if o["kind"] == "ConfigMap" and "options.json" in o.get("data", {}))
+    task = json.loads(options["data"]["options.json"])["default_runtime_attributes"]["docker"]
+    assert task == f"{REGISTRY}/library/ubuntu:22.04@{lock['smokeTestTask'].digest}"
+
+
+def test_a_build_sourced_image_runs_from_the_build_repository() -> None:
+    lock = _pinned_lock(tes={"source": "build"})
+    values = helm_values(_inputs(), _options(images=lock))
+    assert values["images"]["tes"] == {"repository": "coa-build/tes", "tag": "6.0.0", "digest": lock["tes"].digest}
+
+
+@pytest.mark.parametrize("key", ["cromwell", "tes", "triggerservice", "dbClient", "smokeTest", "smokeTestTask"])
+def test_the_chart_refuses_a_bare_tag_when_digests_are_required(key: str) -> None:
+    lock = _pinned_lock(**{key: {"digest": None, "resolved": None}})
+    with pytest.raises(helm_python.HelmValuesError, match="digest"):
+        _render_with(lock, require_digests=True)
+    # The same values render when digests are not required (dev, or a production stack that accepted it by name).
+    assert _render_with(lock, require_digests=False)
 
 
 # Types whose resources the pods use before they can start: the release waits for each of them in the stack.

@@ -13,13 +13,17 @@ app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end }}
 
-{{/* registry/repository[:tag][@digest]; the schema guarantees a non-latest tag or a sha256 digest. */}}
-{{- define "coa.image" -}}
-{{- $img := index .root.Values.images .name -}}
-{{- $ref := printf "%s/%s" .root.Values.images.registry $img.repository -}}
-{{- if $img.tag }}{{ $ref = printf "%s:%s" $ref $img.tag }}{{ end -}}
-{{- if $img.digest }}{{ $ref = printf "%s@%s" $ref $img.digest }}{{ end -}}
+{{/* registry/repository[:tag][@digest] of an image value; the tag stays for readers, the digest decides what runs.
+The schema guarantees a non-latest tag or a sha256 digest, and a digest on every image when images.requireDigest. */}}
+{{- define "coa.imageRef" -}}
+{{- $ref := printf "%s/%s" .registry .image.repository -}}
+{{- if .image.tag }}{{ $ref = printf "%s:%s" $ref .image.tag }}{{ end -}}
+{{- if .image.digest }}{{ $ref = printf "%s@%s" $ref .image.digest }}{{ end -}}
 {{- $ref -}}
+{{- end }}
+
+{{- define "coa.image" -}}
+{{- include "coa.imageRef" (dict "registry" .root.Values.images.registry "image" (index .root.Values.images .name)) -}}
 {{- end }}
 
 {{/* Egress rule to the cluster DNS (CoreDNS in kube-system); every pod that resolves a name needs it, hooks included. */}}

@@ -1,0 +1,191 @@
+"""The image lock: every image the chart runs, pinned by the digest of what was reviewed (images.lock.json).
+
+A tag in a public registry can be re-pushed; a digest cannot change what it names. Each entry records where the image
+comes from, the tag that was resolved and the digest that pins it, and how the digest was obtained (`resolved`):
+- `source: cache`: pulled through the registry's artifact-cache rule from `upstream` (scripts/pin-images.sh resolves
+  and checks the digest upstream);
+- `source: build`: built by scripts/build-images.sh from the pinned source commit, the way CoA 6.0.0's deployer builds
+  TES and TriggerService into its own registry (CromwellOnAzure@6.0.0:src/deploy-cromwell-on-azure/Deployer.cs:1226-1296),
+  and pushed to `build.repository`.
+A null digest is a pin still pending; the chart then falls back to the tag, which production refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from components.config_reader import ConfigError, suggest
+
+LOCK_FILE = Path(__file__).resolve().parents[1] / "images.lock.json"
+
+# The chart's image keys (charts/cromwell-on-azure values `images.*`, plus the smoke test's task image).
+CHART_IMAGES = ("cromwell", "tes", "triggerservice", "dbClient", "smokeTest", "smokeTestTask")
+
+ImageSource = Literal["cache", "build"]
+SOURCES: tuple[ImageSource, ...] = ("cache", "build")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+COMMIT = re.compile(r"[0-9a-f]{40}")
+# OCI distribution spec: tag grammar and repository path components.
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+UPSTREAM = re.compile(r"[a-z0-9.-]+\.[a-z]{2,}/" + REPOSITORY.pattern)
+
+ENTRY_KEYS = {"source", "upstream", "repository", "tag", "digest", "resolved", "build"}
+BUILD_KEYS = {"repository", "source", "ref", "commit", "submodules", "context", "dockerfile"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSource:
+    """Where scripts/build-images.sh builds an image from: a git commit (tags can move too) and its submodules."""
+
+    repository: str
+    source: str
+    ref: str
+    commit: str
+    submodules: Mapping[str, str]
+    context: str
+    dockerfile: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePin:
+    key: str
+    source: ImageSource
+    upstream: str
+    # Repository in our registry the cache rule fills (`source: cache`).
+    cache_repository: str
+    tag: str
+    digest: str | None
+    resolved: str | None
+    build: BuildSource | None
+
+    @property
+    def repository(self) -> str:
+        """Repository inside our registry that the chart pulls from."""
+        return self.build.repository if self.source == "build" and self.build else self.cache_repository
+
+    def chart_value(self) -> dict[str, str]:
+        return {"repository": self.repository, "tag": self.tag, "digest": self.digest or ""}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageLock:
+    pins: Mapping[str, ImagePin]
+
+    def unpinned(self) -> list[str]:
+        """Keys whose digest is still pending, in chart order."""
+        return [key for key in CHART_IMAGES if not self.pins[key].digest]
+
+    def __getitem__(self, key: str) -> ImagePin:
+        return self.pins[key]
+
+
+def _fail(where: str, message: str) -> ConfigError:
+    return ConfigError(f"images.lock.json: {where}: {message}")
+
+
+def _string(entry: Mapping[str, Any], where: str, key: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(f"{where}.{key}", f"must be a non-empty string, got {value!r}")
+    if pattern and not pattern.fullmatch(value):
+        raise _fail(f"{where}.{key}", f"{value!r} does not match {pattern.pattern}")
+    return value
+
+
+def _unknown(entry: Mapping[str, Any], where: str, known: set[str]) -> None:
+    for key in sorted(set(entry) - known):
+        raise _fail(f"{where}.{key}", f"unknown key{suggest(key, known)}")
+
+
+def _build(raw: Any, where: str) -> BuildSource:
+    if not isinstance(raw, Mapping):
+        raise _fail(where, f"must be an object, got {raw!r}")
+    _unknown(raw, where, BUILD_KEYS)
+    submodules = raw.get("submodules", {})
+    if not isinstance(submodules, Mapping):
+        raise _fail(f"{where}.submodules", f"must map submodule paths to commits, got {submodules!r}")
+    for path, commit in submodules.items():
+        if not isinstance(commit, str) or not COMMIT.fullmatch(commit):
+            raise _fail(f"{where}.submodules.{path}", f"must be a 40-hex commit, got {commit!r}")
+    return BuildSource(
+        repository=_string(raw, where, "repository", REPOSITORY),
+        source=_string(raw, where, "source", re.compile(r"https://[^\s#]+")),
+        ref=_string(raw, where, "ref"),
+        commit=_string(raw, where, "commit", COMMIT),
+        submodules=dict(submodules),
+        context=_string(raw, where, "context"),
+        dockerfile=_string(raw, where, "dockerfile"),
+    )
+
+
+def _pin(key: str, raw: Any) -> ImagePin:
+    where = f"images.{key}"
+    if not isinstance(raw, Mapping):
+        raise _fail(where, f"must be an object, got {raw!r}")
+    _unknown(raw, where, ENTRY_KEYS)
+    source = raw.get("source")
+    if source not in SOURCES:
+        raise _fail(f"{where}.source", f"{source!r} is not one of {', '.join(SOURCES)}")
+    tag = _string(raw, where, "tag", TAG)
+    if tag.lower() == "latest":
+        raise _fail(f"{where}.tag", "'latest' names whatever was pushed last; pin a version")
+    digest = raw.get("digest")
+    if digest is not None and (not isinstance(digest, str) or not DIGEST.fullmatch(digest)):
+        raise _fail(f"{where}.digest", f"must be null (pending) or sha256:<64 lowercase hex>, got {digest!r}")
+    resolved = raw.get("resolved")
+    if digest and not (isinstance(resolved, str) and resolved.strip()):
+        raise _fail(f"{where}.resolved", "a digest needs its provenance: how and when it was resolved")
+    build = _build(raw["build"], f"{where}.build") if raw.get("build") is not None else None
+    if source == "build" and build is None:
+        raise _fail(f"{where}.build", "source: build needs the build block (source commit, context, Dockerfile)")
+    return ImagePin(
+        key=key,
+        source=source,
+        upstream=_string(raw, where, "upstream", UPSTREAM),
+        cache_repository=_string(raw, where, "repository", REPOSITORY),
+        tag=tag,
+        digest=digest,
+        resolved=resolved if isinstance(resolved, str) else None,
+        build=build,
+    )
+
+
+def parse_lock(raw: Any) -> ImageLock:
+    """Validate the lock document; every problem is reported at once, each naming its entry and key."""
+    images = raw.get("images") if isinstance(raw, Mapping) else None
+    if not isinstance(images, Mapping):
+        raise _fail("images", "the lock must be an object with an `images` object")
+    errors: list[str] = []
+    pins: dict[str, ImagePin] = {}
+    for key in CHART_IMAGES:
+        if key not in images:
+            errors.append(f"images.lock.json: images.{key}: missing; the chart runs it")
+    for key, entry in images.items():
+        if key not in CHART_IMAGES:
+            errors.append(f"images.lock.json: images.{key}: not an image the chart runs{suggest(key, CHART_IMAGES)}")
+            continue
+        try:
+            pins[key] = _pin(key, entry)
+        except ConfigError as error:
+            errors.append(error.args[0])
+    if errors:
+        raise ConfigError(
+            errors[0] if len(errors) == 1 else f"{len(errors)} image lock errors:\n  - " + "\n  - ".join(errors)
+        )
+    return ImageLock(pins=pins)
+
+
+def load_lock(path: Path = LOCK_FILE) -> ImageLock:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name}: not found at {path}; it pins every image the chart runs") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path.name}: not valid JSON ({error})") from None
+    return parse_lock(raw)
