@@ -20,6 +20,8 @@ ALLOWED_WRITES = {
     ("pull-request.yml", "preview"): {"id-token", "pull-requests"},
     ("deploy.yml", "dev"): {"id-token"},
     ("deploy.yml", "prod"): {"id-token"},
+    ("build-images.yml", "build"): {"id-token"},
+    ("pull-request.yml", "image-digests"): set(),
 }
 
 
@@ -36,12 +38,38 @@ def pulumi_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(job_id, step) for job_id, step in steps_of(workflow) if action_of(step) == PULUMI_ACTION]
 
 
-def test_the_two_workflows_exist_with_their_triggers(
+def test_the_workflows_exist_with_their_triggers(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    assert set(workflows) == {"pull-request.yml", "deploy.yml"}
+    assert set(workflows) == {"pull-request.yml", "deploy.yml", "build-images.yml"}
     assert set(workflows["pull-request.yml"]["on"]) == {"pull_request"}
     assert workflows["deploy.yml"]["on"] == {"push": {"branches": ["main"]}}
+    # Builds run only when a maintainer asks; their result comes back as an artifact to review, never a push.
+    assert set(workflows["build-images.yml"]["on"]) == {"workflow_dispatch"}
+
+
+def test_jobs_that_reach_private_endpoints_run_inside_the_network(workflows: dict[str, dict[str, Any]]) -> None:
+    """The Helm release talks to the private API server, the smoke test to the cluster, the image build to the
+    private registry: none of that is reachable from a GitHub-hosted runner."""
+    private = "${{ vars.PRIVATE_RUNNER_LABEL || 'self-hosted' }}"
+    for name, job_id in (("deploy.yml", "dev"), ("deploy.yml", "prod"), ("build-images.yml", "build")):
+        assert workflows[name]["jobs"][job_id]["runs-on"] == private, f"{name}:{job_id}"
+
+
+def test_the_image_build_writes_nothing_back_and_pins_what_it_built(workflows: dict[str, dict[str, Any]]) -> None:
+    job = workflows["build-images.yml"]["jobs"]["build"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "scripts/build-images.sh" in runs and "git push" not in runs
+    uploads = [step for step in job["steps"] if action_of(step) == "actions/upload-artifact"]
+    assert uploads and uploads[0]["with"]["path"] == "images.lock.json"
+
+
+def test_pull_requests_check_every_recorded_digest_upstream(workflows: dict[str, dict[str, Any]]) -> None:
+    job = workflows["pull-request.yml"]["jobs"]["image-digests"]
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "scripts/pin_images.py --check" in runs
+    assert re.search(r"go install github\.com/google/go-containerregistry/cmd/crane@v\d+\.\d+\.\d+", runs)
 
 
 def test_permissions_default_to_none_and_each_job_writes_only_what_it_needs(
@@ -75,7 +103,7 @@ def test_azure_login_uses_oidc_and_no_stored_credential(
             env = job.get("env", {})
             assert env.get("ARM_USE_OIDC") == "true", f"{name}:{job_id}"
             assert env.get("ARM_CLIENT_ID") == inputs["client-id"], f"{name}:{job_id}"
-    assert logins == 3, "expected azure/login in the preview, dev and prod jobs"
+    assert logins == 4, "expected azure/login in the preview, dev, prod and image build jobs"
     for path in workflow_paths:
         text = path.read_text(encoding="utf-8")
         for forbidden in (
@@ -102,6 +130,8 @@ def test_every_preview_and_up_runs_the_policy_pack_against_self_managed_state(
 ) -> None:
     commands: list[str] = []
     for name, workflow in workflows.items():
+        if not pulumi_steps(workflow):
+            continue
         assert workflow["env"]["PULUMI_VERSION"] == pinned_pulumi_version, name
         for job_id, step in pulumi_steps(workflow):
             inputs = step["with"]
