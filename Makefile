@@ -2,17 +2,27 @@
 #   make preview STACK=dev   offline preview + policy check of a stack (no Azure subscription needed)
 #   make test                linters, type check and the test suite
 #   make diff STACK=prod     stateful resources (data) the branch would replace or delete, against main's preview
+#   make scan                Checkov on every stack's exported ARM template and rendered Helm chart (out/scan/)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
+# Checkov lives in its own venv: its dependencies conflict with the project's pins (constraints.txt).
+SCAN_VENV ?= .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+SCAN_STACKS := dev prod
 
-.PHONY: preview test lint typecheck pytest bench readme clean diff
+.PHONY: preview test lint typecheck pytest bench readme clean diff scan
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt tests/delivery/tools/package-lock.json
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	npm ci --ignore-scripts --no-audit --no-fund --prefix tests/delivery/tools
+	touch $@
+
+$(SCAN_STAMP): requirements-scan.txt constraints-scan.txt
+	python3 -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt -c constraints-scan.txt
 	touch $@
 
 preview: $(STAMP)
@@ -41,6 +51,16 @@ diff: $(STAMP)
 	cp "$$src/Pulumi.$(STACK).yaml" $(BASE_OUT)/; \
 	$(PY) -m offline diff --stack $(STACK) --base $(BASE_OUT)/resources.json --base-config $(BASE_OUT)/Pulumi.$(STACK).yaml --format $(DIFF_FORMAT) $(if $(STRICT),--strict)
 
+# Each stack's offline preview, as `make preview` runs it (exit 1, mandatory policy violations, still writes the
+# resources.json the scan reads; `make preview` is where violations fail), then Checkov judged by scan/waivers.yaml.
+scan: $(STAMP) $(SCAN_STAMP)
+	@set -e; for stack in $(SCAN_STACKS); do \
+	  config=; if [ -f policy/config/$$stack.json ]; then config="--policy-config policy/config/$$stack.json"; fi; \
+	  status=0; $(PY) -m offline preview --stack $$stack $$config --format json >/dev/null || status=$$?; \
+	  if [ "$$status" -gt 1 ]; then echo "error: the offline preview of $$stack failed (exit $$status)" >&2; exit 2; fi; \
+	done
+	$(PY) -m scan --stacks $(SCAN_STACKS) --checkov $(SCAN_VENV)/bin/checkov
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -48,7 +68,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-pytest: $(STAMP)
+# tests/scan runs Checkov from the scan venv.
+pytest: $(STAMP) $(SCAN_STAMP)
 	$(PY) -m pytest -q -n 2
 
 test: lint typecheck pytest
@@ -60,4 +81,4 @@ readme: $(STAMP)
 	$(PY) -m offline diagram --stack dev --readme README.md
 
 clean:
-	rm -rf out $(VENV) tests/delivery/tools/node_modules
+	rm -rf out $(VENV) $(SCAN_VENV) tests/delivery/tools/node_modules

@@ -1,7 +1,8 @@
 """Render charts/cromwell-on-azure with the real Helm engine (helm-python-sdk, no binary).
 
 The integrator reuses `render_chart` to render with the exact values a stack passes to the
-`kubernetes:helm.sh/v3:Release`, so tests see what Helm would apply.
+`kubernetes:helm.sh/v3:Release`, so tests see what Helm would apply. The rendering itself lives in
+scan/chart.py, which `make scan` uses to hand the same manifests to Checkov.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import helm_python
 import yaml
 
-CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "cromwell-on-azure"
+# CHART_DIR is re-exported for the chart tests.
+from scan.chart import CHART_DIR as CHART_DIR
+from scan.chart import NAMESPACE, RELEASE_NAME, render_manifests
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
-RELEASE_NAME = "coa"
-NAMESPACE = "coa"
 
 
 def load_values(name: str) -> dict[str, Any]:
@@ -37,14 +38,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def render_manifests(
-    values: Mapping[str, Any], *, namespace: str = NAMESPACE, release: str = RELEASE_NAME
-) -> dict[str, str]:
-    """Template path -> rendered text. Raises helm_python.HelmValuesError when the schema rejects values."""
-    with helm_python.Chart.load(CHART_DIR) as chart:
-        return chart.render(dict(values), name=release, namespace=namespace, is_install=True)
 
 
 def render_chart(

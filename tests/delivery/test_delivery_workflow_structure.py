@@ -187,13 +187,36 @@ def test_offline_job_tests_previews_every_stack_and_publishes_policy_results(
     assert "make preview STACK=" in runs
     assert "for stack in " + " ".join(STACKS) + "; do" in runs
     sarif = [step for step in job["steps"] if action_of(step) == "github/codeql-action/upload-sarif"]
-    assert [step["with"]["sarif_file"] for step in sarif] == [f"out/{stack}/policy.sarif" for stack in STACKS]
+    policy = [step["with"]["sarif_file"] for step in sarif if step["with"]["sarif_file"].endswith("/policy.sarif")]
+    assert policy == [f"out/{stack}/policy.sarif" for stack in STACKS]
     categories = [step["with"]["category"] for step in sarif]
-    assert len(set(categories)) == len(STACKS), "each stack needs its own code scanning category"
+    assert len(set(categories)) == len(sarif), "each stack and tool needs its own code scanning category"
     # Results must reach code scanning even when a mandatory violation failed the preview step.
     assert all("!cancelled()" in step["if"] for step in sarif)
     artifacts = [step for step in job["steps"] if action_of(step) == "actions/upload-artifact"]
     assert len(artifacts) == 1 and artifacts[0]["with"]["path"] == "out/"
+
+
+def test_offline_job_scans_every_stack_with_checkov_and_publishes_its_sarif(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    steps = workflows["pull-request.yml"]["jobs"]["offline"]["steps"]
+    previews = [i for i, step in enumerate(steps) if "make preview STACK=" in step.get("run", "")]
+    scans = [i for i, step in enumerate(steps) if "make scan" in step.get("run", "")]
+    artifacts = [i for i, step in enumerate(steps) if action_of(step) == "actions/upload-artifact"]
+    assert len(scans) == 1 and previews[0] < scans[0] < artifacts[0], "scan after the previews, kept in out/"
+    scan = steps[scans[0]]
+    assert "!cancelled()" in scan["if"] and "continue-on-error" not in scan, "a red scan must fail the job"
+    uploads = [
+        step
+        for step in steps[scans[0] :]
+        if action_of(step) == "github/codeql-action/upload-sarif" and "/scan/" in step["with"]["sarif_file"]
+    ]
+    expected = [
+        f"out/scan/{stack}/checkov-{tool}/results_sarif.sarif" for stack in STACKS for tool in ("arm", "kubernetes")
+    ]
+    assert [step["with"]["sarif_file"] for step in uploads] == expected
+    assert all("!cancelled()" in step["if"] and step["with"]["category"].startswith("checkov-") for step in uploads)
 
 
 def test_offline_job_fails_when_a_protected_resource_would_be_replaced_against_the_base(
