@@ -15,7 +15,7 @@ from pulumi_azure_native import containerservice as cs
 from components.access import assign
 from components.identity import Identity
 from components.monitoring import diagnostics
-from components.settings import AksSettings, EgressMode, NodePoolSettings
+from components.settings import OS_DISK_SIZE_GB, AksSettings, EgressMode, NodePoolSettings
 
 # kubelogin login modes that need no browser or device code: the CI runner's `az login` (azure/login with OIDC),
 # a federated token file (workload identity, e.g. a self-hosted runner on AKS), or a service principal from env.
@@ -102,7 +102,13 @@ def _pool(mode: str, pool: NodePoolSettings, args: AksArgs) -> dict[str, Any]:
         max_count=pool.max_count,
         count=pool.min_count,
         availability_zones=list(args.settings.availability_zones) or None,
-        os_disk_size_gb=128,
+        # Ephemeral: no managed OS disk to leak or pay for, faster reimage; a size whose local disk cannot hold it
+        # fails at creation instead of silently falling back to a managed disk (CKV_AZURE_226).
+        os_disk_type=cs.OSDiskType.EPHEMERAL,
+        os_disk_size_gb=OS_DISK_SIZE_GB,
+        # Azure CNI Overlay's default, stated so it is reviewed: pods take addresses from the pod CIDR (/24 per
+        # node), not from the aks subnet (CKV_AZURE_168).
+        max_pods=250,
         # One surge node per pool: the aks subnet is sized for maxCount + 1 per pool (config validation).
         upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="1"),
         tags=dict(args.tags),

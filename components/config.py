@@ -17,6 +17,7 @@ from components import guardrails, naming
 from components.config_reader import PROJECT, ConfigError, Reader, suggest
 from components.images import ImageLock, load_lock
 from components.settings import (
+    OS_DISK_SIZE_GB,
     AksSettings,
     BatchNodeImage,
     BatchNodeImages,
@@ -247,17 +248,27 @@ POSTGRES_STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 1638
 POSTGRES_TIER_OF_FAMILY = {"B": "Burstable", "D": "GeneralPurpose", "E": "MemoryOptimized"}
 
 
+# Node OS disks are ephemeral (components/aks.py, OS_DISK_SIZE_GB): the VM's local temporary disk must hold them.
+# Dv5/Ev5 sizes with a local disk (ds, ads) have 37.5 GiB of it per vCPU; other sizes are left for Azure to judge.
+EPHEMERAL_TEMP_DISK = re.compile(r"Standard_[DE](?P<vcpus>\d+)a?ds_v5", re.IGNORECASE)
+TEMP_DISK_GIB_PER_VCPU = 37.5
+
+
 def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
     pool = reader.child(name, {"vmSize", "minCount", "maxCount"})
     min_count = pool.integer("minCount", default_min, minimum=1, maximum=1000)
     max_count = pool.integer("maxCount", default_max, minimum=1, maximum=1000)
     if max_count < min_count:
         raise pool.fail("maxCount", f"{max_count} is below minCount ({min_count})")
-    return NodePoolSettings(
-        vm_size=pool.string("vmSize", default_size, pattern=r"Standard_[A-Za-z0-9_]+", hint="an Azure VM size"),
-        min_count=min_count,
-        max_count=max_count,
-    )
+    vm_size = pool.string("vmSize", default_size, pattern=r"Standard_[A-Za-z0-9_]+", hint="an Azure VM size")
+    known = EPHEMERAL_TEMP_DISK.fullmatch(vm_size)
+    if known and int(known["vcpus"]) * TEMP_DISK_GIB_PER_VCPU < OS_DISK_SIZE_GB:
+        raise pool.fail(
+            "vmSize",
+            f"{vm_size!r} has a {int(known['vcpus']) * TEMP_DISK_GIB_PER_VCPU:g} GiB temporary disk, too small for the "
+            f"{OS_DISK_SIZE_GB} GiB ephemeral OS disk; use 4 vCPUs or more (e.g. Standard_D4ds_v5)",
+        )
+    return NodePoolSettings(vm_size=vm_size, min_count=min_count, max_count=max_count)
 
 
 def _parse_aks(reader: Reader) -> AksSettings:

@@ -12,6 +12,8 @@ from components.images import ImageLock
 EgressMode = Literal["natGateway", "firewall"]
 # TES 6 keeps tasks in PostgreSQL; the Cosmos DB generation (TES 3.2) is refused by config.
 TaskDatabaseKind = Literal["postgresql"]
+# AKS node OS disk: ephemeral, on the VM's local temporary disk (config checks the known sizes hold it).
+OS_DISK_SIZE_GB = 128
 
 
 @dataclass(frozen=True, kw_only=True)

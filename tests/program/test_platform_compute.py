@@ -35,6 +35,11 @@ def _settings(run: ProgramRun) -> Settings:
     return parse_settings({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")})
 
 
+def _raw(stack: str) -> dict[str, Any]:
+    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+
+
 def _cluster(run: ProgramRun) -> dict[str, Any]:
     return one(run, CLUSTER).inputs
 
@@ -317,3 +322,26 @@ def test_ci_kubeconfig_rejects_interactive_modes_and_non_exec_users() -> None:
     admin["users"][0]["user"] = {"client-certificate-data": "x", "client-key-data": "y"}
     with pytest.raises(ValueError, match="kubelogin"):
         ci_kubeconfig(yaml.safe_dump(admin))
+
+
+def test_node_pools_use_ephemeral_os_disks_and_state_their_pod_limit(stack: ProgramRun) -> None:
+    """Checkov's CKV_AZURE_226/168: an OS disk that cannot be ephemeral fails at creation instead of silently
+    becoming a managed disk; the pod limit is reviewed, not defaulted."""
+    pools = [*_cluster(stack)["agentPoolProfiles"], *(p.inputs for p in stack.of_type(POOL))]
+    assert len(pools) == 2
+    for pool in pools:
+        assert pool["osDiskType"] == "Ephemeral" and pool["osDiskSizeGB"] == 128
+        assert pool["maxPods"] == 250
+
+
+@pytest.mark.parametrize(("size", "fits"), [("Standard_D2ds_v5", False), ("Standard_E2ads_v5", False),
+                                            ("Standard_D4ds_v5", True), ("Standard_D8ads_v5", True),
+                                            ("Standard_F8s_v2", True)])  # fmt: skip
+def test_a_node_size_too_small_for_the_ephemeral_os_disk_is_refused(size: str, fits: bool) -> None:
+    raw = _raw("dev")
+    raw["kubernetes"]["userPool"]["vmSize"] = size
+    if fits:  # Known to fit, or unknown to this check (Azure then refuses a size that cannot hold it).
+        parse_settings(raw, stack="dev")
+        return
+    with pytest.raises(ValueError, match=rf"coa-lockdown:kubernetes\.userPool\.vmSize: '{size}' has a 75 GiB"):
+        parse_settings(raw, stack="dev")

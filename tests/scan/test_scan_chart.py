@@ -25,9 +25,10 @@ def _rendered_images(document: dict[str, Any], destination: Path) -> set[str]:
 
 
 def _expected_images(document: dict[str, Any]) -> set[str]:
-    images = dict(_release(document)["inputs"]["values"]["images"])
-    registry = images.pop("registry")
-    return {f"{registry}/{image['repository']}:{image['tag']}" for image in images.values()}
+    images = {k: v for k, v in _release(document)["inputs"]["values"]["images"].items() if isinstance(v, dict)}
+    registry = _release(document)["inputs"]["values"]["images"]["registry"]
+    digest = {key: f"@{image['digest']}" if image.get("digest") else "" for key, image in images.items()}
+    return {f"{registry}/{image['repository']}:{image['tag']}{digest[key]}" for key, image in images.items()}
 
 
 def test_the_release_values_are_what_gets_rendered(dev_document: dict[str, Any], tmp_path: Path) -> None:
