@@ -1,5 +1,8 @@
 """coa-lockdown: composes the components for one stack. All configuration is validated before anything is created."""
 
+import calendar
+import datetime
+
 import pulumi
 from pulumi_azure_native import authorization, resources
 
@@ -17,10 +20,17 @@ from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
 from components.registry import Registry, RegistryArgs
+from components.rotation import RotationSchedule
 from components.storage import Storage, StorageArgs
 from components.workload import SERVICE_ACCOUNTS, ChartInputs, ChartOptions, CromwellOnAzure, CromwellOnAzureArgs
 
 settings = load_settings()
+# The day decides which rotation period the generated passwords belong to (components/rotation.py).
+rotation = RotationSchedule(
+    period_days=settings.secret_rotation.period_days,
+    grace_days=settings.secret_rotation.grace_days,
+    today=datetime.datetime.now(datetime.UTC).date(),
+)
 secrets = pulumi.Config()
 client = authorization.get_client_config_output()
 tags = dict(settings.tags)
@@ -109,11 +119,21 @@ vault = KeyVault(
     ),
 )
 if settings.image_scanner:
-    vault.add_secret(
-        "scanner-username", settings.image_scanner.username_secret_name, secrets.require_secret("imageScannerUsername")
+    scanner = settings.image_scanner
+    scanner_expiry = (
+        calendar.timegm(scanner.credentials_expire_on.timetuple()) if scanner.credentials_expire_on else None
     )
     vault.add_secret(
-        "scanner-password", settings.image_scanner.password_secret_name, secrets.require_secret("imageScannerPassword")
+        "scanner-username",
+        scanner.username_secret_name,
+        secrets.require_secret("imageScannerUsername"),
+        expires=scanner_expiry,
+    )
+    vault.add_secret(
+        "scanner-password",
+        scanner.password_secret_name,
+        secrets.require_secret("imageScannerPassword"),
+        expires=scanner_expiry,
     )
 identities = Identities(
     f"{prefix}-identity",
@@ -144,6 +164,7 @@ postgres = Postgres(
         private_dns_zone_id=dns.zone_ids["postgres"],
         private_dns_zone_link=dns.links.get("postgres"),
         vault=vault,
+        rotation=rotation,
         diagnostics_workspace_id=monitoring.workspace_id,
         version=settings.postgres.version,
         sku_name=settings.postgres.sku_name,
@@ -259,6 +280,7 @@ coa = CromwellOnAzure(
             data_storage_accounts=settings.data_storage_accounts,
             storage_shared_key_access=settings.storage_shared_key_access,
             cromwell_login=postgres.logins["cromwell"],
+            database_logins=postgres.all_logins,
             tes_login=postgres.logins.get("tes", "tes"),
         ),
         # Only what the pods use (a component as a whole would also wait for its diagnostics and the like).
@@ -304,6 +326,15 @@ pulumi.export("aksClusterName", aks.cluster_name)
 pulumi.export("kubeconfig", aks.kubeconfig)
 pulumi.export("cromwellUrl", coa.cromwell_url)
 pulumi.export("tesUrl", coa.tes_url)
+# When the next `pulumi up` replaces the generated passwords, and which login slot the pods use now.
+pulumi.export(
+    "secretRotation",
+    {
+        "periodDays": rotation.period_days,
+        "activeSlot": rotation.active_slot,
+        "nextRotation": rotation.next_rotation().isoformat(),
+    },
+)
 # Production guardrails this stack relaxes on purpose, with the stack file's reasons: every preview shows them.
 if settings.guardrail_overrides:
     pulumi.export("guardrailOverrides", dict(settings.guardrail_overrides))

@@ -7,6 +7,7 @@ be valid; nothing is created until the whole configuration has passed.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import re
@@ -31,6 +32,7 @@ from components.settings import (
     NetworkSettings,
     NodePoolSettings,
     PostgresSettings,
+    SecretRotation,
     Settings,
     SubnetPlan,
     TaskDatabaseKind,
@@ -109,6 +111,7 @@ KNOWN_KEYS = frozenset(
         "dataStorageAccounts",
         "resourceLocks",
         "guardrailOverrides",
+        "secrets",
         # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
         "cosmos",
     }
@@ -409,8 +412,30 @@ def _parse_dns(reader: Reader, location: str) -> DnsSettings:
 
 
 # Key Vault secrets this stack writes itself (components/postgres.py); operator secrets must not overwrite them.
-STACK_SECRET_NAMES = frozenset({"postgres-admin-password", "cromwell-db-password", "tes-db-password"})
+STACK_SECRET_NAMES = frozenset(
+    {"postgres-admin-password"} | {f"{app}-db-password-{slot}" for app in ("cromwell", "tes") for slot in ("a", "b")}
+)
 SCANNER_CREDENTIALS = ("imageScannerUsername", "imageScannerPassword")
+
+
+def _date(reader: Reader, key: str) -> datetime.date:
+    value = reader.string(key, pattern=r"\d{4}-\d{2}-\d{2}", hint="a date, YYYY-MM-DD")
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise reader.fail(key, f"{value!r} is not a calendar date") from None
+
+
+# Generated passwords (components/rotation.py): replaced every rotationDays by the first `pulumi up` of a new period;
+# each secret version expires expiryGraceDays after its successor is due, so a late run has that long.
+ROTATION_DAYS = (7, 365)
+
+
+def _parse_rotation(reader: Reader) -> SecretRotation:
+    section = reader.child("secrets", {"rotationDays", "expiryGraceDays"})
+    period = section.integer("rotationDays", 90, minimum=ROTATION_DAYS[0], maximum=ROTATION_DAYS[1])
+    grace = section.integer("expiryGraceDays", 14, minimum=1, maximum=period)
+    return SecretRotation(period_days=period, grace_days=grace)
 
 
 def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerSettings | None:
@@ -424,7 +449,9 @@ def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerS
                 "imageScanner {image, registryServer, ...} or remove the credential",
             )
         return None
-    scanner = reader.child("imageScanner", {"image", "registryServer", "usernameSecretName", "passwordSecretName"})
+    scanner = reader.child(
+        "imageScanner", {"image", "registryServer", "usernameSecretName", "passwordSecretName", "credentialsExpireOn"}
+    )
     secret_name = r"[0-9a-zA-Z-]{1,127}"
     settings = ImageScannerSettings(
         image=scanner.string(
@@ -435,6 +462,7 @@ def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerS
         registry_server=scanner.string("registryServer", pattern=r"[a-z0-9.-]+(:\d+)?", hint="a registry host name"),
         username_secret_name=scanner.string("usernameSecretName", "image-scanner-username", pattern=secret_name),
         password_secret_name=scanner.string("passwordSecretName", "image-scanner-password", pattern=secret_name),
+        credentials_expire_on=_date(scanner, "credentialsExpireOn") if scanner.has("credentialsExpireOn") else None,
     )
     if settings.username_secret_name == settings.password_secret_name:
         raise scanner.fail(
@@ -525,6 +553,16 @@ def parse_settings(
     data_accounts = attempt(lambda: _parse_data_accounts(reader, names.storage_account), ()) if names else ()
     postgres = attempt(lambda: _parse_postgres(reader, environment), None)
     scanner = attempt(lambda: _parse_scanner(reader, secret_keys), None)
+    rotation = attempt(lambda: _parse_rotation(reader), SecretRotation(period_days=90, grace_days=14))
+    if production and scanner and scanner.credentials_expire_on is None:
+        # Production secrets expire (pack rule keyvault-secrets-and-keys-expire-production); only the operator knows
+        # when the scanner's registry credential does.
+        errors.append(
+            ConfigError(
+                f"{PROJECT}:imageScanner.credentialsExpireOn: required in a production stack: the date the scanner's "
+                "registry credential expires (its Key Vault secrets carry it); rotate it before then"
+            )
+        )
     tags = attempt(lambda: reader.string_map("tags"), {})
     overrides = attempt(lambda: _parse_overrides(reader), {})
     lock = images or attempt(load_lock, None)
@@ -567,6 +605,7 @@ def parse_settings(
         storage_shared_key_access=shared_key,
         storage_redundancy=redundancy,
         images=lock,
+        secret_rotation=rotation,
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
     )

@@ -82,17 +82,24 @@ class KeyVault(pulumi.ComponentResource):
         self.workload_needs: list[pulumi.Resource] = [endpoint]
         self.register_outputs({"vault_id": self.vault_id, "vault_uri": self.vault_uri})
 
-    def add_secret(self, key: str, secret_name: str, value: pulumi.Input[str]) -> keyvault.Secret:
+    def add_secret(
+        self, key: str, secret_name: str, value: pulumi.Input[str], *, expires: int | None = None
+    ) -> keyvault.Secret:
         """Store an operator-provided or computed secret; the value travels as a Pulumi secret end to end.
 
-        Secrets are written through ARM (control plane), so a deployment needs no line of sight to the private
-        data plane."""
+        `expires` (UTC epoch seconds) is when this version must no longer be needed. Secrets are written through ARM
+        (control plane), so a deployment needs no line of sight to the private data plane; a new value or expiry
+        writes a new version."""
         secret = keyvault.Secret(
             f"{self._name}-{key}",
             resource_group_name=self._args.resource_group_name,
             vault_name=self._vault.name,
             secret_name=secret_name,
-            properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value), content_type="text/plain"),
+            properties=keyvault.SecretPropertiesArgs(
+                value=pulumi.Output.secret(value),
+                content_type="text/plain",
+                attributes=keyvault.SecretAttributesArgs(enabled=True, expires=expires) if expires else None,
+            ),
             tags=dict(self._args.tags),
             opts=pulumi.ResourceOptions(
                 parent=self, protect=self._args.protection.protect, additional_secret_outputs=["properties"]
@@ -102,10 +109,14 @@ class KeyVault(pulumi.ComponentResource):
         self.workload_needs.append(secret)
         return secret
 
-    def add_generated_password(self, key: str, secret_name: str, length: int = 32) -> pulumi.Output[str]:
-        """Generate a password with pulumi-random, store it in the vault, and return it as a secret output."""
+    def add_generated_password(
+        self, key: str, secret_name: str, *, generation: int, expires: int, length: int = 32
+    ) -> pulumi.Output[str]:
+        """Generate a password with pulumi-random, store it in the vault with its expiry, and return it as a secret
+        output. A new `generation` (components/rotation.py) replaces the password: that is the rotation."""
         password = random.RandomPassword(
             f"{self._name}-{key}-password",
+            keepers={"generation": str(generation)},
             length=length,
             special=True,
             # Characters that survive JDBC URLs, HOCON and shell quoting without escaping.
@@ -115,5 +126,5 @@ class KeyVault(pulumi.ComponentResource):
             min_numeric=2,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.add_secret(key, secret_name, password.result)
+        self.add_secret(key, secret_name, password.result, expires=expires)
         return pulumi.Output.secret(password.result)

@@ -11,6 +11,7 @@ from pulumi_azure_native import dbforpostgresql as pg
 from components.keyvault import KeyVault
 from components.monitoring import diagnostics
 from components.protection import Protection
+from components.rotation import SLOTS, RotationSchedule, Slot
 from components.settings import EntraAdminGroup
 
 ADMIN_LOGIN = "coa_admin"
@@ -21,20 +22,38 @@ TES_DATABASE = "tes_db"
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseUser:
-    """An application database and the Key Vault secret holding its login's password.
+    """An application database, the role that owns its objects, and two logins that take turns (components/rotation.py).
 
-    ARM cannot create PostgreSQL roles: the database init job creates the login with this password, as the admin."""
+    ARM cannot create PostgreSQL roles: the database init hook creates them, as the admin, with the passwords in Key
+    Vault. Each login is a member of the owner role and assumes it at login, so tables created through either login
+    belong to the owner and a rotation never changes who owns what."""
 
     key: str
     database: str
+    owner: str
+    secret_prefix: str
+
+    def login(self, slot: Slot) -> str:
+        return f"{self.owner}_{slot}"
+
+    def secret_name(self, slot: Slot) -> str:
+        return f"{self.secret_prefix}-{slot}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseLogin:
+    """One slot's login, as the database init hook needs it."""
+
+    database: str
+    owner: str
     login: str
     secret_name: str
 
 
 CROMWELL_USER = DatabaseUser(
-    key="cromwell", database=CROMWELL_DATABASE, login="cromwell", secret_name="cromwell-db-password"
+    key="cromwell", database=CROMWELL_DATABASE, owner="cromwell", secret_prefix="cromwell-db-password"
 )
-TES_USER = DatabaseUser(key="tes", database=TES_DATABASE, login="tes", secret_name="tes-db-password")
+TES_USER = DatabaseUser(key="tes", database=TES_DATABASE, owner="tes", secret_prefix="tes-db-password")
 
 # Server parameters; `require_secure_transport` is on by default, set here so nobody turns it off unnoticed.
 TLS_PARAMETERS = (("require_secure_transport", "on"), ("ssl_min_protocol_version", "TLSv1.2"))
@@ -54,6 +73,8 @@ class PostgresArgs:
     # server is created (the server registers its A record there and its clients resolve it through the link).
     private_dns_zone_link: pulumi.Resource | None
     vault: KeyVault
+    # When each generated password is due and when its secret version expires.
+    rotation: RotationSchedule
     diagnostics_workspace_id: pulumi.Input[str]
     version: str
     sku_name: str
@@ -79,7 +100,12 @@ class Postgres(pulumi.ComponentResource):
         super().__init__("coa:data:Postgres", name, None, opts)
         if args.high_availability and args.sku_tier == "Burstable":
             raise ValueError(f"postgres {name}: zone-redundant HA is not offered on the Burstable tier")
-        admin_password = args.vault.add_generated_password("postgres-admin", ADMIN_PASSWORD_SECRET)
+        admin_password = args.vault.add_generated_password(
+            "postgres-admin",
+            ADMIN_PASSWORD_SECRET,
+            generation=args.rotation.generation(),
+            expires=args.rotation.expires(),
+        )
         server = pg.Server(
             f"{name}-psql",
             resource_group_name=args.resource_group_name,
@@ -151,8 +177,12 @@ class Postgres(pulumi.ComponentResource):
         # What the workload's pods need before they start: the databases (created after the server, its TLS
         # parameters and Entra admin) and their passwords in the vault.
         self.workload_needs: list[pulumi.Resource] = []
+        # The active slot's login and secret per application (what the pods use), and every slot (what the init
+        # hook creates).
         self.password_secret_names: dict[str, str] = {"admin": ADMIN_PASSWORD_SECRET}
         self.logins: dict[str, str] = {}
+        self.all_logins: list[DatabaseLogin] = []
+        active = args.rotation.active_slot
         for user in args.users:
             database = pg.Database(
                 f"{name}-{user.key}-db",
@@ -166,10 +196,24 @@ class Postgres(pulumi.ComponentResource):
             previous = database
             self.workload_needs.append(database)
             self.database_names[user.key] = database.name
-            # The value goes only to Key Vault; the init job and the pods read it from there.
-            args.vault.add_generated_password(f"{user.key}-db", user.secret_name)
-            self.password_secret_names[user.key] = user.secret_name
-            self.logins[user.key] = user.login
+            # The values go only to Key Vault; the init hook and the pods read them from there.
+            for slot in SLOTS:
+                args.vault.add_generated_password(
+                    f"{user.key}-db-{slot}",
+                    user.secret_name(slot),
+                    generation=args.rotation.generation(slot),
+                    expires=args.rotation.expires(slot),
+                )
+                self.all_logins.append(
+                    DatabaseLogin(
+                        database=user.database,
+                        owner=user.owner,
+                        login=user.login(slot),
+                        secret_name=user.secret_name(slot),
+                    )
+                )
+            self.password_secret_names[user.key] = user.secret_name(active)
+            self.logins[user.key] = user.login(active)
 
         diagnostics(f"{name}-psql", resource_id=server.id, workspace_id=args.diagnostics_workspace_id, parent=self)
 

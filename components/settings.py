@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,6 +135,17 @@ class ImageScannerSettings:
     registry_server: str
     username_secret_name: str
     password_secret_name: str
+    # Operator-issued credentials: their Key Vault secrets expire when the operator says they do.
+    credentials_expire_on: datetime.date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretRotation:
+    """Generated passwords are replaced every `period_days`; each secret version expires `grace_days` after its
+    successor is due (components/rotation.py)."""
+
+    period_days: int
+    grace_days: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +191,7 @@ class Settings:
     storage_redundancy: str
     # Every image the chart runs, with the digest that pins it (images.lock.json).
     images: ImageLock
+    secret_rotation: SecretRotation
     # Guardrails this production stack accepts on purpose, with the stack file's reason.
     guardrail_overrides: Mapping[str, str]
     # Shared-key access on the CoA storage account; off unless the stack file says so.

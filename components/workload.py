@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.images import ImageLock
+from components.postgres import DatabaseLogin
 from components.settings import BatchNodeImages, DataStorageAccount
 
 NAMESPACE = "coa"
@@ -77,9 +78,11 @@ class ChartOptions:
     # Cromwell's blob filesystem signs SAS with the account key; without shared keys Cromwell uses the CSI mount.
     storage_shared_key_access: bool
     cromwell_database: str = "cromwell_db"
-    cromwell_login: str = "cromwell"
+    cromwell_login: str = "cromwell_a"
+    # Every login slot the database init hook keeps in step with Key Vault (components/rotation.py).
+    database_logins: Sequence[DatabaseLogin] = ()
     tes_database: str = "tes_db"
-    tes_login: str = "tes"
+    tes_login: str = "tes_a"
 
 
 def _minor(version: str) -> str:
@@ -180,7 +183,14 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
             "privateEndpointsCidr": options.private_endpoints_cidr,
             "postgresCidr": options.postgres_cidr,
         },
-        "dbInit": {"enabled": True, "serviceAccountName": DB_INIT_SERVICE_ACCOUNT},
+        "dbInit": {
+            "enabled": True,
+            "serviceAccountName": DB_INIT_SERVICE_ACCOUNT,
+            "logins": [
+                {"database": db.database, "owner": db.owner, "login": db.login, "secretName": db.secret_name}
+                for db in options.database_logins
+            ],
+        },
     }
 
 

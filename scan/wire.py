@@ -38,6 +38,27 @@ RENAMED: dict[str, dict[str, str]] = {
     },
 }
 
+# ARM type -> {property holding an object: {azure-native name: REST name}} one level down. Key Vault secret and key
+# attributes are `exp`/`nbf` on the wire and epoch seconds as integers (the engine hands numbers over as floats).
+NESTED_RENAMED: dict[str, dict[str, dict[str, str]]] = {
+    "Microsoft.KeyVault/vaults/secrets": {"attributes": {"expires": "exp", "notBefore": "nbf"}},
+    "Microsoft.KeyVault/vaults/keys": {"attributes": {"expires": "exp", "notBefore": "nbf"}},
+}
+EPOCH_SECONDS = frozenset({"exp", "nbf"})
+
+
+def _nested_to_rest(value: Any, renames: Mapping[str, str]) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    rest = {}
+    for key, item in value.items():
+        name = renames.get(key, key)
+        if name in EPOCH_SECONDS and isinstance(item, float) and item.is_integer():
+            item = int(item)
+        rest[name] = item
+    return rest
+
+
 # ARM type -> properties that are arrays of sub-resources; REST shapes each item {name, id, properties: {...}}.
 SUB_RESOURCE_ARRAYS: dict[str, frozenset[str]] = {
     "Microsoft.Network/networkSecurityGroups": frozenset({"securityRules"}),
@@ -67,11 +88,14 @@ def sub_resource(item: Any) -> Any:
 def properties_to_rest(arm_type: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     """The ARM `properties` object of a resource from its (already separated) azure-native inputs."""
     renamed = RENAMED.get(arm_type, {})
+    nested = NESTED_RENAMED.get(arm_type, {})
     arrays = SUB_RESOURCE_ARRAYS.get(arm_type, frozenset())
     rest: dict[str, Any] = {}
     for key, value in properties.items():
         if key in arrays and isinstance(value, list):
             value = [sub_resource(item) for item in value]
+        if key in nested:
+            value = _nested_to_rest(value, nested[key])
         rest[renamed.get(key, key)] = value
     return rest
 

@@ -229,6 +229,9 @@ def test_each_pod_mounts_only_its_own_key_vault_secrets(objects: list[dict[str, 
         if name == "db-init":
             script = get(objects, "ConfigMap", "db-init-scripts")["data"]["run.sh"]
         read = set(re.findall(r"/mnt/secrets-store/([a-z0-9-]+)", script))
+        if name == "db-init":
+            # Each login slot's password file is named after its secret (create_login <db> <owner> <login> <file>).
+            read |= set(re.findall(r'create_login "[^"]+" "[^"]+" "[^"]+" "([^"]+)"', script))
         if not refs:
             assert not read, f"{name} reads {read} without a secrets-store volume"
             continue

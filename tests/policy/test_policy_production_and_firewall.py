@@ -211,3 +211,27 @@ def test_digest_pinned_images_pass_and_tags_pass_outside_production() -> None:
     assert DIGEST_RULE.evaluate(pinned, type=DEP, urn=dep_urn("prod")) == []
     assert DIGEST_RULE.evaluate(deployment("crcoa.azurecr.io/tes:6.0.0"), type=DEP, urn=dep_urn("dev")) == []
     assert DIGEST_RULE.enforcement_level is not None and DIGEST_RULE.enforcement_level.value == "mandatory"
+
+
+# --- keyvault-secrets-and-keys-expire-production ----------------------------------------------------------------
+
+EXPIRY_RULE = RULES["keyvault-secrets-and-keys-expire-production"]
+SECRET = "azure-native:keyvault:Secret"
+
+
+def secret(tags: object, expires: object = DELETE) -> dict[str, object]:
+    return mutate(compliant(SECRET), {"tags": tags, "properties.attributes.expires": expires})
+
+
+def test_a_production_secret_without_expiry_is_refused() -> None:
+    (message,) = EXPIRY_RULE.evaluate(secret({"environment": "prod"}), type=SECRET)
+    assert "has no expiry" in message and "environment='prod'" in message
+    assert EXPIRY_RULE.evaluate(secret({"environment": "dev"}), type=SECRET, urn=f"urn:pulumi:prod::coa::{SECRET}::s")
+    assert EXPIRY_RULE.enforcement_level is not None and EXPIRY_RULE.enforcement_level.value == "mandatory"
+
+
+def test_an_expiring_or_non_production_secret_passes() -> None:
+    assert EXPIRY_RULE.evaluate(secret({"environment": "prod"}, 1_800_000_000), type=SECRET) == []
+    assert (
+        EXPIRY_RULE.evaluate(secret({"environment": "dev"}), type=SECRET, urn=f"urn:pulumi:dev::coa::{SECRET}::s") == []
+    )

@@ -302,7 +302,7 @@ SCANNER = {"image": "crcoadevd7k2.azurecr.io/prisma/defender:32.07", "registrySe
     [
         ({"usernameSecretName": "scan", "passwordSecretName": "scan"}, "passwordSecretName", "also usernameSecretName"),
         ({"passwordSecretName": "postgres-admin-password"}, "passwordSecretName", "this stack writes itself"),
-        ({"usernameSecretName": "tes-db-password"}, "usernameSecretName", "this stack writes itself"),
+        ({"usernameSecretName": "tes-db-password-b"}, "usernameSecretName", "this stack writes itself"),
     ],
 )
 def test_scanner_secret_names_collide_with_nothing(scanner: dict[str, str], key: str, words: str) -> None:

@@ -36,6 +36,7 @@ VARIANT_CONFIG = {
         "registryServer": "crcoaprodp4m9.azurecr.io",
         "usernameSecretName": "scanner-user",
         "passwordSecretName": "scanner-pass",
+        "credentialsExpireOn": "2027-06-30",
     },
     "coa-lockdown:imageScannerUsername": {"secure": "v1:ZmFrZQ=="},
     "coa-lockdown:imageScannerPassword": {"secure": "v1:ZmFrZQ=="},
@@ -234,10 +235,8 @@ def test_database_passwords_are_generated_into_key_vault(dev: ProgramRun, prod: 
             s.inputs["secretName"]: s.inputs["properties"]["value"] for s in run.of_type("azure-native:keyvault:Secret")
         }
 
-    for run, expected in (
-        (dev, {"postgres-admin-password", "cromwell-db-password", "tes-db-password"}),
-        (prod, {"postgres-admin-password", "cromwell-db-password", "tes-db-password"}),
-    ):
+    slots = {f"{app}-db-password-{slot}" for app in ("cromwell", "tes") for slot in ("a", "b")}
+    for run, expected in ((dev, {"postgres-admin-password", *slots}), (prod, {"postgres-admin-password", *slots})):
         stored = secrets(run)
         assert set(stored) >= expected
         generated = {p.outputs["result"] for p in run.of_type("random:index/randomPassword:RandomPassword")}

@@ -132,7 +132,9 @@ def test_both_stacks_run_the_same_generation(dev: ProgramRun, prod: ProgramRun) 
         values = _values(run)
         assert values["images"]["tes"]["tag"] == values["images"]["triggerservice"]["tag"] == "6.0.0"
         assert values["images"]["cromwell"]["tag"] == "87"
-        assert values["keyVault"]["secrets"]["tesDbPassword"] == "tes-db-password"
+        slot = run.outputs["secretRotation"]["activeSlot"]
+        assert values["keyVault"]["secrets"]["tesDbPassword"] == f"tes-db-password-{slot}"
+        assert values["postgres"]["tes"]["userName"] == f"tes_{slot}"
         assert "taskDatabase" not in values
         # No shared keys: Cromwell cannot sign SAS, so executions go through the keyless CSI mount.
         assert values["cromwell"]["executionsRoot"] == "mount", run.stack

@@ -50,13 +50,29 @@ def registry_admin(document: dict[str, Any]) -> None:
     _inputs(document, "azure-native:containerregistry:Registry")["adminUserEnabled"] = True
 
 
-# case name -> (mutation of the Pulumi inputs, Checkov check that must flip, ARM type it evaluates)
+def secret_never_expires(document: dict[str, Any]) -> None:
+    # attributes.expires is ARM's attributes.exp: this case fails if the nested rename is lost.
+    (admin,) = [
+        r["inputs"]
+        for r in document["resources"]
+        if r["type"] == "azure-native:keyvault:Secret" and r["inputs"]["secretName"] == "postgres-admin-password"
+    ]
+    del admin["properties"]["attributes"]["expires"]
+
+
+# case name -> (mutation of the Pulumi inputs, Checkov check that must flip, the resource it evaluates: ARM type and
+# name prefix as Checkov reports it)
 CASES: dict[str, tuple[Mutation, str, str]] = {
-    "tls-1-0": (tls_1_0, "CKV_AZURE_44", "Microsoft.Storage/storageAccounts"),
-    "firewall-allow": (firewall_allows, "CKV_AZURE_35", "Microsoft.Storage/storageAccounts"),
-    "http-allowed": (http_allowed, "CKV_AZURE_3", "Microsoft.Storage/storageAccounts"),
-    "vault-public": (vault_public, "CKV_AZURE_189", "Microsoft.KeyVault/vaults"),
-    "registry-admin": (registry_admin, "CKV_AZURE_137", "Microsoft.ContainerRegistry/registries"),
+    "tls-1-0": (tls_1_0, "CKV_AZURE_44", "Microsoft.Storage/storageAccounts."),
+    "firewall-allow": (firewall_allows, "CKV_AZURE_35", "Microsoft.Storage/storageAccounts."),
+    "http-allowed": (http_allowed, "CKV_AZURE_3", "Microsoft.Storage/storageAccounts."),
+    "vault-public": (vault_public, "CKV_AZURE_189", "Microsoft.KeyVault/vaults."),
+    "registry-admin": (registry_admin, "CKV_AZURE_137", "Microsoft.ContainerRegistry/registries."),
+    "secret-never-expires": (
+        secret_never_expires,
+        "CKV_AZURE_41",
+        "Microsoft.KeyVault/vaults/secrets.kv-coa-dev-d7k2/postgres-admin-password",
+    ),
 }
 
 
@@ -82,9 +98,9 @@ def findings_by_case(
     return by_case
 
 
-def _result(findings: list[Finding], check: str, arm_type: str) -> bool:
-    matches = [f.passed for f in findings if f.check_id == check and f.resource.startswith(arm_type + ".")]
-    assert len(matches) == 1, f"{check} evaluated {len(matches)} {arm_type} resources, expected 1"
+def _result(findings: list[Finding], check: str, resource: str) -> bool:
+    matches = [f.passed for f in findings if f.check_id == check and f.resource.startswith(resource)]
+    assert len(matches) == 1, f"{check} evaluated {len(matches)} {resource}* resources, expected 1"
     return matches[0]
 
 
@@ -92,9 +108,9 @@ def _result(findings: list[Finding], check: str, arm_type: str) -> bool:
 def test_breaking_the_pulumi_input_flips_the_checkov_check(
     case: str, findings_by_case: dict[str, list[Finding]]
 ) -> None:
-    _, check, arm_type = CASES[case]
-    assert _result(findings_by_case["baseline"], check, arm_type) is True, f"{check} should pass on the dev stack"
-    assert _result(findings_by_case[case], check, arm_type) is False, f"{check} did not notice {case}"
+    _, check, resource = CASES[case]
+    assert _result(findings_by_case["baseline"], check, resource) is True, f"{check} should pass on the dev stack"
+    assert _result(findings_by_case[case], check, resource) is False, f"{check} did not notice {case}"
 
 
 # Checks that legitimately change too: CKV_AZURE_36 passes any account whose firewall allows by default.
@@ -105,7 +121,7 @@ def test_nothing_else_changes(findings_by_case: dict[str, list[Finding]]) -> Non
     """The mutation reaches one resource's one setting: no other check or resource moves."""
     baseline = {(f.check_id, f.resource): f.passed for f in findings_by_case["baseline"]}
     assert baseline, "Checkov evaluated nothing in the dev template"
-    for case, (_, check, arm_type) in CASES.items():
+    for case, (_, check, target) in CASES.items():
         changed = {key for f in findings_by_case[case] if baseline.get(key := (f.check_id, f.resource)) != f.passed}
         assert {c for c, _ in changed} == {check} | ALSO_CHANGES.get(case, set()), (case, sorted(changed))
-        assert all(resource.startswith(arm_type + ".") for _, resource in changed), (case, sorted(changed))
+        assert all(resource.startswith(target) for _, resource in changed), (case, sorted(changed))
