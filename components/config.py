@@ -413,7 +413,7 @@ def _parse_dns(reader: Reader, location: str) -> DnsSettings:
 
 # Key Vault secrets this stack writes itself (components/postgres.py); operator secrets must not overwrite them.
 STACK_SECRET_NAMES = frozenset(
-    {"postgres-admin-password"} | {f"{app}-db-password-{slot}" for app in ("cromwell", "tes") for slot in ("a", "b")}
+    {"postgres-admin-password"} | {f"{app}-db-password{slot}" for app in ("cromwell", "tes") for slot in ("", "-b")}
 )
 SCANNER_CREDENTIALS = ("imageScannerUsername", "imageScannerPassword")
 

@@ -62,7 +62,7 @@ GUARDRAILS: dict[str, Guardrail] = {
             override="unpinnedImages",
             key="images.lock.json",
             rule="production runs images pinned by digest (a re-pushed tag would change what runs)",
-            fix="run scripts/pin-images.sh (or scripts/build-images.sh) and commit the digests it records",
+            fix="run scripts/pin_images.py (or scripts/build-images.sh) and commit the digests it records",
         ),
     )
 }

@@ -2,7 +2,7 @@
 
 A tag in a public registry can be re-pushed; a digest cannot change what it names. Each entry records where the image
 comes from, the tag that was resolved and the digest that pins it, and how the digest was obtained (`resolved`):
-- `source: cache`: pulled through the registry's artifact-cache rule from `upstream` (scripts/pin-images.sh resolves
+- `source: cache`: pulled through the registry's artifact-cache rule from `upstream` (scripts/pin_images.py resolves
   and checks the digest upstream);
 - `source: build`: built by scripts/build-images.sh from the pinned source commit, the way CoA 6.0.0's deployer builds
   TES and TriggerService into its own registry (CromwellOnAzure@6.0.0:src/deploy-cromwell-on-azure/Deployer.cs:1226-1296),

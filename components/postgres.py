@@ -20,6 +20,11 @@ CROMWELL_DATABASE = "cromwell_db"
 TES_DATABASE = "tes_db"
 
 
+# Slot a keeps the secret and resource names of the single login stacks had before slots: renaming a Key Vault secret
+# replaces it, and these are protected in production. Slot b is new.
+SLOT_SUFFIX: dict[Slot, str] = {"a": "", "b": "-b"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatabaseUser:
     """An application database, the role that owns its objects, and two logins that take turns (components/rotation.py).
@@ -37,7 +42,7 @@ class DatabaseUser:
         return f"{self.owner}_{slot}"
 
     def secret_name(self, slot: Slot) -> str:
-        return f"{self.secret_prefix}-{slot}"
+        return self.secret_prefix + SLOT_SUFFIX[slot]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,7 +204,7 @@ class Postgres(pulumi.ComponentResource):
             # The values go only to Key Vault; the init hook and the pods read them from there.
             for slot in SLOTS:
                 args.vault.add_generated_password(
-                    f"{user.key}-db-{slot}",
+                    f"{user.key}-db{SLOT_SUFFIX[slot]}",
                     user.secret_name(slot),
                     generation=args.rotation.generation(slot),
                     expires=args.rotation.expires(slot),

@@ -299,7 +299,7 @@ POLICIES = [
         description="Production container images are pinned by sha256 digest (a tag alone can be re-pushed).",
         severity=Severity.HIGH,
         safeguard="integrity",
-        remediation="Use image: repo:tag@sha256:<digest> (this project: images.lock.json, scripts/pin-images.sh). "
+        remediation="Use image: repo:tag@sha256:<digest> (this project: images.lock.json, scripts/pin_images.py). "
         "Declare production with production: true in the production stack's policy config, productionStacks, or "
         "the productionTag tag in productionTagValues.",
         anchor="CKV_K8S_43",

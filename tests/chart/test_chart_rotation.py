@@ -8,6 +8,8 @@ from typing import Any
 
 from render import deep_merge, load_values, render_chart
 
+from components.postgres import SLOT_SUFFIX as SUFFIX
+
 PODS_WITH_DATABASES = {"cromwell", "tes", "triggerservice"}
 
 
@@ -17,8 +19,8 @@ def _with_slot(slot: str) -> dict[str, Any]:
         {
             "keyVault": {
                 "secrets": {
-                    "cromwellDbPassword": f"cromwell-db-password-{slot}",
-                    "tesDbPassword": f"tes-db-password-{slot}",
+                    "cromwellDbPassword": "cromwell-db-password" + SUFFIX[slot],
+                    "tesDbPassword": "tes-db-password" + SUFFIX[slot],
                 }
             },
             "postgres": {"cromwell": {"userName": f"cromwell_{slot}"}, "tes": {"userName": f"tes_{slot}"}},

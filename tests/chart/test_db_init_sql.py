@@ -104,8 +104,8 @@ def sql(port: int, user: str, password: str, statement: str, database: str = "cr
     return result.stdout.strip()
 
 
-SLOTS_1 = {"cromwell-db-password-a": "crom-A-1", "cromwell-db-password-b": "crom-B-1",
-           "tes-db-password-a": "tes-A-1", "tes-db-password-b": "tes-B-1"}  # fmt: skip
+SLOTS_1 = {"cromwell-db-password": "crom-A-1", "cromwell-db-password-b": "crom-B-1",
+           "tes-db-password": "tes-A-1", "tes-db-password-b": "tes-B-1"}  # fmt: skip
 
 
 def test_a_rotation_never_locks_out_the_running_pods(server: int, hook: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from stackquery import ancestors, by_id, one, run_variant
 
+from components.postgres import SLOT_SUFFIX as SUFFIX
 from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
 from offline.harness import ProgramRun
 from offline.mocks import TENANT_ID
@@ -235,7 +236,7 @@ def test_database_passwords_are_generated_into_key_vault(dev: ProgramRun, prod: 
             s.inputs["secretName"]: s.inputs["properties"]["value"] for s in run.of_type("azure-native:keyvault:Secret")
         }
 
-    slots = {f"{app}-db-password-{slot}" for app in ("cromwell", "tes") for slot in ("a", "b")}
+    slots = {f"{app}-db-password{SUFFIX[slot]}" for app in ("cromwell", "tes") for slot in ("a", "b")}
     for run, expected in ((dev, {"postgres-admin-password", *slots}), (prod, {"postgres-admin-password", *slots})):
         stored = secrets(run)
         assert set(stored) >= expected

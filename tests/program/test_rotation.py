@@ -12,6 +12,7 @@ import pytest
 from stackquery import one, run_variant
 
 from components.config import ConfigError, parse_settings
+from components.postgres import SLOT_SUFFIX as SUFFIX
 from components.rotation import SLOTS, RotationSchedule
 from offline.harness import ProgramRun
 
@@ -117,7 +118,7 @@ def test_changing_the_rotation_period_changes_the_passwords_and_their_expiry(
         == set(changed)
         == {
             "postgres-admin-password",
-            *(f"{app}-db-password-{slot}" for app in ("cromwell", "tes") for slot in SLOTS),
+            *(f"{app}-db-password{SUFFIX[slot]}" for app in ("cromwell", "tes") for slot in SLOTS),
         }
     )
     today = datetime.datetime.now(datetime.UTC).date()
@@ -129,7 +130,7 @@ def test_changing_the_rotation_period_changes_the_passwords_and_their_expiry(
             "expires": now.expires(),
         }
         for slot in SLOTS:
-            assert passwords[f"cromwell-db-password-{slot}"] == {
+            assert passwords["cromwell-db-password" + SUFFIX[slot]] == {
                 "keepers": {"generation": str(now.generation(slot))},
                 "expires": now.expires(slot),
             }
@@ -143,7 +144,7 @@ def test_the_pods_use_the_active_slot_and_the_init_hook_keeps_every_slot(dev: Pr
     values = one(dev, "kubernetes:helm.sh/v3:Release").inputs["values"]
     slot = dev.outputs["secretRotation"]["activeSlot"]
     assert values["postgres"]["cromwell"]["userName"] == f"cromwell_{slot}"
-    assert values["keyVault"]["secrets"]["cromwellDbPassword"] == f"cromwell-db-password-{slot}"
+    assert values["keyVault"]["secrets"]["cromwellDbPassword"] == "cromwell-db-password" + SUFFIX[slot]
     assert {(login["owner"], login["login"], login["secretName"]) for login in values["dbInit"]["logins"]} == {
-        (app, f"{app}_{s}", f"{app}-db-password-{s}") for app in ("cromwell", "tes") for s in SLOTS
+        (app, f"{app}_{s}", f"{app}-db-password{SUFFIX[s]}") for app in ("cromwell", "tes") for s in SLOTS
     }

@@ -15,6 +15,7 @@ from stackquery import ancestors, by_id, one
 
 from components.config import DEFAULT_BATCH_IMAGE
 from components.images import ImageLock, load_lock, parse_lock
+from components.postgres import SLOT_SUFFIX as SUFFIX
 from components.registry import DEFAULT_CACHE_RULES
 from components.settings import BatchNodeImages
 from components.start_task import StartTaskSettings, render_start_task
@@ -133,7 +134,7 @@ def test_both_stacks_run_the_same_generation(dev: ProgramRun, prod: ProgramRun) 
         assert values["images"]["tes"]["tag"] == values["images"]["triggerservice"]["tag"] == "6.0.0"
         assert values["images"]["cromwell"]["tag"] == "87"
         slot = run.outputs["secretRotation"]["activeSlot"]
-        assert values["keyVault"]["secrets"]["tesDbPassword"] == f"tes-db-password-{slot}"
+        assert values["keyVault"]["secrets"]["tesDbPassword"] == "tes-db-password" + SUFFIX[slot]
         assert values["postgres"]["tes"]["userName"] == f"tes_{slot}"
         assert "taskDatabase" not in values
         # No shared keys: Cromwell cannot sign SAS, so executions go through the keyless CSI mount.
