@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -363,3 +364,27 @@ def test_an_accepted_guardrail_is_shown_in_the_preview(variant: ProgramRun, prod
     assert one(variant, "azure-native:storage:StorageAccount").inputs["allowSharedKeyAccess"] is True
     # The checked-in prod stack accepts exactly one breach, the pending image digests, and every preview shows it.
     assert set(prod.outputs["guardrailOverrides"]) == {"unpinnedImages"}
+
+
+def test_operator_secrets_expire_when_the_operator_says(variant: ProgramRun) -> None:
+    expected = int(datetime.datetime(2027, 6, 30, tzinfo=datetime.UTC).timestamp())
+    for name in ("scanner-user", "scanner-pass"):
+        secret = next(s for s in variant.of_type("azure-native:keyvault:Secret") if s.inputs["secretName"] == name)
+        assert secret.inputs["properties"]["attributes"]["expires"] == expected
+
+
+def test_production_needs_the_scanner_credentials_expiry() -> None:
+    import yaml
+
+    from components.config import ConfigError, parse_settings
+
+    config = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("coa-lockdown:")}
+    scanner = {k: v for k, v in VARIANT_CONFIG["coa-lockdown:imageScanner"].items() if k != "credentialsExpireOn"}
+    raw |= {"imageScanner": scanner, "imageScannerUsername": "u", "imageScannerPassword": "p"}
+    secret_keys = frozenset({"imageScannerUsername", "imageScannerPassword"})
+    with pytest.raises(ConfigError, match=r"coa-lockdown:imageScanner\.credentialsExpireOn: required in a production"):
+        parse_settings(raw, stack="prod", secret_keys=secret_keys)
+    raw["imageScanner"] = {**scanner, "credentialsExpireOn": "2027-02-30"}
+    with pytest.raises(ConfigError, match="'2027-02-30' is not a calendar date"):
+        parse_settings(raw, stack="prod", secret_keys=secret_keys)
