@@ -7,6 +7,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from components.access import Access, AccessArgs
+from components.admission import AdmissionArgs, ImageAdmission
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
@@ -22,7 +23,14 @@ from components.protection import Protection
 from components.registry import Registry, RegistryArgs
 from components.rotation import RotationSchedule
 from components.storage import Storage, StorageArgs
-from components.workload import SERVICE_ACCOUNTS, ChartInputs, ChartOptions, CromwellOnAzure, CromwellOnAzureArgs
+from components.workload import (
+    NAMESPACE,
+    SERVICE_ACCOUNTS,
+    ChartInputs,
+    ChartOptions,
+    CromwellOnAzure,
+    CromwellOnAzureArgs,
+)
 
 settings = load_settings()
 # The day decides which rotation period the generated passwords belong to (components/rotation.py).
@@ -243,6 +251,17 @@ data_links = DataStorageLinks(
         accounts=settings.data_storage_accounts, workload=identities.workload, private_endpoint=endpoints
     ),
 )
+# Production runs images by digest only (guardrail unpinnedImages): the chart schema and the admission policy hold it.
+require_image_digests = settings.production and "unpinnedImages" not in settings.guardrail_overrides
+ImageAdmission(
+    f"{prefix}-admission",
+    AdmissionArgs(
+        cluster_id=aks.id,
+        registry_login_server=registry.login_server,
+        namespaces=[NAMESPACE],
+        require_digest=require_image_digests,
+    ),
+)
 coa = CromwellOnAzure(
     f"{prefix}-coa",
     CromwellOnAzureArgs(
@@ -272,7 +291,7 @@ coa = CromwellOnAzure(
             kubernetes_version=settings.aks.kubernetes_version,
             cache_rules=registry.cache_sources,
             images=settings.images,
-            require_image_digests=settings.production and "unpinnedImages" not in settings.guardrail_overrides,
+            require_image_digests=require_image_digests,
             private_endpoints_cidr=str(settings.network.subnets.private_endpoints),
             postgres_cidr=str(settings.network.subnets.postgres),
             batch_prefix=f"{settings.workload}{settings.environment}",

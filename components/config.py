@@ -12,11 +12,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from components import guardrails, naming
 from components.config_reader import PROJECT, ConfigError, Reader, suggest
-from components.images import ImageLock, load_lock
+from components.images import LOCK_FILE, ImageLock, load_lock
 from components.settings import (
     OS_DISK_SIZE_GB,
     AksSettings,
@@ -497,11 +498,12 @@ def parse_settings(
     stack: str | None = None,
     secret_keys: frozenset[str] = frozenset(),
     images: ImageLock | None = None,
+    lock_path: Path = LOCK_FILE,
 ) -> Settings:
     """Validate every key; all errors are collected and raised together (one line each: key, value, rule, fix).
 
     `stack` is the stack's name (production is recognised by it too); `secret_keys` the config keys Pulumi holds
-    encrypted (`pulumi config set --secret`); `images` the image lock (images.lock.json when not given)."""
+    encrypted (`pulumi config set --secret`); `images` the image lock (read from `lock_path` when not given)."""
     errors: list[ConfigError] = []
 
     def attempt(parse: Callable[[], T], default: T) -> T:
@@ -565,7 +567,7 @@ def parse_settings(
         )
     tags = attempt(lambda: reader.string_map("tags"), {})
     overrides = attempt(lambda: _parse_overrides(reader), {})
-    lock = images or attempt(load_lock, None)
+    lock = images or attempt(lambda: load_lock(lock_path), None)
     breaches: dict[str, object] = {}
     if lock is not None and lock.unpinned():
         breaches["unpinnedImages"] = f"digests pending for {', '.join(lock.unpinned())}"
@@ -769,4 +771,6 @@ def load_settings() -> Settings:
     import pulumi
 
     secret_keys = frozenset(k.partition(":")[2] for k in everything if runtime_config.is_config_secret(k))
-    return parse_settings(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)
+    # The lock beside the program: the language host runs it from the project directory.
+    lock_path = Path.cwd() / LOCK_FILE.name
+    return parse_settings(raw, stack=pulumi.get_stack(), secret_keys=secret_keys, lock_path=lock_path)

@@ -115,6 +115,9 @@ _SHAPES: dict[str, ArmShape] = {
     "azure-native:authorization:ManagementLockByScope": ArmShape(
         "providers/Microsoft.Authorization/locks/{name}", "lockName", scope_input="scope"
     ),
+    "azure-native:authorization:PolicyAssignment": ArmShape(
+        "providers/Microsoft.Authorization/policyAssignments/{name}", "policyAssignmentName", scope_input="scope"
+    ),
     "azure-native:cosmosdb:DatabaseAccount": ArmShape("Microsoft.DocumentDB/databaseAccounts/{name}", "accountName"),
     "azure-native:cosmosdb:SqlResourceSqlDatabase": ArmShape(
         "Microsoft.DocumentDB/databaseAccounts/{accountName}/sqlDatabases/{name}", "databaseName"

@@ -9,7 +9,8 @@
 #       <prefix>-preview  subject pull_request: Reader, Storage Blob Data Reader, Key Vault Crypto User
 #       <prefix>-deploy   subjects ref:refs/heads/main and environment:<prod>: Contributor, Role Based
 #                         Access Control Administrator, <prefix>-lock-operator (custom: management locks
-#                         only), Storage Blob Data Contributor, Crypto User
+#                         only), <prefix>-policy-assigner (custom: policy assignments only), Storage Blob
+#                         Data Contributor, Crypto User
 # Every step looks before it creates, so the script can be run again. --dry-run prints the commands
 # that change something, assuming nothing exists yet, and runs none of them (it needs no az login).
 set -euo pipefail
@@ -251,16 +252,16 @@ ensure_role() {
   run "${command[@]}"
 }
 
-# A custom role holding only management-lock actions: production stacks put CanNotDelete locks on their data stores,
-# and neither Contributor nor RBAC Administrator may create locks.
-ensure_lock_role() {
-  local name=$1 scope=$2
+# Custom roles holding one kind of action each, which neither Contributor nor RBAC Administrator has: management locks
+# (production stacks lock their data stores) and policy assignments (the cluster's image admission policy).
+ensure_custom_role() {
+  local name=$1 scope=$2 description=$3 actions=$4
   if [[ -n $(lookup az role definition list --name "${name}" --scope "${scope}" --query '[0].id' --output tsv) ]]; then
     note "role definition '${name}' exists"
     return 0
   fi
-  run az role definition create --output none --role-definition "$(printf '{"Name": "%s", "Description": "%s", "Actions": ["Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write", "Microsoft.Authorization/locks/delete"], "NotActions": [], "AssignableScopes": ["%s"]}' \
-    "${name}" "Create and remove management locks (coa-lockdown production data stores)" "${scope}")"
+  run az role definition create --output none --role-definition "$(printf '{"Name": "%s", "Description": "%s", "Actions": %s, "NotActions": [], "AssignableScopes": ["%s"]}' \
+    "${name}" "${description}" "${actions}" "${scope}")"
 }
 
 ensure_app() {
@@ -462,8 +463,14 @@ else
   note "RBAC Administrator on ${deploy_scope}; pass --assignable-role-ids to narrow it."
   ensure_role "${deploy_sp_id}" ServicePrincipal "Role Based Access Control Administrator" "${deploy_scope}"
 fi
-ensure_lock_role "${app_prefix}-lock-operator" "${deploy_scope}"
+ensure_custom_role "${app_prefix}-lock-operator" "${deploy_scope}" \
+  "Create and remove management locks (coa-lockdown production data stores)" \
+  '["Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write", "Microsoft.Authorization/locks/delete"]'
 ensure_role "${deploy_sp_id}" ServicePrincipal "${app_prefix}-lock-operator" "${deploy_scope}"
+ensure_custom_role "${app_prefix}-policy-assigner" "${deploy_scope}" \
+  "Assign and remove Azure Policy assignments (coa-lockdown image admission on the cluster)" \
+  '["Microsoft.Authorization/policyAssignments/read", "Microsoft.Authorization/policyAssignments/write", "Microsoft.Authorization/policyAssignments/delete"]'
+ensure_role "${deploy_sp_id}" ServicePrincipal "${app_prefix}-policy-assigner" "${deploy_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Storage Blob Data Contributor" "${container_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Key Vault Crypto User" "${key_scope}"
 

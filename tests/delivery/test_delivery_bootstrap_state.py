@@ -214,14 +214,25 @@ def test_first_run_creates_everything_with_least_privilege_roles(
         ("sp-deploy-id", "Contributor", subscription),
         ("sp-deploy-id", "Role Based Access Control Administrator", subscription),
         ("sp-deploy-id", "coa-lockdown-github-lock-operator", subscription),
+        ("sp-deploy-id", "coa-lockdown-github-policy-assigner", subscription),
         ("sp-deploy-id", "Storage Blob Data Contributor", container),
         ("sp-deploy-id", "Key Vault Crypto User", key),
     }
-    # Production stacks lock their data stores; the custom role holds the lock actions and nothing else.
-    (definition,) = find(made, "role", "definition", "create")
-    role = json.loads(value_after(definition, "--role-definition"))
-    assert role["Name"] == "coa-lockdown-github-lock-operator" and role["AssignableScopes"] == [subscription]
-    assert sorted(role["Actions"]) == [f"Microsoft.Authorization/locks/{a}" for a in ("delete", "read", "write")]
+    # Production stacks lock their data stores, and every stack assigns the image admission policy to its cluster;
+    # each custom role holds those actions and nothing else.
+    roles = {
+        role["Name"]: role
+        for role in (
+            json.loads(value_after(d, "--role-definition")) for d in find(made, "role", "definition", "create")
+        )
+    }
+    assert set(roles) == {"coa-lockdown-github-lock-operator", "coa-lockdown-github-policy-assigner"}
+    assert all(role["AssignableScopes"] == [subscription] for role in roles.values())
+    locks, policy = roles["coa-lockdown-github-lock-operator"], roles["coa-lockdown-github-policy-assigner"]
+    assert sorted(locks["Actions"]) == [f"Microsoft.Authorization/locks/{a}" for a in ("delete", "read", "write")]
+    assert sorted(policy["Actions"]) == [
+        f"Microsoft.Authorization/policyAssignments/{a}" for a in ("delete", "read", "write")
+    ]
     (rbac_admin,) = [c for c in find(made, "role", "assignment", "create") if "--condition" in c]
     condition = value_after(rbac_admin, "--condition")
     assert "ba92f5b4-2d11-453d-a403-e96b0029c9fe, 7f951dda-4ed3-4680-a7ca-43fe172d538d" in condition

@@ -34,10 +34,15 @@ def ancestors(run: ProgramRun, record: ResourceRecord) -> list[str]:
     return chain
 
 
-def run_variant(root: Path, base_stack: str, overrides: dict[str, Any]) -> ProgramRun:
-    """Run the real program for `base_stack` with some config keys replaced, in a scratch copy of the repo."""
+def run_variant(
+    root: Path, base_stack: str, overrides: dict[str, Any], files: dict[str, str] | None = None
+) -> ProgramRun:
+    """Run the real program for `base_stack` with some config keys replaced, in a scratch copy of the repo; `files`
+    replaces top-level files (name -> text), e.g. a resolved images.lock.json."""
     for entry in REPO.iterdir():
-        if not (entry.name.startswith("Pulumi.") and entry.name != "Pulumi.yaml"):
+        if files and entry.name in files:
+            (root / entry.name).write_text(files[entry.name])
+        elif not (entry.name.startswith("Pulumi.") and entry.name != "Pulumi.yaml"):
             (root / entry.name).symlink_to(entry)
     doc = yaml.safe_load((REPO / f"Pulumi.{base_stack}.yaml").read_text())
     doc["config"].update(overrides)
