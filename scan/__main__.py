@@ -17,7 +17,16 @@ from typing import Any
 
 from scan.arm import ConversionError, load_resources_json, write_template
 from scan.chart import ReleaseNotFoundError, write_manifests
-from scan.checkov import DEFAULT_CHECKOV, SARIF_REPORT, CheckovError, Finding, Framework, read_findings, run_checkov
+from scan.checkov import (
+    DEFAULT_CHECKOV,
+    SARIF_REPORT,
+    CheckovError,
+    Finding,
+    Framework,
+    checkov_version,
+    read_findings,
+    run_checkov,
+)
 from scan.policy_readme import PolicyReadmeError, with_scan_column
 from scan.report import cross_checks, render_report
 from scan.sdk import SdkLookupError
@@ -117,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         anchors = policy_anchors()
         problems = check_policy_readme(findings, anchors, args.update_policy_readme)
+        version = checkov_version(args.checkov)
     except (
         CheckovError,
         ConversionError,
@@ -128,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = render_report(findings, verdict, pairs, anchors, len(waivers))
+    report = render_report(findings, verdict, pairs, anchors, len(waivers), version)
     if problems:
         report += "\n## Policy README\n\n" + "\n".join(f"- {p}" for p in problems) + "\n"
     (args.out / "report.md").write_text(report, encoding="utf-8")

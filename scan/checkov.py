@@ -60,6 +60,17 @@ def checkov_command(checkov: Path, framework: Framework, target: Path, output_di
     ]
 
 
+def checkov_version(checkov: Path) -> str:
+    """What `checkov --version` prints (the report names the scanner that produced it)."""
+    if not checkov.is_file():
+        raise CheckovError(f"{checkov} not found: run `make .venv-scan/.installed` (or `make scan`) first")
+    result = subprocess.run([str(checkov), "--version"], capture_output=True, text=True, check=False, timeout=120)
+    version = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if result.returncode != 0 or not version:
+        raise CheckovError(f"{checkov} --version failed: {result.stderr.strip()[-500:]}")
+    return version
+
+
 def run_checkov(checkov: Path, framework: Framework, target: Path, output_dir: Path, cwd: Path) -> Path:
     """Run Checkov; returns the JSON report's path (SARIF and CLI text beside it)."""
     if not checkov.is_file():

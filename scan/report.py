@@ -62,11 +62,12 @@ def render_report(
     pairs: Sequence[tuple[str, str]],
     anchors: Mapping[str, str],
     waiver_count: int,
+    version: str,
 ) -> str:
     lines = [
         "# Checkov scan",
         "",
-        "Checkov 3.3.30 on the ARM template exported from each stack's registered azure-native",
+        f"Checkov {version} on the ARM template exported from each stack's registered azure-native",
     ]
     lines += ["resources and on the Helm chart rendered with the values each stack passes to its Release.", ""]
     lines += _table(findings, verdict, pairs)
