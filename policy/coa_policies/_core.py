@@ -384,3 +384,21 @@ def production(s: Subject) -> Any:
     if isinstance(value, str) and matches_any(value, s.config.get("productionTagValues", [])):
         return f"tag {tag_name}={value!r}"
     return ""
+
+
+def in_production(check: ResourceCheck, consequence: str) -> ResourceCheck:
+    """A production-only variant of `check`: its findings, on resources that count as production (`production`),
+    each naming why the resource is production and what the finding costs there. Values the engine cannot know yet
+    are judged at update."""
+
+    def run(s: Subject) -> Iterable[str]:
+        problems = [problem.rstrip(".") for problem in check(s)]
+        if not problems:
+            return
+        why = production(s)
+        if why is UNKNOWN or not why:
+            return
+        for problem in problems:
+            yield f"{problem}; production ({why}): {consequence}"
+
+    return run

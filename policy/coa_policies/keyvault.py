@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pulumi_policy import Severity
 
-from ._core import MISSING, PRODUCTION_CONFIG, UNKNOWN, Rule, Subject, get, is_world, items, production, same
+from ._core import MISSING, PRODUCTION_CONFIG, UNKNOWN, Rule, Subject, get, in_production, is_world, items, same
 
 VAULT = ("azure-native:keyvault:Vault",)
 SECRET_OR_KEY = ("azure-native:keyvault:Secret", "azure-native:keyvault:Key")
@@ -49,19 +49,6 @@ def _expiry(s: Subject) -> Iterable[str]:
     if get(s.props, "properties", "attributes", "expires") is MISSING:
         kind = "key" if s.type.endswith(":Key") else "secret"
         yield f"the {kind} has no expiry (properties.attributes.expires)."
-
-
-def _expiry_in_production(s: Subject) -> Iterable[str]:
-    if get(s.props, "properties", "attributes", "expires") is not MISSING:
-        return
-    why = production(s)
-    if why is UNKNOWN or not why:
-        return
-    kind = "key" if s.type.endswith(":Key") else "secret"
-    yield (
-        f"the {kind} has no expiry (properties.attributes.expires) in production ({why}): nothing forces its "
-        "rotation, and a leaked value stays valid for ever."
-    )
 
 
 POLICIES = [
@@ -119,7 +106,7 @@ POLICIES = [
     Rule(
         name="keyvault-secrets-and-keys-expire-production",
         types=SECRET_OR_KEY,
-        check=_expiry_in_production,
+        check=in_production(_expiry, "nothing forces its rotation, and a leaked value stays valid for ever."),
         description="Production Key Vault secrets and keys carry an expiry date.",
         severity=Severity.MEDIUM,
         safeguard="access",

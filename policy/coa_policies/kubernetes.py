@@ -20,10 +20,10 @@ from ._core import (
     Rule,
     Subject,
     get,
+    in_production,
     items,
     known,
     matches_any,
-    production,
     same,
 )
 from ._workloads import (
@@ -152,21 +152,11 @@ def _image_pinned(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg:
 DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
-def _digest_pinned_in_production(s: Subject) -> Iterable[str]:
-    """A tag can be re-pushed upstream; in production only a digest fixes what runs."""
-    why: Any = None
-    for label, spec in pod_specs(s):
-        for name, container in containers(spec):
-            image = get(container, "image")
-            if not isinstance(image, str) or UNKNOWN_MARKER in image or DIGEST_SUFFIX.search(image):
-                continue
-            why = production(s) if why is None else why
-            if why is UNKNOWN or not why:
-                return
-            yield (
-                f"{label} container {name!r}: image {image!r} is not pinned by a sha256 digest in production ({why}); "
-                "a re-pushed tag would change what runs."
-            )
+def _digest_pinned(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterable[str]:
+    """A tag can be re-pushed upstream; only a digest fixes what runs."""
+    image = get(c, "image")
+    if isinstance(image, str) and UNKNOWN_MARKER not in image and not DIGEST_SUFFIX.search(image):
+        yield f"image {image!r} is not pinned by a sha256 digest."
 
 
 def _image_registry(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterable[str]:
@@ -295,7 +285,7 @@ POLICIES = [
     Rule(
         name="k8s-image-digest-pinned-production",
         types=WORKLOAD_TYPES,
-        check=_digest_pinned_in_production,
+        check=in_production(per_container(_digest_pinned), "a re-pushed tag would change what runs."),
         description="Production container images are pinned by sha256 digest (a tag alone can be re-pushed).",
         severity=Severity.HIGH,
         safeguard="integrity",

@@ -13,10 +13,10 @@ from ._core import (
     Rule,
     Subject,
     get,
+    in_production,
     is_world,
     items,
     known,
-    production,
     same,
 )
 
@@ -73,21 +73,8 @@ def _network_restricted(s: Subject) -> Iterable[str]:
 def _shared_key_off(s: Subject) -> Iterable[str]:
     value = get(s.props, "allowSharedKeyAccess")
     if value is MISSING or value is True:
-        yield "allowSharedKeyAccess is not false: account keys and account SAS still work."
-
-
-def _shared_key_off_in_production(s: Subject) -> Iterable[str]:
-    value = get(s.props, "allowSharedKeyAccess")
-    if value is not MISSING and value is not True:
-        return
-    why = production(s)
-    if why is UNKNOWN or not why:
-        return
-    setting = "not set (Azure's default is true)" if value is MISSING else "true"
-    yield (
-        f"allowSharedKeyAccess is {setting} on a production storage account ({why}): account keys and account "
-        "SAS still work, so anyone holding a key reads PHI without Entra ID."
-    )
+        setting = "not set (Azure's default is true)" if value is MISSING else "true"
+        yield f"allowSharedKeyAccess is {setting}: account keys and account SAS still work."
 
 
 def _infrastructure_encryption(s: Subject) -> Iterable[str]:
@@ -182,7 +169,7 @@ POLICIES = [
     Rule(
         name="storage-account-shared-key-disabled-production",
         types=ACCOUNT,
-        check=_shared_key_off_in_production,
+        check=in_production(_shared_key_off, "anyone holding a key reads PHI without Entra ID."),
         description="Production storage accounts authorise with Entra ID only (shared keys off).",
         severity=Severity.HIGH,
         safeguard="authentication",

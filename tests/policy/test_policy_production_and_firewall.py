@@ -201,7 +201,7 @@ def dep_urn(stack: str) -> str:
 def test_production_refuses_an_image_without_a_full_digest(image: str) -> None:
     pinned = "crcoa.azurecr.io/cromwell:87@sha256:" + "b" * 64
     (message,) = DIGEST_RULE.evaluate(deployment(pinned, image), type=DEP, urn=dep_urn("prod"))
-    assert f"image {image!r} is not pinned by a sha256 digest in production (stack 'prod')" in message
+    assert f"image {image!r} is not pinned by a sha256 digest; production (stack 'prod')" in message
     assert "'c1'" in message
     assert DIGEST_RULE.evaluate(deployment(pinned, image), type=DEP, config={"production": True})
 
