@@ -13,6 +13,12 @@ from offline.records import ResourceRecord
 REPO = Path(__file__).resolve().parents[2]
 
 
+def stack_values(stack: str) -> dict[str, Any]:
+    """The `coa-lockdown:*` keys of Pulumi.<stack>.yaml, without the namespace, as parse_settings takes them."""
+    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("coa-lockdown:")}
+
+
 def one(run: ProgramRun, token: str, name_part: str = "") -> ResourceRecord:
     found = [r for r in run.of_type(token) if name_part in r.name]
     assert len(found) == 1, f"expected one {token} named *{name_part}*, found {[r.name for r in found]}"

@@ -8,16 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from stackquery import stack_values
 
 from components.config import ConfigError, Settings, parse_settings
 from offline.harness import ProgramError, run_program
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def stack_values(stack: str) -> dict[str, Any]:
-    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
-    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("coa-lockdown:")}
 
 
 def with_change(stack: str, path: str, value: Any) -> dict[str, Any]:

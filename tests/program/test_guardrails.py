@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from stackquery import stack_values
 
 from components.config import ConfigError, parse_settings
 from components.images import ImageLock, parse_lock
@@ -35,8 +35,7 @@ def parse(values: dict[str, Any], *, stack: str, images: ImageLock = PINNED) -> 
 
 
 def raw(stack: str) -> dict[str, Any]:
-    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("coa-lockdown:")}
+    values = stack_values(stack)
     # The checked-in prod stack accepts the pending image digests; these tests start from a fully pinned lock.
     values.pop("guardrailOverrides", None)
     return values

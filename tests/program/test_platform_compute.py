@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from stackquery import by_id, one
+from stackquery import by_id, one, stack_values
 
 from components.access import ROLES, assignment_name
 from components.aks import ci_kubeconfig
-from components.config import PROJECT, Settings, parse_settings
+from components.config import Settings, parse_settings
 from offline.harness import ProgramRun
 from offline.mocks import SUBSCRIPTION_ID
 
@@ -31,13 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _settings(run: ProgramRun) -> Settings:
     """The stack's parsed configuration, read from its stack file the way the program reads it."""
-    config = yaml.safe_load((REPO / f"Pulumi.{run.stack}.yaml").read_text())["config"]
-    return parse_settings({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")})
-
-
-def _raw(stack: str) -> dict[str, Any]:
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+    return parse_settings(stack_values(run.stack))
 
 
 def _cluster(run: ProgramRun) -> dict[str, Any]:
@@ -338,7 +332,7 @@ def test_node_pools_use_ephemeral_os_disks_and_state_their_pod_limit(stack: Prog
                                             ("Standard_D4ds_v5", True), ("Standard_D8ads_v5", True),
                                             ("Standard_F8s_v2", True)])  # fmt: skip
 def test_a_node_size_too_small_for_the_ephemeral_os_disk_is_refused(size: str, fits: bool) -> None:
-    raw = _raw("dev")
+    raw = stack_values("dev")
     raw["kubernetes"]["userPool"]["vmSize"] = size
     if fits:  # Known to fit, or unknown to this check (Azure then refuses a size that cannot hold it).
         parse_settings(raw, stack="dev")

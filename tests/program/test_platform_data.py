@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stackquery import ancestors, by_id, one, run_variant
+from stackquery import ancestors, by_id, one, run_variant, stack_values
 
 from components.postgres import SLOT_SUFFIX as SUFFIX
 from components.start_task import ImageScannerSettings, StartTaskSettings, render_start_task
@@ -374,12 +374,9 @@ def test_operator_secrets_expire_when_the_operator_says(variant: ProgramRun) -> 
 
 
 def test_production_needs_the_scanner_credentials_expiry() -> None:
-    import yaml
-
     from components.config import ConfigError, parse_settings
 
-    config = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
-    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("coa-lockdown:")}
+    raw = stack_values("prod")
     scanner = {k: v for k, v in VARIANT_CONFIG["coa-lockdown:imageScanner"].items() if k != "credentialsExpireOn"}
     raw |= {"imageScanner": scanner, "imageScannerUsername": "u", "imageScannerPassword": "p"}
     secret_keys = frozenset({"imageScannerUsername", "imageScannerPassword"})

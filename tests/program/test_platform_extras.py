@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from stackquery import by_id, one
+from stackquery import by_id, one, stack_values
 
-from components.config import PROJECT, ConfigError, parse_settings
+from components.config import ConfigError, parse_settings
 from components.settings import EntraAdminGroup
 from offline.harness import ProgramError, ProgramRun, run_program
 from offline.mocks import TENANT_ID
@@ -30,11 +28,6 @@ PG_CONFIG = "azure-native:dbforpostgresql:Configuration"
 PG_ADMIN = "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra"
 
 
-def _raw(stack: str) -> dict[str, Any]:
-    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
-    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith(f"{PROJECT}:")}
-
-
 def _associations(run: ProgramRun) -> dict[str, ResourceRecord]:
     found = {r.inputs["associationName"]: r for r in run.of_type(DCRA)}
     assert len(found) == len(run.of_type(DCRA)), "association names must be unique"
@@ -47,7 +40,7 @@ def _associations(run: ProgramRun) -> dict[str, ResourceRecord]:
 def test_rule_sends_the_container_insights_streams_to_our_workspace(stack: ProgramRun) -> None:
     rule = one(stack, DCR).inputs
     assert rule["kind"] == "Linux"
-    assert rule["location"] == _raw(stack.stack)["location"]
+    assert rule["location"] == stack_values(stack.stack)["location"]
     [extension] = rule["dataSources"]["extensions"]
     assert extension["extensionName"] == "ContainerInsights"
     assert extension["name"] == "ContainerInsightsExtension"
@@ -126,7 +119,7 @@ def test_container_insights_needs_the_private_link_scope_first(tmp_path: Path) -
 
 
 def test_prod_server_is_administered_by_the_configured_entra_group(prod: ProgramRun) -> None:
-    expected = parse_settings(_raw("prod")).postgres.entra_admin
+    expected = parse_settings(stack_values("prod")).postgres.entra_admin
     assert expected is not None
     server = one(prod, PG_SERVER)
     admin = one(prod, PG_ADMIN)
@@ -147,19 +140,19 @@ def test_admin_waits_for_the_server_parameters(prod: ProgramRun) -> None:
 
 
 def test_dev_sets_no_entra_admin(dev: ProgramRun) -> None:
-    assert parse_settings(_raw("dev")).postgres.entra_admin is None
+    assert parse_settings(stack_values("dev")).postgres.entra_admin is None
     assert dev.of_type(PG_ADMIN) == []
 
 
 def test_prod_requires_an_entra_admin_group() -> None:
-    raw = copy.deepcopy(_raw("prod"))
+    raw = copy.deepcopy(stack_values("prod"))
     del raw["postgres"]["entraAdminGroupObjectId"], raw["postgres"]["entraAdminGroupName"]
     with pytest.raises(ConfigError, match=r"coa-lockdown:postgres\.entraAdminGroupObjectId: is required in prod"):
         parse_settings(raw)
 
 
 def test_dev_accepts_an_entra_admin_group() -> None:
-    raw = copy.deepcopy(_raw("dev"))
+    raw = copy.deepcopy(stack_values("dev"))
     raw["postgres"] |= {"entraAdminGroupObjectId": "0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0", "entraAdminGroupName": "Ops"}
     assert parse_settings(raw).postgres.entra_admin == EntraAdminGroup(
         object_id="0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0", display_name="Ops"

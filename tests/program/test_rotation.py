@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stackquery import one, run_variant
+from stackquery import one, run_variant, stack_values
 
 from components.config import ConfigError, parse_settings
 from components.postgres import SLOT_SUFFIX as SUFFIX
@@ -62,12 +62,7 @@ def test_every_secret_version_expires_after_its_successor_is_due_plus_grace(peri
 
 
 def _raw(stack: str, **changes: Any) -> dict[str, Any]:
-    import yaml
-
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("coa-lockdown:")}
-    raw.update(changes)
-    return raw
+    return {**stack_values(stack), **changes}
 
 
 @pytest.mark.parametrize(
