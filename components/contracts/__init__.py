@@ -90,6 +90,17 @@ class StartTaskRun(Cited):
     interpreters: tuple[str, ...] = ("/bin/bash", "/usr/bin/bash", "/usr/bin/env bash")
 
 
+TaskImageForm = Literal["tag", "digest", "tag+digest"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskImages(Cited):
+    """The workflow task image references (`docker` runtime attribute) this component passes on as written:
+    `tag` (repo:tag), `digest` (repo@sha256:...), `tag+digest` (repo:tag@sha256:...)."""
+
+    accepted: frozenset[TaskImageForm]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Contract:
     """What one workload version needs at runtime. `workload` is the chart's Deployment (and container) name."""
@@ -104,6 +115,7 @@ class Contract:
     egress: Sequence[Egress] = ()
     mounts: Sequence[Mount] = ()
     start_task: StartTaskRun | None = None
+    task_images: TaskImages | None = None
     notes: Sequence[str] = field(default_factory=tuple)
 
 

@@ -3,7 +3,7 @@ blob CSI mount of cromwell-executions (the root TES 6 maps to its default accoun
 
 from __future__ import annotations
 
-from components.contracts import Container, Contract, Egress, Mount, Setting
+from components.contracts import Container, Contract, Egress, Mount, Setting, TaskImages
 
 CROMWELL = "broadinstitute/cromwell@87"
 COA = "microsoft/CromwellOnAzure@6.0.0"
@@ -99,6 +99,11 @@ CROMWELL_87 = Contract(
             read_only=True,
             source=f"{CROMWELL}:database/sql/src/main/scala/cromwell/database/slick/SlickDatabase.scala:57-73",
         ),
+    ),
+    # DockerImageIdentifier parses repo, :tag and @digest independently; a digest makes it skip the hash lookup.
+    task_images=TaskImages(
+        accepted=frozenset({"tag", "digest", "tag+digest"}),
+        source=f"{CROMWELL}:dockerHashing/src/main/scala/cromwell/docker/DockerImageIdentifier.scala:53-117",
     ),
     notes=(
         "The blob filesystem (executionsRoot: blob) signs SAS from the account key (AzureUtils.scala:36-75): it needs "

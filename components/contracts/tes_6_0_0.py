@@ -3,7 +3,7 @@ a private Batch account, the CoA storage account as its default account."""
 
 from __future__ import annotations
 
-from components.contracts import AzureAction, Container, Contract, Egress, Mount, Setting, StartTaskRun
+from components.contracts import AzureAction, Container, Contract, Egress, Mount, Setting, StartTaskRun, TaskImages
 
 TES = "microsoft/ga4gh-tes@6.0.0"
 ARM_ID = r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
@@ -241,6 +241,12 @@ TES_6_0_0 = Contract(
     ),
     # The global start task is downloaded and executed directly: its own #! line picks the shell.
     start_task=StartTaskRun(runner="shebang", source=f"{TES}:src/TesApi.Web/BatchScheduler.cs:1221-1224"),
+    # The node task splits the image at '@' into name and tag, so repo:tag@digest would reach Docker's image create
+    # as fromImage=repo:tag with tag=<digest>; repo@digest and repo:tag are the forms the runner pulls as written
+    # (Tes.Runner/Docker/DockerExecutor.cs:274-293).
+    task_images=TaskImages(
+        accepted=frozenset({"tag", "digest"}), source=f"{TES}:src/TesApi.Web/Runner/NodeTaskBuilder.cs:195-211"
+    ),
     notes=(
         "No Entra credential for Application Insights (Program.cs:69-100): with local auth off, telemetry would be "
         "refused, so none is configured and logs go through Container Insights.",

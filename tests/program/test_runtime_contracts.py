@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import ipaddress
+import json
 import re
 import sys
 from pathlib import Path
@@ -346,3 +347,28 @@ def test_mounts_and_port(stack: ProgramRun, workload: str) -> None:
             assert mounts[mount.path] is True, _where(contract, mount)
     if contract.listen_port:
         assert [p["containerPort"] for p in container["ports"]] == [contract.listen_port]
+
+
+def _task_image_form(image: str) -> str:
+    name, _, digest = image.partition("@")
+    tagged = ":" in name.rsplit("/", 1)[-1]
+    return "tag+digest" if digest and tagged else "digest" if digest else "tag"
+
+
+@pytest.mark.parametrize("pinned", [False, True], ids=["pending-digests", "resolved-digests"])
+def test_the_smoke_test_task_image_is_a_form_cromwell_and_tes_both_pass_on(stack: ProgramRun, pinned: bool) -> None:
+    """Cromwell hands the task's `docker` attribute to TES, which hands it to the node's runner: the reference must be
+    a form each contract that declares task images accepts, with the lock as it is and once digests are recorded."""
+    values = _values(stack)
+    task_image = dict(values["smokeTest"]["taskImage"])
+    if pinned:
+        task_image["digest"] = "sha256:" + "a" * 64
+    rendered = render_chart({**values, "smokeTest": {**values["smokeTest"], "taskImage": task_image}})
+    (options,) = [o for o in rendered if o["kind"] == "ConfigMap" and "options.json" in o.get("data", {})]
+    image = json.loads(options["data"]["options.json"])["default_runtime_attributes"]["docker"]
+    form = _task_image_form(image)
+    assert form == ("digest" if pinned else "tag"), image
+    declared = [c for c in all_contracts() if c.task_images]
+    assert {c.workload for c in declared} == {"cromwell", "tes"}
+    for contract in declared:
+        assert contract.task_images and form in contract.task_images.accepted, (contract.workload, image)

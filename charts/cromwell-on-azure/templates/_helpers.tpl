@@ -22,6 +22,16 @@ The schema guarantees a non-latest tag or a sha256 digest, and a digest on every
 {{- $ref -}}
 {{- end }}
 
+{{/* A workflow task's image as Cromwell hands it to TES: repository@digest when pinned (TES splits a reference at
+'@', so repo:tag@digest would reach Docker as image "repo:tag" with tag "<digest>"), else repository:tag. */}}
+{{- define "coa.taskImageRef" -}}
+{{- if .image.digest -}}
+{{- printf "%s/%s@%s" .registry .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s/%s:%s" .registry .image.repository .image.tag -}}
+{{- end -}}
+{{- end }}
+
 {{- define "coa.image" -}}
 {{- include "coa.imageRef" (dict "registry" .root.Values.images.registry "image" (index .root.Values.images .name)) -}}
 {{- end }}
