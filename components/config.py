@@ -434,8 +434,9 @@ ROTATION_DAYS = (7, 365)
 
 def _parse_rotation(reader: Reader) -> SecretRotation:
     section = reader.child("secrets", {"rotationDays", "expiryGraceDays"})
-    period = section.integer("rotationDays", 90, minimum=ROTATION_DAYS[0], maximum=ROTATION_DAYS[1])
-    grace = section.integer("expiryGraceDays", 14, minimum=1, maximum=period)
+    default = SecretRotation()
+    period = section.integer("rotationDays", default.period_days, minimum=ROTATION_DAYS[0], maximum=ROTATION_DAYS[1])
+    grace = section.integer("expiryGraceDays", default.grace_days, minimum=1, maximum=period)
     return SecretRotation(period_days=period, grace_days=grace)
 
 
@@ -555,7 +556,7 @@ def parse_settings(
     data_accounts = attempt(lambda: _parse_data_accounts(reader, names.storage_account), ()) if names else ()
     postgres = attempt(lambda: _parse_postgres(reader, environment), None)
     scanner = attempt(lambda: _parse_scanner(reader, secret_keys), None)
-    rotation = attempt(lambda: _parse_rotation(reader), SecretRotation(period_days=90, grace_days=14))
+    rotation = attempt(lambda: _parse_rotation(reader), SecretRotation())
     if production and scanner and scanner.credentials_expire_on is None:
         # Production secrets expire (pack rule keyvault-secrets-and-keys-expire-production); only the operator knows
         # when the scanner's registry credential does.

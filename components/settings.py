@@ -144,8 +144,8 @@ class SecretRotation:
     """Generated passwords are replaced every `period_days`; each secret version expires `grace_days` after its
     successor is due (components/rotation.py)."""
 
-    period_days: int
-    grace_days: int
+    period_days: int = 90
+    grace_days: int = 14
 
 
 @dataclass(frozen=True, kw_only=True)
