@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from components.images import ImageLock, parse_lock
 from offline.harness import ProgramRun, run_program
 from offline.records import ResourceRecord
 
@@ -17,6 +19,21 @@ def stack_values(stack: str) -> dict[str, Any]:
     """The `coa-lockdown:*` keys of Pulumi.<stack>.yaml, without the namespace, as parse_settings takes them."""
     doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
     return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("coa-lockdown:")}
+
+
+def resolved_lock_document(**changes: dict[str, Any]) -> dict[str, Any]:
+    """images.lock.json as it reads once every digest is recorded (distinct made-up digests: test data), with
+    per-image changes applied, e.g. `tes={"digest": None}` for one still pending."""
+    lock = json.loads((REPO / "images.lock.json").read_text())
+    for index, entry in enumerate(lock["images"].values()):
+        entry.update(digest="sha256:" + f"{index + 1:x}" * 64, resolved="test fixture: a resolved lock")
+    for key, change in changes.items():
+        lock["images"][key].update(change)
+    return lock
+
+
+def resolved_lock(**changes: dict[str, Any]) -> ImageLock:
+    return parse_lock(resolved_lock_document(**changes))
 
 
 def one(run: ProgramRun, token: str, name_part: str = "") -> ResourceRecord:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from stackquery import one, run_variant
+from stackquery import one, resolved_lock_document, run_variant
 
 from components.admission import ALLOWED_IMAGES_DEFINITION, allowed_images_regex
 from offline.analyzer import PolicyPackAnalyzer
@@ -71,13 +71,6 @@ def test_the_regex_admits_only_the_registry_and_a_digest_where_required(
     assert bool(regex.fullmatch(image)) is admitted
 
 
-def _resolved_lock() -> str:
-    lock = json.loads((REPO / "images.lock.json").read_text())
-    for index, entry in enumerate(lock["images"].values()):
-        entry.update(digest="sha256:" + f"{index + 1:x}" * 64, resolved="test fixture: a resolved lock")
-    return json.dumps(lock)
-
-
 @pytest.fixture(scope="module")
 def pinned_prod(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
     """prod once images.lock.json is resolved: the pending-digest override is gone from the stack file."""
@@ -85,7 +78,7 @@ def pinned_prod(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
         tmp_path_factory.mktemp("pinned"),
         "prod",
         {"coa-lockdown:guardrailOverrides": {}},
-        files={"images.lock.json": _resolved_lock()},
+        files={"images.lock.json": json.dumps(resolved_lock_document())},
     )
 
 

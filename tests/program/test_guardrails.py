@@ -4,30 +4,20 @@ accepted on purpose only through a named override with a reason; every error rep
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from stackquery import stack_values
+from stackquery import resolved_lock, stack_values
 
 from components.config import ConfigError, parse_settings
-from components.images import ImageLock, parse_lock
+from components.images import ImageLock
 from components.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def pinned_lock() -> ImageLock:
-    """The checked-in lock with a digest on every image (test data: the shape a resolved lock has)."""
-    raw = json.loads((REPO / "images.lock.json").read_text())
-    for index, entry in enumerate(raw["images"].values()):
-        entry["digest"] = "sha256:" + f"{index:x}" * 64
-        entry["resolved"] = "test fixture"
-    return parse_lock(raw)
-
-
-PINNED = pinned_lock()
+PINNED = resolved_lock()
 
 
 def parse(values: dict[str, Any], *, stack: str, images: ImageLock = PINNED) -> Settings:
@@ -258,22 +248,12 @@ def test_an_invalid_environment_is_one_error_not_two() -> None:
 def test_production_refuses_pending_image_digests_unless_accepted_by_name() -> None:
     values = raw("prod")
     with pytest.raises(ConfigError) as refused:
-        parse(values, stack="prod", images=load_lock_with(tes=None, smokeTestTask=None))
+        parse(values, stack="prod", images=resolved_lock(tes={"digest": None}, smokeTestTask={"digest": None}))
     message = str(refused.value)
     assert "images.lock.json" in message and "tes, smokeTestTask" in message
     assert "guardrailOverrides.unpinnedImages" in message and "cromwell" not in message
     values["guardrailOverrides"] = {"unpinnedImages": "registry unreachable from the build host, SEC-77"}
-    settings = parse(values, stack="prod", images=load_lock_with(tes=None))
+    settings = parse(values, stack="prod", images=resolved_lock(tes={"digest": None}))
     assert settings.guardrail_overrides == {"unpinnedImages": "registry unreachable from the build host, SEC-77"}
     # Outside production a pending digest is allowed (the chart falls back to the tag).
-    assert parse(raw("dev"), stack="dev", images=load_lock_with(tes=None)).images.unpinned() == ["tes"]
-
-
-def load_lock_with(**digests: str | None) -> ImageLock:
-    raw_lock = json.loads((REPO / "images.lock.json").read_text())
-    for key, entry in raw_lock["images"].items():
-        entry["digest"] = PINNED[key].digest
-        entry["resolved"] = "test fixture"
-    for key, digest in digests.items():
-        raw_lock["images"][key]["digest"] = digest
-    return parse_lock(raw_lock)
+    assert parse(raw("dev"), stack="dev", images=resolved_lock(tes={"digest": None})).images.unpinned() == ["tes"]

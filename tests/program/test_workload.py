@@ -11,10 +11,10 @@ from typing import Any
 import helm_python
 import pytest
 import yaml
-from stackquery import ancestors, by_id, one
+from stackquery import ancestors, by_id, one, resolved_lock
 
 from components.config import DEFAULT_BATCH_IMAGE
-from components.images import ImageLock, load_lock, parse_lock
+from components.images import ImageLock, load_lock
 from components.postgres import SLOT_SUFFIX as SUFFIX
 from components.registry import DEFAULT_CACHE_RULES
 from components.settings import BatchNodeImages
@@ -300,15 +300,6 @@ def test_an_image_no_cache_rule_serves_is_refused_with_its_lock_entry() -> None:
         helm_values(_inputs(), _options(cache_rules=rules))
 
 
-def _pinned_lock(**changes: Any) -> ImageLock:
-    raw = json.loads((REPO / "images.lock.json").read_text())
-    for index, entry in enumerate(raw["images"].values()):
-        entry.update(digest="sha256:" + f"{index + 1:x}" * 64, resolved="test fixture")
-    for key, change in changes.items():
-        raw["images"][key].update(change)
-    return parse_lock(raw)
-
-
 REGISTRY = load_values("values-dev")["images"]["registry"]
 
 
@@ -330,7 +321,7 @@ def _containers(objects: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def test_every_rendered_image_is_pinned_by_the_lock_digest_when_pinned() -> None:
-    lock = _pinned_lock()
+    lock = resolved_lock()
     objects = _render_with(lock, require_digests=True)
     images = _containers(objects)
     assert images, "the chart renders no container"
@@ -345,14 +336,14 @@ def test_every_rendered_image_is_pinned_by_the_lock_digest_when_pinned() -> None
 
 
 def test_a_build_sourced_image_runs_from_the_build_repository() -> None:
-    lock = _pinned_lock(tes={"source": "build"})
+    lock = resolved_lock(tes={"source": "build"})
     values = helm_values(_inputs(), _options(images=lock))
     assert values["images"]["tes"] == {"repository": "coa-build/tes", "tag": "6.0.0", "digest": lock["tes"].digest}
 
 
 @pytest.mark.parametrize("key", ["cromwell", "tes", "triggerservice", "dbClient", "smokeTest", "smokeTestTask"])
 def test_the_chart_refuses_a_bare_tag_when_digests_are_required(key: str) -> None:
-    lock = _pinned_lock(**{key: {"digest": None, "resolved": None}})
+    lock = resolved_lock(**{key: {"digest": None, "resolved": None}})
     with pytest.raises(helm_python.HelmValuesError, match="digest"):
         _render_with(lock, require_digests=True)
     # The same values render when digests are not required (dev, or a production stack that accepted it by name).
