@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from components.config_reader import ConfigError, suggest
 
-# Beside the program (not resolved: a program copy whose components/ is a link reads its own lock).
-LOCK_FILE = Path(__file__).absolute().parents[1] / "images.lock.json"
+# The repository's lock; a running program reads the one beside itself (components.config.load_settings).
+LOCK_FILE = Path(__file__).resolve().parents[1] / "images.lock.json"
 
 # The chart's image keys (charts/cromwell-on-azure values `images.*`, plus the smoke test's task image).
 CHART_IMAGES = ("cromwell", "tes", "triggerservice", "dbClient", "smokeTest", "smokeTestTask")
