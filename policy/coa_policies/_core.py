@@ -365,6 +365,13 @@ PRODUCTION_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
+# How a production-only rule is told a stack is production; appended to each such rule's remediation.
+DECLARE_PRODUCTION = (
+    "Declare production with production: true in the production stack's policy config, productionStacks, or the "
+    "productionTag tag in productionTagValues."
+)
+
+
 def production(s: Subject) -> Any:
     """Why ``s`` counts as production ('' when it does not; UNKNOWN when only a computed tag could tell).
 

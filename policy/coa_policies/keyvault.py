@@ -6,7 +6,19 @@ from collections.abc import Iterable
 
 from pulumi_policy import Severity
 
-from ._core import MISSING, PRODUCTION_CONFIG, UNKNOWN, Rule, Subject, get, in_production, is_world, items, same
+from ._core import (
+    DECLARE_PRODUCTION,
+    MISSING,
+    PRODUCTION_CONFIG,
+    UNKNOWN,
+    Rule,
+    Subject,
+    get,
+    in_production,
+    is_world,
+    items,
+    same,
+)
 
 VAULT = ("azure-native:keyvault:Vault",)
 SECRET_OR_KEY = ("azure-native:keyvault:Secret", "azure-native:keyvault:Key")
@@ -111,8 +123,7 @@ POLICIES = [
         severity=Severity.MEDIUM,
         safeguard="access",
         remediation="Set properties.attributes.expires (epoch seconds) and rotate before it (this project: config "
-        "secrets.rotationDays). Declare production with production: true in the production stack's policy config, "
-        "productionStacks, or the productionTag tag in productionTagValues.",
+        "secrets.rotationDays). " + DECLARE_PRODUCTION,
         anchor="CKV_AZURE_41, CKV_AZURE_40",
         config=PRODUCTION_CONFIG,
     ),

@@ -14,6 +14,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from ._core import (
+    DECLARE_PRODUCTION,
     MISSING,
     PRODUCTION_CONFIG,
     UNKNOWN,
@@ -290,8 +291,7 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="integrity",
         remediation="Use image: repo:tag@sha256:<digest> (this project: images.lock.json, scripts/pin_images.py). "
-        "Declare production with production: true in the production stack's policy config, productionStacks, or "
-        "the productionTag tag in productionTagValues.",
+        + DECLARE_PRODUCTION,
         anchor="CKV_K8S_43",
         config=PRODUCTION_CONFIG,
     ),

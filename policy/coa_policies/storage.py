@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pulumi_policy import Severity
 
 from ._core import (
+    DECLARE_PRODUCTION,
     MISSING,
     PRODUCTION_CONFIG,
     UNKNOWN,
@@ -173,9 +174,7 @@ POLICIES = [
         description="Production storage accounts authorise with Entra ID only (shared keys off).",
         severity=Severity.HIGH,
         safeguard="authentication",
-        remediation="Set allowSharedKeyAccess: false (clients use managed identity). Declare production with "
-        "production: true in the production stack's policy config, productionStacks, or the productionTag "
-        "tag in productionTagValues.",
+        remediation="Set allowSharedKeyAccess: false (clients use managed identity). " + DECLARE_PRODUCTION,
         anchor="CKV2_AZURE_40; Azure Policy: Storage accounts should prevent shared key access",
         config=PRODUCTION_CONFIG,
     ),
