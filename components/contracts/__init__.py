@@ -32,7 +32,11 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Cited:
+    """`source` cites the reference line(s); `quote` is the text of the cited line that shows the entry, copied once
+    while reading the source, so a test can check that the entry's key appears in what it cites."""
+
     source: str
+    quote: str = ""
 
     def __post_init__(self) -> None:
         if not CITATION.fullmatch(self.source):
