@@ -241,6 +241,17 @@ def _parse_network(
     )
 
 
+# Every blob mount of the chart is keyless (mountWithWorkloadIdentityToken). The blob CSI driver refreshes that token
+# only from v1.27.0 (kubernetes-sigs/blob-csi-driver#1987, #2071); AKS ships v1.27 with Kubernetes 1.34 (Azure/AKS
+# CHANGELOG). Older clusters mount, then lose the mount when the first token expires, hours after each pod start.
+DEFAULT_KUBERNETES_VERSION = "1.34"
+BLOB_CSI_TOKEN_REFRESH_AKS = (1, 34)
+BLOB_CSI_TOKEN_REFRESH_REASON = (
+    "AKS before 1.34 ships blob CSI driver v1.26.x, which mounts with the workload identity token but never refreshes "
+    "it (fixed in v1.27.0: kubernetes-sigs/blob-csi-driver#1987, #2071), so Cromwell's mounts die hours after each pod "
+    "start; use 1.34 or later"
+)
+
 # Ranges AKS refuses for the service and pod CIDRs (learn.microsoft.com, AKS "Configure Azure CNI Overlay" and
 # "kubenet": 169.254.0.0/16, 172.30.0.0/16, 172.31.0.0/16 and 192.0.2.0/24 are reserved).
 AKS_RESERVED_RANGES = tuple(
@@ -308,8 +319,11 @@ def _parse_aks(reader: Reader) -> AksSettings:
         for reserved in AKS_RESERVED_RANGES:
             if cidr.overlaps(reserved):
                 raise k8s.fail(key, f"{cidr} overlaps {reserved}, which AKS reserves; pick another range")
+    version = k8s.string("version", DEFAULT_KUBERNETES_VERSION, pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.34")
+    if tuple(int(part) for part in version.split(".")[:2]) < BLOB_CSI_TOKEN_REFRESH_AKS:
+        raise k8s.fail("version", f"{version!r} is too old for this chart's blob mounts: {BLOB_CSI_TOKEN_REFRESH_REASON}")
     return AksSettings(
-        kubernetes_version=k8s.string("version", "1.33", pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.33"),
+        kubernetes_version=version,
         service_cidr=service_cidr,
         dns_service_ip=dns_ip,
         pod_cidr=pod_cidr,

@@ -33,6 +33,8 @@ def _set(values: dict[str, Any], dotted: str, value: object) -> dict[str, Any]:
 # (case id, base, dotted key, bad value, text the error must contain)
 CASES: list[tuple[str, str, str, object, str]] = [
     ("missing-storage-account", "dev", "storage.accountName", DELETE, "accountName"),
+    # Keyless blob mounts need the token-refreshing blob CSI driver that AKS ships from 1.34.
+    ("cluster-before-1.34", "dev", "kubernetesVersion", "1.33", "/kubernetesVersion"),
     ("empty-batch-account", "dev", "batch.accountName", "", "/batch/accountName"),
     ("uppercase-storage-account", "dev", "storage.accountName", "StCoaDev", "/storage/accountName"),
     ("missing-key-vault", "dev", "keyVault.name", DELETE, "name"),
@@ -177,5 +179,5 @@ def test_helm_lint_is_clean(stack: str) -> None:
 
 def test_helm_lint_reports_schema_violations() -> None:
     values = deep_merge(load_values("values-dev"), {"images": {"tes": {"tag": "latest"}}})
-    report = helm_python.lint(CHART_DIR, values, strict=True, namespace="coa", kube_version="v1.33.0")
+    report = helm_python.lint(CHART_DIR, values, strict=True, namespace="coa", kube_version="v1.34.0")
     assert any(m["severity"] == 3 and "/images/tes/tag" in m["error"] for m in report["messages"]), report

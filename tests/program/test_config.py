@@ -108,6 +108,9 @@ BAD_INPUTS = [
     ("dev", "kubernetes.systemPool.maxCount", 0, ["coa-lockdown:kubernetes.systemPool.maxCount", "out of range"]),
     ("dev", "kubernetes.dnsServiceIp", "10.3.0.10", ["coa-lockdown:kubernetes.dnsServiceIp", "inside serviceCidr"]),
     ("dev", "kubernetes.adminGroupObjectIds", ["admins"], ["kubernetes.adminGroupObjectIds", "object id"]),
+    # Keyless blob mounts lose their token on the blob CSI driver AKS 1.33 ships (v1.26.x).
+    ("dev", "kubernetes.version", "1.33", ["coa-lockdown:kubernetes.version", "'1.33'", "never refreshes", "1.34"]),
+    ("prod", "kubernetes.version", "1.32.7", ["coa-lockdown:kubernetes.version", "blob-csi-driver#1987"]),
     ("dev", "postgres.highAvailability", True, ["coa-lockdown:postgres.highAvailability", "Burstable"]),
     ("dev", "postgres.backupRetentionDays", 3, ["coa-lockdown:postgres.backupRetentionDays", "7-35"]),
     ("dev", "network.subnetz", {}, ["coa-lockdown:network.subnetz", "unknown key"]),

@@ -251,7 +251,7 @@ def _inputs(**override: str) -> ChartInputs[str]:
 
 def _options(**override: Any) -> ChartOptions:
     base: dict[str, Any] = dict(
-        kubernetes_version="1.33.2",
+        kubernetes_version="1.34.2",
         cache_rules={rule.target_repository: rule.source_repository for rule in DEFAULT_CACHE_RULES},
         images=load_lock(),
         require_image_digests=False,
@@ -266,7 +266,7 @@ def _options(**override: Any) -> ChartOptions:
 
 def test_helm_values_uses_the_minor_version_and_registry_repositories() -> None:
     values = helm_values(_inputs(), _options())
-    assert values["kubernetesVersion"] == "1.33"
+    assert values["kubernetesVersion"] == "1.34"
     assert values["images"]["dbClient"]["repository"] == "library/postgres"
     assert values["images"]["triggerservice"] == {
         "repository": "cromwellonazure/triggerservice",
