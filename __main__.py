@@ -77,6 +77,7 @@ network = Network(
         egress=settings.network.egress,
         firewall_private_ip=settings.network.firewall_private_ip,
         trusted_source_cidrs=settings.network.trusted_source_cidrs,
+        dns_servers=settings.dns.servers,
         tags=tags,
     ),
 )
@@ -87,6 +88,7 @@ dns = PrivateDns(
         location=settings.location,
         virtual_network_id=network.vnet_id,
         existing_zone_ids=settings.dns.existing_zone_ids,
+        link_existing_zones=settings.dns.hub_zone_resolution == "linkHere",
         tags=tags,
     ),
 )
@@ -248,7 +250,10 @@ access = Access(
 data_links = DataStorageLinks(
     f"{prefix}-data",
     DataStorageLinksArgs(
-        accounts=settings.data_storage_accounts, workload=identities.workload, private_endpoint=endpoints
+        accounts=settings.data_storage_accounts,
+        workload=identities.workload,
+        private_endpoint=endpoints,
+        requester=f"coa-lockdown stack {pulumi.get_stack()}",
     ),
 )
 # Production runs images by digest only (guardrail unpinnedImages): the chart schema and the admission policy hold it.
@@ -354,6 +359,9 @@ pulumi.export(
         "nextRotation": rotation.next_rotation().isoformat(),
     },
 )
+# What each data account's owner must do by hand (approve our endpoint, create the grants), as az commands.
+if settings.data_storage_accounts:
+    pulumi.export("dataAccountOwnerSteps", data_links.owner_steps(identities.workload.principal_id))
 # Production guardrails this stack relaxes on purpose, with the stack file's reasons: every preview shows them.
 if settings.guardrail_overrides:
     pulumi.export("guardrailOverrides", dict(settings.guardrail_overrides))

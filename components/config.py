@@ -319,9 +319,13 @@ def _parse_aks(reader: Reader) -> AksSettings:
         for reserved in AKS_RESERVED_RANGES:
             if cidr.overlaps(reserved):
                 raise k8s.fail(key, f"{cidr} overlaps {reserved}, which AKS reserves; pick another range")
-    version = k8s.string("version", DEFAULT_KUBERNETES_VERSION, pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.34")
+    version = k8s.string(
+        "version", DEFAULT_KUBERNETES_VERSION, pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.34"
+    )
     if tuple(int(part) for part in version.split(".")[:2]) < BLOB_CSI_TOKEN_REFRESH_AKS:
-        raise k8s.fail("version", f"{version!r} is too old for this chart's blob mounts: {BLOB_CSI_TOKEN_REFRESH_REASON}")
+        raise k8s.fail(
+            "version", f"{version!r} is too old for this chart's blob mounts: {BLOB_CSI_TOKEN_REFRESH_REASON}"
+        )
     return AksSettings(
         kubernetes_version=version,
         service_cidr=service_cidr,
@@ -408,10 +412,19 @@ def _parse_entra_admin(pg: Reader, prod: bool) -> EntraAdminGroup | None:
     return EntraAdminGroup(object_id=object_id, display_name=name)
 
 
+# How the VNet resolves hub zones: the program cannot see the hub's VNet links or resolver, so the stack says which.
+HUB_ZONE_RESOLUTION = {
+    "linkedByHub": "the hub links every zone in existingZoneIds to this VNet (scripts/preflight.sh checks the links)",
+    "linkHere": "this stack links every zone in existingZoneIds to this VNet (the deploy identity needs "
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/write on them)",
+    "dnsServers": "the VNet uses dns.servers, a hub resolver that answers for every zone",
+}
+
+
 def _parse_dns(reader: Reader, location: str) -> DnsSettings:
     from components.private_dns import ZONES, zone_name
 
-    dns = reader.child("dns", {"existingZoneIds", "zoneGroupsManagedByPolicy"})
+    dns = reader.child("dns", {"existingZoneIds", "zoneGroupsManagedByPolicy", "hubZoneResolution", "servers"})
     existing = dns.string_map("existingZoneIds")
     for key, zone_id in existing.items():
         if key not in ZONES:
@@ -421,8 +434,44 @@ def _parse_dns(reader: Reader, location: str) -> DnsSettings:
         expected = zone_name(key, location)
         if not _AZURE_ID.match(zone_id) or not zone_id.lower().endswith(f"/privatednszones/{expected}"):
             raise ConfigError(f"{dns.key('existingZoneIds')}.{key}: {zone_id!r} is not the id of a {expected} zone")
+    resolution = dns.choice("hubZoneResolution", tuple(HUB_ZONE_RESOLUTION)) if dns.has("hubZoneResolution") else None
+    if existing and resolution is None:
+        # Without a link or a resolver, pods and Batch nodes resolve storage, ACR, Batch and Key Vault names to
+        # public addresses, which refuse them (public network access is off).
+        choices = "; ".join(f"{k}: {v}" for k, v in HUB_ZONE_RESOLUTION.items())
+        raise dns.fail(
+            "hubZoneResolution",
+            f"is required with existingZoneIds: say how this VNet resolves the hub's zones ({choices})",
+        )
+    if resolution and not existing:
+        raise dns.fail("hubZoneResolution", f"{resolution!r} is set but existingZoneIds is empty; remove it")
+    servers = dns.string_list("servers")
+    for server in servers:
+        try:
+            address = ipaddress.IPv4Address(server)
+        except ValueError:
+            raise dns.fail("servers", f"{server!r} is not an IPv4 address") from None
+        if not address.is_private:
+            raise dns.fail("servers", f"{server} is a public address; give the hub resolver's private address")
+    if resolution == "dnsServers" and not servers:
+        raise dns.fail("servers", "is required with hubZoneResolution dnsServers: the hub resolver's private addresses")
+    if servers and resolution != "dnsServers":
+        raise dns.fail("servers", "is only used with hubZoneResolution dnsServers")
+    if resolution == "dnsServers":
+        # A custom resolver answers from the zones linked to its own VNet: zones this stack creates (linked only
+        # here) would never be consulted, so every zone must be the hub's.
+        local = [key for key in ZONES if key not in existing]
+        if local:
+            raise dns.fail(
+                "existingZoneIds",
+                f"misses {', '.join(local)}: with custom DNS servers, zones created here are invisible to the "
+                "hub resolver; give the hub's zone for each",
+            )
     return DnsSettings(
-        existing_zone_ids=existing, zone_groups_managed_by_policy=dns.boolean("zoneGroupsManagedByPolicy", False)
+        existing_zone_ids=existing,
+        zone_groups_managed_by_policy=dns.boolean("zoneGroupsManagedByPolicy", False),
+        hub_zone_resolution=resolution,  # type: ignore[arg-type]  # narrowed by choice()
+        servers=servers,
     )
 
 
@@ -710,9 +759,28 @@ STORAGE_ACCOUNT_ID = re.compile(
 CONTAINER_NAME = r"(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]"
 
 
+# TES 6's node runner probes every input URL anonymously and treats only 401, 403 and 409 as "private, sign a SAS"
+# (ga4gh-tes@6.0.0:src/Tes.Runner/Storage/ArmUrlTransformationStrategy.cs:71 and Transfer/BlobApiHttpUtils.cs:185-205).
+# An account that allows blob public access answers 404 for a private container, and the download fails.
+DATA_ACCOUNT_PUBLIC_ACCESS = (
+    "TES 6's node runner probes inputs anonymously and signs a SAS only after a 401, 403 or 409 "
+    "(ga4gh-tes@6.0.0 Tes.Runner/Transfer/BlobApiHttpUtils.cs:185-205); an account that allows blob public access "
+    "answers 404 for a private container and every download from it fails. Ask the owner to set "
+    "allowBlobPublicAccess false on the account, then state it here"
+)
+DATA_ACCOUNT_KEYS = {
+    "id",
+    "containers",
+    "privateEndpoint",
+    "allowBlobPublicAccess",
+    "roleAssignments",
+    "endpointApproval",
+}
+
+
 def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageAccount, ...]:
     accounts: list[DataStorageAccount] = []
-    for item in reader.object_list("dataStorageAccounts", {"id", "containers", "privateEndpoint"}):
+    for item in reader.object_list("dataStorageAccounts", DATA_ACCOUNT_KEYS):
         account_id = item.string("id", hint="the storage account's ARM id")
         match = STORAGE_ACCOUNT_ID.fullmatch(account_id)
         if not match:
@@ -735,6 +803,23 @@ def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageA
             containers.append(DataContainer(name=container, access=access))  # type: ignore[arg-type]
         if not containers:
             raise item.fail("containers", "needs at least one container ({name, access: read|readWrite})")
+        private_endpoint = item.choice("privateEndpoint", ("create", "existing"), "create")
+        # What the program cannot see on an account it does not own is stated, never assumed.
+        approval = "automatic"
+        if private_endpoint == "create":
+            approval = item.choice("endpointApproval", ("automatic", "owner"))
+        elif item.has("endpointApproval"):
+            raise item.fail(
+                "endpointApproval", "is only read with privateEndpoint create (the hub's endpoint is approved)"
+            )
+        if not item.has("allowBlobPublicAccess"):
+            raise item.fail(
+                "allowBlobPublicAccess",
+                f"is required: state the account's setting (false). {DATA_ACCOUNT_PUBLIC_ACCESS}",
+            )
+        if item.boolean("allowBlobPublicAccess", False):
+            raise item.fail("allowBlobPublicAccess", f"true cannot work: {DATA_ACCOUNT_PUBLIC_ACCESS}")
+        grantor = item.choice("roleAssignments", ("stack", "owner"))
         accounts.append(
             DataStorageAccount(
                 id=account_id,
@@ -742,7 +827,9 @@ def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageA
                 resource_group=match["rg"],
                 name=name,
                 containers=tuple(containers),
-                private_endpoint=item.choice("privateEndpoint", ("create", "existing"), "create"),  # type: ignore[arg-type]
+                private_endpoint=private_endpoint,  # type: ignore[arg-type]  # narrowed by choice()
+                role_assignments=grantor,  # type: ignore[arg-type]
+                endpoint_approval=approval,  # type: ignore[arg-type]
             )
         )
     return tuple(accounts)

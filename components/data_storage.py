@@ -26,6 +26,17 @@ class DataStorageLinksArgs:
     accounts: Sequence[DataStorageAccount]
     workload: Identity
     private_endpoint: PrivateEndpointSpec
+    # Named in manual private endpoint requests, so the owner knows who asks.
+    requester: str = "coa-lockdown"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerGrant:
+    """A role the workload identity needs on a data account, at a scope."""
+
+    role: str
+    scope: str
+    reason: str
 
 
 def container_scope(account: DataStorageAccount, container: str) -> str:
@@ -39,16 +50,27 @@ class DataStorageLinks(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataStorageLinksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:storage:DataStorageLinks", name, None, opts)
         self.workload_needs: list[pulumi.Resource] = []
+        # Every grant the workload identity needs per account, whoever creates it.
+        self.grants: dict[str, list[OwnerGrant]] = {}
+        self._accounts = tuple(args.accounts)
         for account in args.accounts:
             key = f"{name}-{account.name}"
             if account.private_endpoint == "create":
-                # The account owner approves the connection unless our deploy identity may approve it
-                # (privateEndpointConnectionsApproval/action on the account); Azure leaves it Pending otherwise.
+                # Azure approves the connection at once only when the deploy identity holds
+                # privateEndpointConnectionsApproval/action on the account; otherwise the stack file says the owner
+                # approves, the request is manual, and it stays Pending (scripts/preflight.sh reports it) until then.
                 self.workload_needs.append(
                     PrivateEndpoint(
                         key,
                         PrivateEndpointArgs(
-                            spec=args.private_endpoint, target_resource_id=account.id, group_id="blob", zone_key="blob"
+                            spec=args.private_endpoint,
+                            target_resource_id=account.id,
+                            group_id="blob",
+                            zone_key="blob",
+                            approval=account.endpoint_approval,
+                            request_message=f"{args.requester}: Cromwell on Azure reads {account.name} privately"
+                            if account.endpoint_approval == "owner"
+                            else "",
                         ),
                         opts=pulumi.ResourceOptions(parent=self),
                     )
@@ -70,6 +92,12 @@ class DataStorageLinks(pulumi.ComponentResource):
                         f"workflows {container.access} {container.name}",
                     )
                 )
+            self.grants[account.name] = [
+                OwnerGrant(role=role, scope=scope, reason=reason) for _, role, scope, reason in grants
+            ]
+            if account.role_assignments == "owner":
+                # The owner grants them (listed in the stack output dataAccountGrants); nothing is written here.
+                continue
             for suffix, role, scope, reason in grants:
                 self.workload_needs.append(
                     assign(
@@ -83,3 +111,39 @@ class DataStorageLinks(pulumi.ComponentResource):
                     )
                 )
         self.register_outputs({"accounts": [a.name for a in args.accounts]})
+
+    def owner_steps(self, principal_id: pulumi.Input[str]) -> pulumi.Output[list[dict[str, object]]]:
+        """What each account's owner does by hand: approve our endpoint, create the grants (az commands)."""
+        accounts = self._accounts
+
+        def steps(principal: str) -> list[dict[str, object]]:
+            out: list[dict[str, object]] = []
+            for account in accounts:
+                commands: list[str] = []
+                if account.private_endpoint == "create" and account.endpoint_approval == "owner":
+                    commands += [
+                        f"az network private-endpoint-connection list --id {account.id} --query "
+                        "\"[?properties.privateLinkServiceConnectionState.status=='Pending'].id\" --output tsv",
+                        "az network private-endpoint-connection approve --id <each id listed above> "
+                        '--description "Cromwell on Azure (coa-lockdown)"',
+                    ]
+                if account.role_assignments == "owner":
+                    commands += [
+                        f"az role assignment create --assignee-object-id {principal} --assignee-principal-type "
+                        f'ServicePrincipal --role "{grant.role}" --scope {grant.scope}'
+                        for grant in self.grants[account.name]
+                    ]
+                out.append(
+                    {
+                        "account": account.name,
+                        "allowBlobPublicAccess": False,
+                        "endpointApproval": account.endpoint_approval
+                        if account.private_endpoint == "create"
+                        else "existing",
+                        "roleAssignments": account.role_assignments,
+                        "ownerCommands": commands,
+                    }
+                )
+            return out
+
+        return pulumi.Output.from_input(principal_id).apply(steps)

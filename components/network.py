@@ -28,6 +28,9 @@ class NetworkArgs:
     firewall_private_ip: str | None = None
     # Ranges outside the VNet (hub, operators, CI runners) that may reach the cluster API and private endpoints on 443.
     trusted_source_cidrs: Sequence[str] = ()
+    # Custom DNS servers (a hub resolver) for every VNet client: AKS nodes and pods, Batch nodes. Empty: Azure DNS,
+    # which answers from the private zones linked to this VNet.
+    dns_servers: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -74,6 +77,7 @@ class Network(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             location=args.location,
             address_space=network.AddressSpaceArgs(address_prefixes=[str(args.address_space)]),
+            dhcp_options=network.DhcpOptionsArgs(dns_servers=list(args.dns_servers)) if args.dns_servers else None,
             tags=tags,
             opts=child,
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_azure_native as azure_native
 from pulumi_azure_native import privatedns
 
 # Catalogue key -> zone name. Zone names are fixed by Azure ("Azure Private Endpoint private DNS zone values").
@@ -36,15 +38,25 @@ class PrivateDnsArgs:
     virtual_network_id: pulumi.Input[str]
     # Hub zones owned elsewhere (Azure Landing Zones); when given, no zone of that key is created here.
     existing_zone_ids: Mapping[str, str] = field(default_factory=dict)
+    # Link the hub's zones to this VNet from this stack (config dns.hubZoneResolution linkHere); otherwise the hub
+    # links them, or a hub resolver answers for them.
+    link_existing_zones: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+ZONE_ID = re.compile(
+    r"/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/"
+    r"Microsoft\.Network/privateDnsZones/(?P<zone>[^/]+)",
+    re.IGNORECASE,
+)
 
 
 class PrivateDns(pulumi.ComponentResource):
     """Every privatelink zone of the catalogue, linked to the VNet without auto-registration, or the hub's ids."""
 
     zone_ids: dict[str, pulumi.Output[str]]
-    # VNet links of the zones created here, by catalogue key: a VNet-integrated server resolves its own name only
-    # once the link exists, so such a server waits for it. Hub zones are linked by the hub.
+    # VNet links by catalogue key (zones created here, and hub zones with link_existing_zones): a VNet-integrated
+    # server resolves its own name only once the link exists, so such a server waits for it.
     links: dict[str, privatedns.VirtualNetworkLink]
 
     def __init__(self, name: str, args: PrivateDnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -52,9 +64,13 @@ class PrivateDns(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.zone_ids = {}
         self.links = {}
+        hub_providers: dict[str, azure_native.Provider] = {}
         for key in ZONES:
             if key in args.existing_zone_ids:
-                self.zone_ids[key] = pulumi.Output.from_input(args.existing_zone_ids[key])
+                zone_id = args.existing_zone_ids[key]
+                self.zone_ids[key] = pulumi.Output.from_input(zone_id)
+                if args.link_existing_zones:
+                    self.links[key] = self._link_hub_zone(name, key, zone_id, args, hub_providers)
                 continue
             zone = privatedns.PrivateZone(
                 f"{name}-{key}",
@@ -77,3 +93,35 @@ class PrivateDns(pulumi.ComponentResource):
             )
             self.zone_ids[key] = zone.id
         self.register_outputs({"zone_ids": self.zone_ids})
+
+    def _link_hub_zone(
+        self,
+        name: str,
+        key: str,
+        zone_id: str,
+        args: PrivateDnsArgs,
+        providers: dict[str, azure_native.Provider],
+    ) -> privatedns.VirtualNetworkLink:
+        """A link from a hub zone (in the hub's subscription and group) to this VNet; nothing else in the hub."""
+        parts = ZONE_ID.fullmatch(zone_id)
+        if not parts:
+            raise ValueError(f"{zone_id!r} is not a private DNS zone id")
+        subscription = parts["subscription"]
+        if subscription not in providers:
+            # The link is a child of the zone: it is written in the zone's subscription.
+            providers[subscription] = azure_native.Provider(
+                f"{name}-hub-{subscription[:8]}",
+                subscription_id=subscription,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return privatedns.VirtualNetworkLink(
+            f"{name}-{key}-hub-link",
+            resource_group_name=parts["group"],
+            private_zone_name=parts["zone"],
+            location="global",
+            virtual_network=privatedns.SubResourceArgs(id=args.virtual_network_id),
+            registration_enabled=False,
+            # A spoke is one of many links on a hub zone: the hub owns the zone, this stack only its own link.
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, provider=providers[subscription]),
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 from pulumi_azure_native import network
@@ -32,6 +33,10 @@ class PrivateEndpointArgs:
     zone_key: str
     # Services that answer on several names (Azure Monitor) register records in more than one zone.
     extra_zone_keys: Sequence[str] = ()
+    # automatic: the deploy identity may approve the connection on the target (Azure approves it at once);
+    # owner: a manual connection request that stays Pending until the target's owner approves it.
+    approval: Literal["automatic", "owner"] = "automatic"
+    request_message: str = ""
 
 
 class PrivateEndpoint(pulumi.ComponentResource):
@@ -45,18 +50,21 @@ class PrivateEndpoint(pulumi.ComponentResource):
         missing = [key for key in zone_keys if key not in spec.zone_ids]
         if missing:
             raise ValueError(f"private endpoint {name}: no DNS zone {missing} in the catalogue")
+        connection = [
+            network.PrivateLinkServiceConnectionArgs(
+                name=args.group_id,
+                private_link_service_id=args.target_resource_id,
+                group_ids=[args.group_id],
+                request_message=args.request_message or None,
+            )
+        ]
         endpoint = network.PrivateEndpoint(
             f"{name}-pep",
             resource_group_name=spec.resource_group_name,
             location=spec.location,
             subnet=network.SubnetArgs(id=spec.subnet_id),
-            private_link_service_connections=[
-                network.PrivateLinkServiceConnectionArgs(
-                    name=args.group_id,
-                    private_link_service_id=args.target_resource_id,
-                    group_ids=[args.group_id],
-                )
-            ],
+            private_link_service_connections=None if args.approval == "owner" else connection,
+            manual_private_link_service_connections=connection if args.approval == "owner" else None,
             tags=dict(spec.tags),
             opts=child,
         )

@@ -116,9 +116,19 @@ class DataContainer:
     access: DataAccess
 
 
+# Who creates the workload identity's role assignments on an account the stack does not own: this stack (its deploy
+# identity then needs roleAssignments/write on the account) or the account's owner (the stack lists what to grant).
+RoleGrantor = Literal["stack", "owner"]
+# Who approves the private endpoint connection: Azure at once, when the deploy identity holds
+# privateEndpointConnectionsApproval/action on the account, or the owner (the connection waits Pending until then).
+EndpointApproval = Literal["automatic", "owner"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataStorageAccount:
-    """An existing storage account outside the VNet (e.g. sequencer output) that workflows read or write."""
+    """An existing storage account outside the VNet (e.g. sequencer output) that workflows read or write.
+
+    The program cannot see the account's own settings; the stack file states them (checked by scripts/preflight.sh)."""
 
     id: str
     subscription_id: str
@@ -127,6 +137,8 @@ class DataStorageAccount:
     containers: tuple[DataContainer, ...]
     # create: a blob private endpoint in our endpoint subnet; existing: the hub already has one, with DNS.
     private_endpoint: Literal["create", "existing"]
+    role_assignments: RoleGrantor = "stack"
+    endpoint_approval: EndpointApproval = "automatic"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,11 +160,20 @@ class SecretRotation:
     grace_days: int = 14
 
 
+# How this VNet resolves the hub's existing zones: the hub links them to this VNet (outside the program's sight),
+# this stack links them, or the VNet uses custom DNS servers (a hub resolver) that resolve them.
+HubZoneResolution = Literal["linkedByHub", "linkHere", "dnsServers"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class DnsSettings:
     # Existing hub zone ids keyed by the catalogue key (components.private_dns.ZONES); empty: we create the zones.
     existing_zone_ids: Mapping[str, str]
     zone_groups_managed_by_policy: bool
+    # Required with existing_zone_ids; None when every zone is created (and linked) here.
+    hub_zone_resolution: HubZoneResolution | None = None
+    # The VNet's DNS servers (private addresses of a hub resolver), with hub_zone_resolution dnsServers only.
+    servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -62,6 +62,13 @@ def test_dev_and_prod_hold_the_same_keys() -> None:
     assert dev["config"] != prod["config"]
 
 
+# What an existing data account's owner tells the stack (the program cannot read it).
+DATA_ACCOUNT_STATEMENTS = {"allowBlobPublicAccess": False, "roleAssignments": "stack", "endpointApproval": "automatic"}
+SEQ_ACCOUNT = (
+    "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/"
+    "storageAccounts/stseqout01"
+)
+
 BAD_INPUTS = [
     # (stack, key path, bad value, words the error must contain)
     ("dev", "network.addressSpace", "10.1.0.0/33", ["coa-lockdown:network.addressSpace", "not a valid IPv4 CIDR"]),
@@ -204,6 +211,7 @@ BAD_INPUTS = [
             {
                 "id": "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/Microsoft.Storage/storageAccounts/stseqout01",
                 "containers": [{"name": "runs"}],
+                **DATA_ACCOUNT_STATEMENTS,
             }
         ]
         * 2,
@@ -220,6 +228,83 @@ BAD_INPUTS = [
         ],
         ["coa-lockdown:dataStorageAccounts[0].id", "CoA storage account itself"],
     ),
+    # The program cannot see an existing account's settings or who grants on it: the stack file states them.
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": SEQ_ACCOUNT,
+                "containers": [{"name": "runs"}],
+                "roleAssignments": "stack",
+                "endpointApproval": "owner",
+            }
+        ],
+        ["dataStorageAccounts[0].allowBlobPublicAccess", "is required", "BlobApiHttpUtils.cs:185-205"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": SEQ_ACCOUNT,
+                "containers": [{"name": "runs"}],
+                **DATA_ACCOUNT_STATEMENTS,
+                "allowBlobPublicAccess": True,
+            }
+        ],
+        ["dataStorageAccounts[0].allowBlobPublicAccess", "true cannot work", "answers 404"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": SEQ_ACCOUNT,
+                "containers": [{"name": "runs"}],
+                "allowBlobPublicAccess": False,
+                "endpointApproval": "owner",
+            }
+        ],
+        ["dataStorageAccounts[0].roleAssignments", "is required", "owner, stack"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": SEQ_ACCOUNT,
+                "containers": [{"name": "runs"}],
+                "allowBlobPublicAccess": False,
+                "roleAssignments": "owner",
+            }
+        ],
+        ["dataStorageAccounts[0].endpointApproval", "is required", "automatic, owner"],
+    ),
+    (
+        "prod",
+        "dataStorageAccounts",
+        [
+            {
+                "id": SEQ_ACCOUNT,
+                "containers": [{"name": "runs"}],
+                **DATA_ACCOUNT_STATEMENTS,
+                "privateEndpoint": "existing",
+            }
+        ],
+        ["dataStorageAccounts[0].endpointApproval", "only read with privateEndpoint create"],
+    ),
+    # Hub zones resolve only through a link to this VNet or a hub resolver; the stack says which.
+    (
+        "prod",
+        "dns.existingZoneIds",
+        {
+            "blob": "/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net"
+        },
+        ["coa-lockdown:dns.hubZoneResolution", "is required with existingZoneIds", "linkedByHub", "linkHere"],
+    ),
+    ("prod", "dns.hubZoneResolution", "linkHere", ["coa-lockdown:dns.hubZoneResolution", "existingZoneIds is empty"]),
+    ("prod", "dns.servers", ["10.0.2.4"], ["coa-lockdown:dns.servers", "only used with hubZoneResolution dnsServers"]),
     (
         "dev",
         "dns.existingZoneIds",

@@ -23,9 +23,21 @@ SUB = "7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d"
 SEQ = f"/subscriptions/{SUB}/resourceGroups/rg-sequencers/providers/Microsoft.Storage/storageAccounts/stseqout01"
 HUB = f"/subscriptions/{SUB}/resourceGroups/rg-results/providers/Microsoft.Storage/storageAccounts/stresults02"
 DATA_ACCOUNTS = [
-    {"id": SEQ, "containers": [{"name": "tso500-runs", "access": "read"}, {"name": "demux", "access": "readWrite"}]},
+    {
+        "id": SEQ,
+        "containers": [{"name": "tso500-runs", "access": "read"}, {"name": "demux", "access": "readWrite"}],
+        "allowBlobPublicAccess": False,
+        "roleAssignments": "stack",
+        "endpointApproval": "automatic",
+    },
     # The hub already has a blob private endpoint (and DNS) for this one.
-    {"id": HUB, "containers": [{"name": "cohort-results", "access": "readWrite"}], "privateEndpoint": "existing"},
+    {
+        "id": HUB,
+        "containers": [{"name": "cohort-results", "access": "readWrite"}],
+        "privateEndpoint": "existing",
+        "allowBlobPublicAccess": False,
+        "roleAssignments": "stack",
+    },
 ]
 RA = "azure-native:authorization:RoleAssignment"
 
@@ -145,3 +157,58 @@ def test_tes_contract_actions_hold_on_every_data_account(linked: ProgramRun) -> 
                 assert any(
                     fnmatch.fnmatchcase(need.action, pattern) for role in held for pattern in ROLE_ACTIONS[role]
                 ), f"{scope}: {need} ({need.source}); held {held}"
+
+
+OWNER_MANAGED = [
+    {
+        "id": SEQ,
+        "containers": [{"name": "tso500-runs", "access": "read"}],
+        "allowBlobPublicAccess": False,
+        # The lab's own account team grants roles and approves endpoints on it; this stack may do neither.
+        "roleAssignments": "owner",
+        "endpointApproval": "owner",
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def owner_managed(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    return run_variant(tmp_path_factory.mktemp("owner"), "prod", {"coa-lockdown:dataStorageAccounts": OWNER_MANAGED})
+
+
+def test_an_owner_approved_endpoint_is_a_manual_request(owner_managed: ProgramRun, linked: ProgramRun) -> None:
+    """Without approval rights on the account Azure refuses an automatic connection; a manual one waits Pending."""
+    (manual,) = [
+        e
+        for e in owner_managed.of_type("azure-native:network:PrivateEndpoint")
+        if e.inputs.get("manualPrivateLinkServiceConnections")
+    ]
+    connection = manual.inputs["manualPrivateLinkServiceConnections"][0]
+    assert connection["privateLinkServiceId"] == SEQ and connection["groupIds"] == ["blob"]
+    assert "stseqout01" in connection["requestMessage"] and "prod" in connection["requestMessage"]
+    assert not manual.inputs.get("privateLinkServiceConnections")
+    # The automatic variant asks for no manual approval.
+    assert not [
+        e
+        for e in linked.of_type("azure-native:network:PrivateEndpoint")
+        if e.inputs.get("manualPrivateLinkServiceConnections")
+    ]
+
+
+def test_owner_granted_accounts_get_no_assignment_but_the_exact_commands(owner_managed: ProgramRun) -> None:
+    assert not [ra for ra in owner_managed.of_type(RA) if ra.inputs["scope"].startswith(SEQ)]
+    (steps,) = owner_managed.outputs["dataAccountOwnerSteps"]
+    principal = one(owner_managed, "azure-native:managedidentity:UserAssignedIdentity", "coa-workload").outputs[
+        "principalId"
+    ]
+    assert steps["account"] == "stseqout01" and steps["roleAssignments"] == "owner"
+    commands = steps["ownerCommands"]
+    container = f"{SEQ}/blobServices/default/containers/tso500-runs"
+    for role, scope in (("Reader", SEQ), ("Storage Blob Delegator", SEQ), ("Storage Blob Data Reader", container)):
+        assert any(f'--role "{role}" --scope {scope}' in c and principal in c for c in commands), (role, commands)
+    assert any("private-endpoint-connection approve" in c for c in commands)
+
+
+def test_stack_granted_accounts_list_no_owner_commands(linked: ProgramRun) -> None:
+    steps = {s["account"]: s for s in linked.outputs["dataAccountOwnerSteps"]}
+    assert steps["stseqout01"]["ownerCommands"] == [] and steps["stresults02"]["endpointApproval"] == "existing"

@@ -7,7 +7,7 @@ import yaml
 from stackquery import REPO, one, run_variant
 
 from components.private_dns import ZONES
-from offline.harness import ProgramRun
+from offline.harness import ProgramError, ProgramRun
 
 HUB = "/subscriptions/00000000-0000-4000-8000-00000000beef/resourceGroups/rg-hub-dns/providers/Microsoft.Network"
 HUB_ZONES = {key: f"{HUB}/privateDnsZones/{name.format(location='eastus2')}" for key, name in ZONES.items()}
@@ -20,7 +20,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
         "prod",
         {
             "coa-lockdown:resourceGroupName": "rg-genomics-prod",
-            "coa-lockdown:dns": {"existingZoneIds": HUB_ZONES, "zoneGroupsManagedByPolicy": True},
+            "coa-lockdown:dns": {
+                "existingZoneIds": HUB_ZONES,
+                "zoneGroupsManagedByPolicy": True,
+                "hubZoneResolution": "linkedByHub",
+            },
             "coa-lockdown:network": {
                 **_prod_network(),
                 "flowLogs": {"networkWatcherName": "NetworkWatcher_eastus2", "retentionDays": 120},
@@ -45,6 +49,53 @@ def test_hub_zones_are_used_and_none_are_created(hub: ProgramRun) -> None:
     assert not hub.of_type("azure-native:privatedns:VirtualNetworkLink")
     postgres = one(hub, "azure-native:dbforpostgresql:Server")
     assert postgres.inputs["network"]["privateDnsZoneArmResourceId"] == HUB_ZONES["postgres"]
+
+
+@pytest.fixture(scope="module")
+def linked_here(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    dns = {"existingZoneIds": HUB_ZONES, "hubZoneResolution": "linkHere"}
+    return run_variant(tmp_path_factory.mktemp("link"), "prod", {"coa-lockdown:dns": dns})
+
+
+def test_link_here_links_every_hub_zone_to_this_vnet_in_the_hubs_subscription(linked_here: ProgramRun) -> None:
+    """Without a link (or a hub resolver) pods and Batch nodes would resolve the private names publicly."""
+    assert not linked_here.of_type("azure-native:privatedns:PrivateZone")
+    vnet = one(linked_here, "azure-native:network:VirtualNetwork")
+    links = linked_here.of_type("azure-native:privatedns:VirtualNetworkLink")
+    assert {link.inputs["privateZoneName"] for link in links} == {
+        name.format(location="eastus2") for name in ZONES.values()
+    }
+    (provider,) = [
+        r
+        for r in linked_here.resources
+        if r.type == "pulumi:providers:azure-native"
+        and r.inputs.get("subscriptionId") == "00000000-0000-4000-8000-00000000beef"
+    ]
+    for link in links:
+        assert link.inputs["virtualNetwork"]["id"] == vnet.id
+        assert link.inputs["resourceGroupName"] == "rg-hub-dns"
+        assert link.inputs["registrationEnabled"] is False
+        assert link.provider.startswith(provider.urn), link.provider
+    # The VNet-integrated PostgreSQL server resolves its own name once its zone is linked.
+    postgres = one(linked_here, "azure-native:dbforpostgresql:Server")
+    postgres_link = next(link for link in links if link.inputs["privateZoneName"] == ZONES["postgres"])
+    assert postgres_link.urn in postgres.dependencies
+
+
+def test_hub_resolver_becomes_the_vnets_dns_server(tmp_path_factory: pytest.TempPathFactory) -> None:
+    dns = {"existingZoneIds": HUB_ZONES, "hubZoneResolution": "dnsServers", "servers": ["10.0.2.4", "10.0.2.5"]}
+    run = run_variant(tmp_path_factory.mktemp("resolver"), "prod", {"coa-lockdown:dns": dns})
+    vnet = one(run, "azure-native:network:VirtualNetwork")
+    assert vnet.inputs["dhcpOptions"] == {"dnsServers": ["10.0.2.4", "10.0.2.5"]}
+    assert not run.of_type("azure-native:privatedns:VirtualNetworkLink")
+
+
+def test_a_resolver_needs_every_zone_from_the_hub(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A hub resolver never sees zones this stack creates and links only to itself."""
+    partial = {key: zone for key, zone in HUB_ZONES.items() if key != "batch"}
+    dns = {"existingZoneIds": partial, "hubZoneResolution": "dnsServers", "servers": ["10.0.2.4"]}
+    with pytest.raises(ProgramError, match=r"dns.existingZoneIds: misses batch"):
+        run_variant(tmp_path_factory.mktemp("partial"), "prod", {"coa-lockdown:dns": dns})
 
 
 def test_zone_groups_are_left_to_azure_policy(hub: ProgramRun) -> None:
