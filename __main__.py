@@ -301,6 +301,7 @@ coa = CromwellOnAzure(
             postgres_cidr=str(settings.network.subnets.postgres),
             batch_prefix=f"{settings.workload}{settings.environment}",
             batch_images=settings.batch_images,
+            batch_allowed_vm_sizes=settings.batch_allowed_vm_sizes,
             data_storage_accounts=settings.data_storage_accounts,
             storage_shared_key_access=settings.storage_shared_key_access,
             cromwell_login=postgres.logins["cromwell"],

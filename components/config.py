@@ -242,14 +242,17 @@ def _parse_network(
 
 
 # Every blob mount of the chart is keyless (mountWithWorkloadIdentityToken). The blob CSI driver refreshes that token
-# only from v1.27.0 (kubernetes-sigs/blob-csi-driver#1987, #2071); AKS ships v1.27 with Kubernetes 1.34 (Azure/AKS
-# CHANGELOG). Older clusters mount, then lose the mount when the first token expires, hours after each pod start.
-DEFAULT_KUBERNETES_VERSION = "1.34"
+# only from v1.27.0 (kubernetes-sigs/blob-csi-driver#2071, fixing #1987; not back-ported to release-1.26); AKS ships
+# v1.27.x from Kubernetes 1.34 and v1.26.x up to 1.33 (Azure/AKS CHANGELOG, 2026-02-08 and 2026-06-19 releases).
+# Older clusters mount, then lose the mount when the first token expires, hours after each pod start.
+# The default is the newest minor AKS lists as GA (1.36, June 2026; end of standard support June 2027:
+# MicrosoftDocs/azure-aks-docs supported-kubernetes-versions.md); 1.34 left standard support in November 2026.
+DEFAULT_KUBERNETES_VERSION = "1.36"
 BLOB_CSI_TOKEN_REFRESH_AKS = (1, 34)
 BLOB_CSI_TOKEN_REFRESH_REASON = (
     "AKS before 1.34 ships blob CSI driver v1.26.x, which mounts with the workload identity token but never refreshes "
-    "it (fixed in v1.27.0: kubernetes-sigs/blob-csi-driver#1987, #2071), so Cromwell's mounts die hours after each pod "
-    "start; use 1.34 or later"
+    "it (fixed in v1.27.0: kubernetes-sigs/blob-csi-driver#2071, issue #1987), so Cromwell's mounts die hours after "
+    "each pod start; use 1.34 or later (default 1.36)"
 )
 
 # Ranges AKS refuses for the service and pod CIDRs (learn.microsoft.com, AKS "Configure Azure CNI Overlay" and
@@ -320,7 +323,7 @@ def _parse_aks(reader: Reader) -> AksSettings:
             if cidr.overlaps(reserved):
                 raise k8s.fail(key, f"{cidr} overlaps {reserved}, which AKS reserves; pick another range")
     version = k8s.string(
-        "version", DEFAULT_KUBERNETES_VERSION, pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.34"
+        "version", DEFAULT_KUBERNETES_VERSION, pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.36"
     )
     if tuple(int(part) for part in version.split(".")[:2]) < BLOB_CSI_TOKEN_REFRESH_AKS:
         raise k8s.fail(
@@ -592,9 +595,10 @@ def parse_settings(
         "coa",
     )
     production = guardrails.is_production(environment, stack)
-    batch = attempt(lambda: reader.child("batch", {"maxNodes", "images"}), None)
+    batch = attempt(lambda: reader.child("batch", {"maxNodes", "images", "allowedVmSizes"}), None)
     batch_max_nodes = attempt(lambda: batch.integer("maxNodes", 100, minimum=1, maximum=30000), 100) if batch else 100
     batch_images = attempt(lambda: _parse_batch_images(batch), None) if batch else None
+    allowed_vm_sizes = attempt(lambda: _parse_allowed_vm_sizes(batch), ()) if batch else ()
     aks = attempt(lambda: _parse_aks(reader), None)
     monitoring = attempt(lambda: reader.child("monitoring", {"logRetentionDays"}), None)
     retention = (
@@ -660,6 +664,7 @@ def parse_settings(
         aks=aks,
         batch_max_nodes=batch_max_nodes,
         batch_images=batch_images,
+        batch_allowed_vm_sizes=allowed_vm_sizes,
         data_storage_accounts=data_accounts,
         task_database=task_database,
         postgres=postgres,
@@ -721,6 +726,28 @@ RETIRED_NODE_AGENTS = frozenset(
 )
 # TES 6.0.0 refuses any other node agent family ("Unrecognized OS").
 TES_NODE_AGENT_PREFIXES = ("batch.node.ubuntu ", "batch.node.centos ")
+
+
+# What TES may run tasks on. TES picks the cheapest eligible size for each task and, without this list, considers
+# every size its bundled list offers in the region (ga4gh-tes@6.0.0:src/TesApi.Web/BatchScheduler.cs:1361), including
+# generation-1-only sizes the generation-2 node image cannot boot. Families with a local temporary disk (d), Premium
+# SSD (s), Hyper-V generation 2, from 2 to 96 vCPUs: general purpose and memory optimised.
+DEFAULT_ALLOWED_VM_SIZES = ("standardDDSv5Family", "standardEDSv5Family")
+VM_SIZE_OR_FAMILY = r"Standard_[A-Za-z0-9_]+|standard[A-Za-z0-9]+Family"
+
+
+def _parse_allowed_vm_sizes(batch: Reader) -> tuple[str, ...]:
+    if not batch.has("allowedVmSizes"):
+        return DEFAULT_ALLOWED_VM_SIZES
+    sizes = batch.string_list(
+        "allowedVmSizes",
+        pattern=VM_SIZE_OR_FAMILY,
+        hint="a VM size (Standard_D4ds_v5) or a Batch VM family (standardDDSv5Family)",
+    )
+    if not sizes:
+        # TES reads an empty list as "every size in the region".
+        raise batch.fail("allowedVmSizes", "is empty, which TES reads as every VM size; list the sizes or families")
+    return sizes
 
 
 def _parse_batch_images(batch: Reader) -> BatchNodeImages:

@@ -198,6 +198,9 @@ class Settings:
     aks: AksSettings
     batch_max_nodes: int
     batch_images: BatchNodeImages
+    # VM sizes or families TES may choose (tes-internal/configuration/allowed-vm-sizes), each offered in the region
+    # and booting the node image of its Hyper-V generation.
+    batch_allowed_vm_sizes: tuple[str, ...]
     data_storage_accounts: tuple[DataStorageAccount, ...]
     task_database: TaskDatabaseKind
     postgres: PostgresSettings

@@ -73,6 +73,8 @@ class ChartOptions:
     postgres_cidr: str
     batch_prefix: str
     batch_images: BatchNodeImages
+    # TES's allowed-vm-sizes list (written by the chart's batch-config-upload hook).
+    batch_allowed_vm_sizes: Sequence[str]
     # Existing accounts whose containers Cromwell mounts at /<account>/<container> (TES resolves the same paths).
     data_storage_accounts: Sequence[DataStorageAccount] = ()
     # Cromwell's blob filesystem signs SAS with the account key; without shared keys Cromwell uses the CSI mount.
@@ -151,6 +153,7 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
                 }
                 for generation, image in (("gen1", options.batch_images.gen1), ("gen2", options.batch_images.gen2))
             },
+            "allowedVmSizes": list(options.batch_allowed_vm_sizes),
             "scheduling": {"prefix": options.batch_prefix},
         },
         "keyVault": {

@@ -76,15 +76,15 @@ def test_strict_validation_would_catch_a_misspelt_field(objects: list[dict[str, 
     broken = copy.deepcopy(get(objects, "Deployment", "cromwell"))
     broken["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, "1.34", strict=True)
+        kubernetes_validate.validate(broken, "1.36", strict=True)
 
 
 def test_kind_counts_per_case(case: str, objects: list[dict[str, Any]]) -> None:
     counts = kind_counts(objects)
     mount = not case.endswith("-blob")
     assert counts["Deployment"] == 3 and counts["Service"] == 2 and counts["Job"] == 2
-    # One per container (+ executions when mounted) + the start-task hook's read-write volume.
-    assert counts["PersistentVolume"] == (7 if mount else 6)
+    # One per container (+ executions when mounted) + the batch-config hook's two read-write volumes.
+    assert counts["PersistentVolume"] == (8 if mount else 7)
     assert counts["PersistentVolumeClaim"] == counts["PersistentVolume"] + 1  # + cromwell-tmp
     assert counts["SecretProviderClass"] == 4
     assert counts["NetworkPolicy"] == 8 and counts["StorageClass"] == 1 and counts["Pod"] == 1
@@ -177,7 +177,7 @@ def test_workload_identity_service_account_and_pod_labels(case: str, objects: li
     for name, spec, labels in pod_specs(objects):
         assert labels.get("azure.workload.identity/use") == "true", name
         # Hook pods run before the release's own service account exists: they use the hook-created one.
-        hook = name in ("db-init", "start-task-upload")
+        hook = name in ("db-init", "batch-config-upload")
         assert spec["serviceAccountName"] == hook_sa["metadata"]["name"] if hook else sa["metadata"]["name"], name
 
 

@@ -179,5 +179,5 @@ def test_helm_lint_is_clean(stack: str) -> None:
 
 def test_helm_lint_reports_schema_violations() -> None:
     values = deep_merge(load_values("values-dev"), {"images": {"tes": {"tag": "latest"}}})
-    report = helm_python.lint(CHART_DIR, values, strict=True, namespace="coa", kube_version="v1.34.0")
+    report = helm_python.lint(CHART_DIR, values, strict=True, namespace="coa", kube_version="v1.36.0")
     assert any(m["severity"] == 3 and "/images/tes/tag" in m["error"] for m in report["messages"]), report

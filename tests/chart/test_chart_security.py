@@ -110,7 +110,7 @@ def test_the_rendered_start_task_with_a_scanner_carries_no_secret() -> None:
     values["batch"]["nodes"]["startTaskScript"] = render_start_task(
         StartTaskSettings(managed_identity_client_id=values["workloadIdentity"]["clientId"], scanner=scanner)
     )
-    config_map = get(render_chart(values), "ConfigMap", "start-task-script")
+    config_map = get(render_chart(values), "ConfigMap", "batch-config")
     assert "scanner-pass" in config_map["data"]["start-task.sh"]
     assert not leaks(config_map), leaks(config_map)
 
@@ -214,7 +214,7 @@ def test_network_policies_deny_by_default_and_allow_only_app_flows(case: str, ob
         assert _out(moment, pods["db-init"], pg, 5432), moment.name
         assert not _out(moment, pods["db-init"], pe, 443), moment.name
         # The start-task uploader needs no network (blobfuse2 runs in the node's CSI driver).
-        uploader = pods["start-task-upload"]
+        uploader = pods["batch-config-upload"]
         for ip, port in ((pe, 443), (pg, 5432), ("20.190.160.1", 443), ("169.254.169.254", 80)):
             assert not _out(moment, uploader, ip, port), (moment.name, ip, port)
         assert not ingress_allowed(moment, _pod(cromwell), _pod(uploader), 8080), moment.name

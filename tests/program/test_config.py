@@ -117,7 +117,7 @@ BAD_INPUTS = [
     ("dev", "kubernetes.adminGroupObjectIds", ["admins"], ["kubernetes.adminGroupObjectIds", "object id"]),
     # Keyless blob mounts lose their token on the blob CSI driver AKS 1.33 ships (v1.26.x).
     ("dev", "kubernetes.version", "1.33", ["coa-lockdown:kubernetes.version", "'1.33'", "never refreshes", "1.34"]),
-    ("prod", "kubernetes.version", "1.32.7", ["coa-lockdown:kubernetes.version", "blob-csi-driver#1987"]),
+    ("prod", "kubernetes.version", "1.32.7", ["coa-lockdown:kubernetes.version", "blob-csi-driver#2071"]),
     ("dev", "postgres.highAvailability", True, ["coa-lockdown:postgres.highAvailability", "Burstable"]),
     ("dev", "postgres.backupRetentionDays", 3, ["coa-lockdown:postgres.backupRetentionDays", "7-35"]),
     ("dev", "network.subnetz", {}, ["coa-lockdown:network.subnetz", "unknown key"]),

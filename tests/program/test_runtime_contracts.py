@@ -261,7 +261,7 @@ HOOK_NEEDS: dict[str, tuple[tuple[str, int, str], ...]] = {
     # psql resolves the server's FQDN (PGHOST), then connects to it.
     "db-init": (("kube-dns", 53, "UDP"), ("postgres", 5432, "TCP")),
     # blobfuse2 runs in the node's CSI driver: the uploader itself needs no network at all.
-    "start-task-upload": (),
+    "batch-config-upload": (),
 }
 
 

@@ -158,7 +158,7 @@ def test_chart_renders_with_stack_values_and_meets_pod_security(
         "tes",
         "triggerservice",
     }
-    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Job"} == {"db-init", "start-task-upload"}
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Job"} == {"db-init", "batch-config-upload"}
     assert pod_security_violations(objects) == []
 
 
@@ -173,18 +173,23 @@ def test_the_upload_hook_writes_exactly_the_script_the_stack_renders(
     assert "SCANNER_ENABLED=false" in expected
     assert _values(run)["batch"]["nodes"]["startTaskScript"] == expected
     objects = rendered[stack_name]
-    (config_map,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "start-task-script"]
+    (config_map,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "batch-config"]
     assert config_map["data"]["start-task.sh"] == expected
-    (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "start-task-upload"]
+    (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "batch-config-upload"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["START_TASK_BLOB"] == _values(run)["batch"]["nodes"]["globalStartTask"] == "/configuration/start-task.sh"
-    (volume,) = [
-        o for o in objects if o["kind"] == "PersistentVolume" and "helm.sh/hook" in o["metadata"]["annotations"]
-    ]
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert _values(run)["batch"]["nodes"]["globalStartTask"] == "/configuration/start-task.sh"
+    assert 'target="/mnt/configuration/start-task.sh"' in script
+    # TES reads the allowed sizes from the same account's tes-internal container.
+    allowed = config_map["data"]["allowed-vm-sizes"].splitlines()
+    assert [line for line in allowed if not line.startswith("#")] == list(_values(run)["batch"]["allowedVmSizes"])
+    volumes = [o for o in objects if o["kind"] == "PersistentVolume" and "helm.sh/hook" in o["metadata"]["annotations"]]
     storage = one(run, "azure-native:storage:StorageAccount")
-    attributes = volume["spec"]["csi"]["volumeAttributes"]
-    assert (attributes["storageAccount"], attributes["containerName"]) == (storage.outputs["name"], "configuration")
+    assert {
+        (v["spec"]["csi"]["volumeAttributes"]["storageAccount"], v["spec"]["csi"]["volumeAttributes"]["containerName"])
+        for v in volumes
+    } == {(storage.outputs["name"], "configuration"), (storage.outputs["name"], "tes-internal")}
+    attributes = volumes[0]["spec"]["csi"]["volumeAttributes"]
     assert (
         attributes["clientID"] == workload.outputs["clientId"]
         and attributes["mountWithWorkloadIdentityToken"] == "true"
@@ -251,7 +256,7 @@ def _inputs(**override: str) -> ChartInputs[str]:
 
 def _options(**override: Any) -> ChartOptions:
     base: dict[str, Any] = dict(
-        kubernetes_version="1.34.2",
+        kubernetes_version="1.36.2",
         cache_rules={rule.target_repository: rule.source_repository for rule in DEFAULT_CACHE_RULES},
         images=load_lock(),
         require_image_digests=False,
@@ -259,6 +264,7 @@ def _options(**override: Any) -> ChartOptions:
         postgres_cidr="10.1.5.0/28",
         batch_prefix="coadev",
         batch_images=BatchNodeImages(gen1=DEFAULT_BATCH_IMAGE, gen2=DEFAULT_BATCH_IMAGE),
+        batch_allowed_vm_sizes=("standardDDSv5Family",),
         storage_shared_key_access=False,
     )
     return ChartOptions(**{**base, **override})
@@ -266,7 +272,7 @@ def _options(**override: Any) -> ChartOptions:
 
 def test_helm_values_uses_the_minor_version_and_registry_repositories() -> None:
     values = helm_values(_inputs(), _options())
-    assert values["kubernetesVersion"] == "1.34"
+    assert values["kubernetesVersion"] == "1.36"
     assert values["images"]["dbClient"]["repository"] == "library/postgres"
     assert values["images"]["triggerservice"] == {
         "repository": "cromwellonazure/triggerservice",
