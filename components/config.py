@@ -566,12 +566,15 @@ def parse_settings(
     secret_keys: frozenset[str] = frozenset(),
     images: ImageLock | None = None,
     lock_path: Path = LOCK_FILE,
+    today: datetime.date | None = None,
 ) -> Settings:
     """Validate every key; all errors are collected and raised together (one line each: key, value, rule, fix).
 
     `stack` is the stack's name (production is recognised by it too); `secret_keys` the config keys Pulumi holds
     encrypted (`pulumi config set --secret`); `images` the image lock (read from `lock_path` when not given)."""
     errors: list[ConfigError] = []
+    # Support windows (Batch node agents) are judged on the day the program runs.
+    today = today or datetime.datetime.now(datetime.UTC).date()
 
     def attempt(parse: Callable[[], T], default: T) -> T:
         try:
@@ -597,8 +600,10 @@ def parse_settings(
     production = guardrails.is_production(environment, stack)
     batch = attempt(lambda: reader.child("batch", {"maxNodes", "images", "allowedVmSizes"}), None)
     batch_max_nodes = attempt(lambda: batch.integer("maxNodes", 100, minimum=1, maximum=30000), 100) if batch else 100
-    batch_images = attempt(lambda: _parse_batch_images(batch), None) if batch else None
+    batch_images = attempt(lambda: _parse_batch_images(batch, today), None) if batch else None
     allowed_vm_sizes = attempt(lambda: _parse_allowed_vm_sizes(batch), ()) if batch else ()
+    if batch and batch_images and allowed_vm_sizes and location:
+        attempt(lambda: _check_allowed_vm_sizes(batch, allowed_vm_sizes, batch_images, location, today), None)
     aks = attempt(lambda: _parse_aks(reader), None)
     monitoring = attempt(lambda: reader.child("monitoring", {"logRetentionDays"}), None)
     retention = (
@@ -730,9 +735,11 @@ TES_NODE_AGENT_PREFIXES = ("batch.node.ubuntu ", "batch.node.centos ")
 
 # What TES may run tasks on. TES picks the cheapest eligible size for each task and, without this list, considers
 # every size its bundled list offers in the region (ga4gh-tes@6.0.0:src/TesApi.Web/BatchScheduler.cs:1361), including
-# generation-1-only sizes the generation-2 node image cannot boot. Families with a local temporary disk (d), Premium
-# SSD (s), Hyper-V generation 2, from 2 to 96 vCPUs: general purpose and memory optimised.
-DEFAULT_ALLOWED_VM_SIZES = ("standardDDSv5Family", "standardEDSv5Family")
+# generation-1-only sizes no supported Docker image boots (components/batch_node_images.py) and unpriced sizes that
+# cost 0 when prices.azure.com is unreachable (a 1-core task then runs on Standard_D16as_v4). These families list
+# Hyper-V generation 2, have a local temporary disk and a bundled price for every size, span 2 to 96 vCPUs and are
+# offered in every region this project allows (components/contracts/tes_6_0_0_vm_selection.py proves it per stack).
+DEFAULT_ALLOWED_VM_SIZES = ("standardDDSv5Family", "standardDDv5Family", "standardEDSv5Family")
 VM_SIZE_OR_FAMILY = r"Standard_[A-Za-z0-9_]+|standard[A-Za-z0-9]+Family"
 
 
@@ -750,7 +757,48 @@ def _parse_allowed_vm_sizes(batch: Reader) -> tuple[str, ...]:
     return sizes
 
 
-def _parse_batch_images(batch: Reader) -> BatchNodeImages:
+def _check_allowed_vm_sizes(
+    batch: Reader, sizes: tuple[str, ...], images: BatchNodeImages, region: str, today: datetime.date
+) -> None:
+    """Every entry is one TES knows in the region, and every size it covers boots the image TES would give it."""
+    from components import batch_node_images
+    from components.contracts import tes_6_0_0_vm_selection as tes
+
+    key = "allowedVmSizes"
+    allowed, ignored = tes.effective_allowed(sizes, region)
+    if ignored:
+        # TES ignores them with a warning; when none is left it allows every size (ConfigurationUtils.cs:112-121).
+        raise batch.fail(
+            key, f"{', '.join(ignored)}: not a size or family TES 6.0.0 offers in {region} (its bundled list)"
+        )
+    covered = [
+        vm
+        for vm in tes.vm_sizes_and_prices(region, "unreachable")
+        if tes.allowed_by(allowed, vm) and not vm.low_priority
+    ]
+    unpriced = sorted({vm.vm_size for vm in covered if vm.price_per_hour is None})
+    if unpriced:
+        raise batch.fail(
+            key,
+            f"covers {', '.join(unpriced[:4])}{' ...' if len(unpriced) > 4 else ''}, which TES 6.0.0's list has no "
+            "price for: they cost 0 whenever prices.azure.com is unreachable, so every task would run on the first "
+            "of them; list priced families (e.g. standardDDSv5Family)",
+        )
+    for vm in covered:
+        generation = "V2" if "V2" in (vm.hyper_v_generations or ()) else "V1"
+        image = images.gen2 if generation == "V2" else images.gen1
+        problem = batch_node_images.boots(image, generation, today)
+        if problem:
+            raise batch.fail(
+                key,
+                f"covers {vm.vm_size} (Hyper-V {generation}), which TES would start on the batch.images."
+                f"{'gen2' if generation == 'V2' else 'gen1'} image: {problem}; list sizes that support generation 2",
+            )
+
+
+def _parse_batch_images(batch: Reader, today: datetime.date) -> BatchNodeImages:
+    from components import batch_node_images
+
     images = batch.child("images", {"gen1", "gen2"})
     parsed: dict[str, BatchNodeImage] = {}
     for generation in ("gen1", "gen2"):
@@ -767,13 +815,33 @@ def _parse_batch_images(batch: Reader) -> BatchNodeImages:
                 f"{agent!r} is retired by Azure Batch; use {DEFAULT_BATCH_IMAGE.node_agent_sku_id!r} "
                 "(microsoft-dsvm ubuntu-hpc 2204) or 'batch.node.ubuntu 24.04' (ubuntu-hpc 2404)",
             )
-        parsed[generation] = BatchNodeImage(
+        node_image = BatchNodeImage(
             publisher=image.string("publisher", DEFAULT_BATCH_IMAGE.publisher),
             offer=image.string("offer", DEFAULT_BATCH_IMAGE.offer),
             sku=image.string("sku", DEFAULT_BATCH_IMAGE.sku),
             version=image.string("version", DEFAULT_BATCH_IMAGE.version),
             node_agent_sku_id=agent,
         )
+        known = batch_node_images.facts(node_image)
+        if known is None:
+            names = ", ".join("/".join(k) for k, f in batch_node_images.KNOWN_IMAGES.items() if f.docker)
+            raise image.fail(
+                "sku",
+                f"{node_image.publisher}/{node_image.offer}/{node_image.sku} is not a Batch image with Docker this "
+                f"project knows the generations and support dates of; use one of {names}",
+            )
+        if known.node_agent_sku_id != agent:
+            raise image.fail(
+                "nodeAgentSkuId",
+                f"{agent!r} does not match {node_image.sku!r}, which needs {known.node_agent_sku_id!r}",
+            )
+        # The generation-2 image must boot generation 2; the gen1 image is a backstop (no Docker image boots gen 1).
+        problem = batch_node_images.boots(
+            node_image, "V2" if generation == "gen2" else next(iter(known.generations)), today
+        )
+        if problem:
+            raise image.fail("sku", problem)
+        parsed[generation] = node_image
     return BatchNodeImages(**parsed)
 
 

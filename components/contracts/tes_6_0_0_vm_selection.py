@@ -283,7 +283,7 @@ def effective_allowed(
     return allowed, ignored
 
 
-def _allowed_by(allowed: Sequence[str] | None, vm: VmSize) -> bool:
+def allowed_by(allowed: Sequence[str] | None, vm: VmSize) -> bool:
     # microsoft/ga4gh-tes@6.0.0:src/TesApi.Web/BatchScheduler.cs:1361: null or empty list allows everything; else the
     # size OR the family must be listed, case-insensitively
     if not allowed:
@@ -401,7 +401,7 @@ def _get_vm_size(
     usable = [
         c
         for c in eligible
-        if _allowed_by(allowed, c.vm) and quota.sufficient(c.vm, low_priority=preemptible) and not_failed(c)
+        if allowed_by(allowed, c.vm) and quota.sufficient(c.vm, low_priority=preemptible) and not_failed(c)
     ]
     selected = min(usable, key=lambda c: c.cost, default=None)
 
@@ -409,7 +409,7 @@ def _get_vm_size(
         # BatchScheduler.cs:1426-1441: the cheapest allowed size regardless of quota; if quota pushed the choice to
         # at least twice its price, start again with low-priority sizes only. Prices only (no disks), and a missing
         # price on either side makes the comparison false (C# lifted decimal?), so unpriced sizes never trigger it.
-        ideal = min((c for c in eligible if _allowed_by(allowed, c.vm) and not_failed(c)), key=lambda c: c.cost)
+        ideal = min((c for c in eligible if allowed_by(allowed, c.vm) and not_failed(c)), key=lambda c: c.cost)
         chosen, ideal_price = selected.vm.price_per_hour, ideal.vm.price_per_hour
         if chosen is not None and ideal_price is not None and chosen >= ideal_price * 2:
             candidate, _ = _get_vm_size(
@@ -436,7 +436,7 @@ def _get_vm_size(
             " The following VM sizes were excluded from consideration because of NodeAllocationFailed error(s) on "
             f"previous attempts: {', '.join(failed)}."
         )
-    excluded = sum(1 for c in eligible if not _allowed_by(allowed, c.vm))  # BatchScheduler.cs:1458-1463
+    excluded = sum(1 for c in eligible if not allowed_by(allowed, c.vm))  # BatchScheduler.cs:1458-1463
     if excluded > 0:
         message += (
             f" Note that {excluded} VM(s), suitable for this task, were excluded by the allowed-vm-sizes configuration."

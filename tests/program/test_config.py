@@ -139,6 +139,48 @@ BAD_INPUTS = [
         ["coa-lockdown:batch.images.gen1.nodeAgentSkuId", "TES 6 runs only on"],
     ),
     ("dev", "batch.images.gen3", {}, ["coa-lockdown:batch.images.gen3", "unknown key"]),
+    # What TES may choose: every entry known in the region, every size priced and bootable by its image.
+    ("dev", "batch.allowedVmSizes", [], ["coa-lockdown:batch.allowedVmSizes", "is empty", "every VM size"]),
+    (
+        "dev",
+        "batch.allowedVmSizes",
+        ["standardDDSv5Family", "Standard_D4ds_v9"],
+        [
+            "coa-lockdown:batch.allowedVmSizes",
+            "Standard_D4ds_v9",
+            "not a size or family TES 6.0.0 offers in westeurope",
+        ],
+    ),
+    # Generation-1-only: TES would start it on the gen1 image, and no Docker image boots generation 1.
+    (
+        "dev",
+        "batch.allowedVmSizes",
+        ["standardDv3Family"],
+        ["coa-lockdown:batch.allowedVmSizes", "Standard_D16_v3 (Hyper-V V1)", "batch.images.gen1", "generation 2"],
+    ),
+    (
+        "prod",
+        "batch.allowedVmSizes",
+        ["Standard_E8ds_v5", "Standard_D16as_v4"],
+        ["coa-lockdown:batch.allowedVmSizes", "Standard_D16as_v4", "no price", "cost 0"],
+    ),
+    (
+        "dev",
+        "batch.images.gen2",
+        {"sku": "2404"},
+        ["coa-lockdown:batch.images.gen2.nodeAgentSkuId", "'batch.node.ubuntu 22.04' does not match '2404'"],
+    ),
+    (
+        "dev",
+        "batch.images.gen2",
+        {
+            "publisher": "canonical",
+            "offer": "ubuntu-24_04-lts",
+            "sku": "server",
+            "nodeAgentSkuId": "batch.node.ubuntu 24.04",
+        },
+        ["coa-lockdown:batch.images.gen2.sku", "not a Batch image with Docker", "microsoft-dsvm/ubuntu-hpc/2204"],
+    ),
     # Existing data accounts (sequencer output).
     ("prod", "dataStorageAccounts", "stseqout01", ["coa-lockdown:dataStorageAccounts", "list of objects"]),
     (
@@ -436,3 +478,23 @@ def test_config_and_policy_pack_agree_on_retired_node_agents() -> None:
     for agent in sorted(RETIRED_NODE_AGENTS & {"batch.node.ubuntu 20.04", "batch.node.centos 7"}):
         with pytest.raises(ConfigError, match="retired"):
             parse_settings(with_change("prod", "batch.images.gen1.nodeAgentSkuId", agent))
+
+
+def test_a_node_image_past_its_batch_support_is_refused_on_the_day_after() -> None:
+    """Batch removes the batch.node.ubuntu 22.04 agent after 2027-06-30 (Azure/Batch#200)."""
+    import datetime
+
+    raw = stack_values("prod")
+    assert parse_settings(raw, today=datetime.date(2027, 6, 30)).batch_images.gen2.sku == "2204"
+    with pytest.raises(ConfigError, match=r"batch.images.gen1.sku: .*left Azure Batch support on 2027-06-30"):
+        parse_settings(raw, today=datetime.date(2027, 7, 1))
+    moved = with_change("prod", "batch.images", {"gen1": NODE_2404, "gen2": NODE_2404})
+    assert parse_settings(moved, today=datetime.date(2027, 7, 1)).batch_images.gen2.node_agent_sku_id.endswith("24.04")
+
+
+NODE_2404 = {
+    "publisher": "microsoft-dsvm",
+    "offer": "ubuntu-hpc",
+    "sku": "2404",
+    "nodeAgentSkuId": "batch.node.ubuntu 24.04",
+}
