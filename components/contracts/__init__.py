@@ -8,6 +8,11 @@ listed containers), `batch-account`, `batch-subnet`, `workload-identity` (the id
 Egress destinations: `kube-dns`, `postgres` (the delegated subnet), `private-endpoints` (the endpoint subnet),
 `azure-public` (Entra ID, ARM and its metadata endpoint: public addresses through NAT or the hub firewall), or
 `pod:<component>` for another pod of the release.
+
+What a citation points at, by kind: a Setting, the line that reads the key (for a .NET options class, the property or
+the `options.Value.<Property>` read; the section binding is named in a comment); a Container, the line naming it; an
+AzureAction, the SDK call that performs it; an Egress, the line that opens the connection or names the host to resolve;
+a Mount, the line using the path (or, for mounts our chart imposes, see `Mount.use`). `quote` is that line's key text.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-# owner/repo@tag:path:line or :line-line
-CITATION = re.compile(r"^[\w.-]+/[\w.-]+@[\w.-]+:[\w./-]+\.[\w]+:\d+(-\d+)?$")
+# owner/repo@tag:path:line or :line-line (paths without an extension too: src/Dockerfile-Tes)
+CITATION = re.compile(r"^[\w.-]+/[\w.-]+@[\w.-]+:[\w./-]*\w:\d+(-\d+)?$")
+QUOTE_MAX = 120  # a quote is the key part of one line, not a paste of the source
 
 Scope = Literal[
     "storage-account", "data-account", "batch-account", "batch-subnet", "workload-identity", "key-vault", "registry"
@@ -32,8 +38,9 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Cited:
-    """`source` cites the reference line(s); `quote` is the text of the cited line that shows the entry, copied once
-    while reading the source, so a test can check that the entry's key appears in what it cites."""
+    """`source` cites the reference line(s); `quote` is the text of the cited line that shows the entry (one line, or
+    its key part, stripped), copied once while reading the source at that tag, so a test can check that the entry's
+    key appears in what it cites (tests/program/test_contract_citations.py)."""
 
     source: str
     quote: str = ""
@@ -41,6 +48,12 @@ class Cited:
     def __post_init__(self) -> None:
         if not CITATION.fullmatch(self.source):
             raise ContractError(f"{self!r}: source must cite owner/repo@tag:path:line, got {self.source!r}")
+        quote = self.quote
+        if not quote or quote != quote.strip() or len(quote.splitlines()) != 1 or len(quote) >= QUOTE_MAX:
+            raise ContractError(
+                f"{self!r}: quote must be the key text of the line {self.source} cites: one stripped line, "
+                f"1-{QUOTE_MAX - 1} characters, got {quote!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,12 +89,20 @@ class Egress(Cited):
     protocol: str = "TCP"
 
 
+# What a Mount's citation shows. `path`: a reference line that uses this path. The other two are mounts our chart
+# imposes, cited where the reference makes them necessary: `secret-files`, the Key Vault CSI files that replace a
+# plain-text password, cited where the app reads that password; `writable-home`, a writable HOME under the read-only
+# root filesystem, cited where the image puts its user's home on that filesystem.
+MountUse = Literal["path", "secret-files", "writable-home"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Mount(Cited):
     """A path the container reads or writes."""
 
     path: str
     read_only: bool = False
+    use: MountUse = "path"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,9 @@ from components.contracts import Container, Contract, Egress, Mount, Setting, Ta
 
 CROMWELL = "broadinstitute/cromwell@87"
 COA = "microsoft/CromwellOnAzure@6.0.0"
+TES_BACKEND = f"{CROMWELL}:supportedBackends/tes/src/main/scala/cromwell/backend/impl/tes"
+COA_CONF = f"{COA}:src/deploy-cromwell-on-azure/scripts/cromwell-application.conf"
+COA_VALUES = f"{COA}:src/deploy-cromwell-on-azure/scripts/helm/values-template.yaml"
 
 # Settings named conf:<key> are lines `<key> = <value>` of the rendered cromwell-application.conf.
 CROMWELL_87 = Contract(
@@ -19,91 +22,123 @@ CROMWELL_87 = Contract(
         Setting(
             name="conf:endpoint",
             shape=r'"http://tes\.[a-z0-9-]+\.svc\.cluster\.local/v1/tasks"',
-            source=f"{CROMWELL}:supportedBackends/tes/src/main/scala/cromwell/backend/impl/tes/TesConfiguration.scala:13",
+            source=f"{TES_BACKEND}/TesConfiguration.scala:13",
+            quote='val endpointURL = configurationDescriptor.backendConfig.getString("endpoint")',
         ),
-        # TES 6 rewrites /cromwell-executions/... to its default account; CoA uses this root outside the public cloud.
+        # TES 6 rewrites /cromwell-executions/... to its default account; CoA uses this root outside the public cloud
+        # (cromwell-application.conf:70-74).
         Setting(
             name="conf:root",
             shape=r'"/cromwell-executions"',
-            source=f"{COA}:src/deploy-cromwell-on-azure/scripts/cromwell-application.conf:70-74",
+            source=f"{CROMWELL}:backend/src/main/scala/cromwell/backend/io/WorkflowPaths.scala:24",
+            quote='config.as[Option[String]]("root").getOrElse(WorkflowPaths.DefaultExecutionRootString)',
         ),
         Setting(
             name="conf:dockerRoot",
             shape=r'"/cromwell-executions"',
-            source=f"{CROMWELL}:supportedBackends/tes/src/main/scala/cromwell/backend/impl/tes/TesWorkflowPaths.scala:14-19",
+            source=f"{TES_BACKEND}/TesWorkflowPaths.scala:14",
+            quote='val DockerRootString = config.as[Option[String]]("dockerRoot").getOrElse("/cromwell-executions")',
         ),
+        # Read through this constant at TesConfiguration.scala:17-20 (default false).
         Setting(
             name="conf:use_tes_11_preview_backend_parameters",
             shape=r"true",
-            source=f"{CROMWELL}:supportedBackends/tes/src/main/scala/cromwell/backend/impl/tes/TesConfiguration.scala:17-20",
+            source=f"{TES_BACKEND}/TesConfiguration.scala:45",
+            quote='final val useBackendParametersKey = "use_tes_11_preview_backend_parameters"',
         ),
+        # Slick reads `profile` itself (DatabaseConfig.forConfig, SlickDatabase.scala:60); Cromwell documents the key.
         Setting(
             name="conf:profile",
             shape=r'"slick\.jdbc\.PostgresProfile\$"',
-            source=f"{CROMWELL}:docs/Configuring.md:311-325",
+            source=f"{CROMWELL}:docs/Configuring.md:315",
+            quote='profile = "slick.jdbc.PostgresProfile$"',
         ),
         Setting(
             name="conf:url",
             shape=r'"jdbc:postgresql://[a-z0-9-]+\.postgres\.database\.azure\.com:5432/cromwell_db\?sslmode=require"',
-            source=f"{CROMWELL}:database/sql/src/main/scala/cromwell/database/slick/SlickDatabase.scala:57-73",
+            source=f"{CROMWELL}:database/sql/src/main/scala/cromwell/database/slick/SlickDatabase.scala:23",
+            quote='if (config.hasPath("db.url")) "db.url" else "db.properties.url"',
         ),
-        # A relative default would land in the read-only image; it must be the mounted container.
+        # The default is relative (reference.conf:293, "cromwell-workflow-logs"): it would land in the read-only image;
+        # it must be the mounted container.
         Setting(
             name="conf:workflow-log-dir",
             shape=r'"/cromwell-workflow-logs"',
-            source=f"{CROMWELL}:core/src/main/resources/reference.conf:285-316",
+            source=f"{CROMWELL}:core/src/main/scala/cromwell/core/logging/WorkflowLogger.scala:83",
+            quote='dir <- workflowConfig.as[Option[String]]("workflow-log-dir") if !dir.isEmpty',
         ),
     ),
     containers=(
-        Container(name="cromwell-executions", source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1836"),
+        Container(
+            name="cromwell-executions",
+            source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:126",
+            quote='public const string ExecutionsContainerName = "cromwell-executions";',
+        ),
         Container(
             name="cromwell-workflow-logs",
-            source=f"{COA}:src/deploy-cromwell-on-azure/scripts/cromwell-application.conf:47",
+            source=f"{COA_CONF}:47",
+            quote='workflow-log-dir: "/cromwell-workflow-logs"',
         ),
-        Container(name="inputs", source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1836"),
-        Container(name="outputs", source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1836"),
-        Container(name="workflows", source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1836"),
+        # CoA mounts these into Cromwell: inputs as /<account>/inputs (defaultContainers), outputs as /outputs
+        # (cromwellContainers). Cromwell does not read `workflows`: TriggerService downloads the workflow files and
+        # posts their content (TriggerHostedService.cs:190-207).
+        Container(name="inputs", source=f"{COA_VALUES}:80-81", quote="- inputs"),
+        Container(name="outputs", source=f"{COA_VALUES}:74-77", quote="- outputs"),
     ),
     egress=(
+        # The TES endpoint (and the PostgreSQL JDBC URL) name their hosts.
         Egress(
             to="kube-dns",
             port=53,
             protocol="UDP",
             why="resolve tes and the PostgreSQL FQDN",
-            source=f"{CROMWELL}:database/sql/src/main/scala/cromwell/database/slick/SlickDatabase.scala:57-73",
+            source=f"{TES_BACKEND}/TesConfiguration.scala:13",
+            quote='val endpointURL = configurationDescriptor.backendConfig.getString("endpoint")',
         ),
         Egress(
             to="pod:tes",
             port=8080,
             why="TES task API (Service port 80)",
-            source=f"{CROMWELL}:supportedBackends/tes/src/main/scala/cromwell/backend/impl/tes/TesAsyncBackendJobExecutionActor.scala:358",
+            source=f"{TES_BACKEND}/TesAsyncBackendJobExecutionActor.scala:358",
+            quote="HttpRequest(method = HttpMethods.POST, uri = tesEndpoint, entity = entity)",
         ),
-        # Liquibase runs before the HTTP port binds.
+        # Liquibase runs before the HTTP port binds (EngineServicesStore.scala:12-13 calls this at start).
         Egress(
             to="postgres",
             port=5432,
             why="workflow store and Liquibase migrations at start",
-            source=f"{CROMWELL}:engine/src/main/scala/cromwell/server/CromwellRootActor.scala:84-98",
+            source=f"{CROMWELL}:services/src/main/scala/cromwell/services/ServicesStore.scala:11",
+            quote="sqlDatabase withConnection LiquibaseUtils.updateSchema(settings)",
         ),
     ),
     mounts=(
         # Cromwell writes scripts and reads rc/outputs under root; TES sees the same blobs.
+        Mount(path="/cromwell-executions", source=f"{COA_CONF}:73", quote='root = "/cromwell-executions"'),
         Mount(
-            path="/cromwell-executions",
-            source=f"{CROMWELL}:backend/src/main/scala/cromwell/backend/io/WorkflowPaths.scala:23-47",
+            path="/cromwell-workflow-logs", source=f"{COA_CONF}:47", quote='workflow-log-dir: "/cromwell-workflow-logs"'
         ),
-        Mount(path="/cromwell-workflow-logs", source=f"{CROMWELL}:core/src/main/resources/reference.conf:285-316"),
-        Mount(path="/cromwell-tmp", source=f"{CROMWELL}:core/src/main/resources/reference.conf:285-316"),
+        # java.io.tmpdir, as CoA runs Cromwell.
+        Mount(
+            path="/cromwell-tmp",
+            source=f"{COA}:src/deploy-cromwell-on-azure/scripts/helm/templates/cromwell-deployment.yaml:31",
+            quote="java -Djava.io.tmpdir=/cromwell-tmp/ -Dconfig.file=/configuration/cromwell-application.conf",
+        ),
+        # CoA writes the database password into the config file; the chart puts ${CROMWELL_DB_PASSWORD} there and
+        # exports it from the Key Vault file.
         Mount(
             path="/mnt/secrets-store",
             read_only=True,
-            source=f"{CROMWELL}:database/sql/src/main/scala/cromwell/database/slick/SlickDatabase.scala:57-73",
+            use="secret-files",
+            source=f"{COA_CONF}:94",
+            quote="db.password = {DatabasePassword}",
         ),
     ),
-    # DockerImageIdentifier parses repo, :tag and @digest independently; a digest makes it skip the hash lookup.
+    # DockerImageIdentifier parses repo, :tag and @digest independently (DockerImageIdentifier.scala:53-83) and keeps
+    # tag@digest together; a digest makes it skip the hash lookup.
     task_images=TaskImages(
         accepted=frozenset({"tag", "digest", "tag+digest"}),
-        source=f"{CROMWELL}:dockerHashing/src/main/scala/cromwell/docker/DockerImageIdentifier.scala:53-117",
+        source=f"{CROMWELL}:dockerHashing/src/main/scala/cromwell/docker/DockerImageIdentifier.scala:114-116",
+        quote='DockerImageIdentifierWithHash(dockerHost, dockerRepo, dockerImage, s"$t@$h", hash)',
     ),
     notes=(
         "The blob filesystem (executionsRoot: blob) signs SAS from the account key (AzureUtils.scala:36-75): it needs "

@@ -292,7 +292,11 @@ def _hook_egress(to: str, port: int, protocol: str) -> Egress:
 
 
 _ANY_EGRESS = Egress(
-    to="kube-dns", port=53, why="hook needs (tests only)", source="coa-lockdown/chart@0.1.0:templates/db-init.yaml:1"
+    to="kube-dns",
+    port=53,
+    why="hook needs (tests only)",
+    source="coa-lockdown/chart@0.1.0:templates/db-init.yaml:1",
+    quote="{{- /*",
 )
 
 

@@ -1,0 +1,175 @@
+"""Each runtime-contract entry against the line it cites: the entry's key must appear in the quote recorded from that
+line (Cited.quote). The quote is the record: it was copied from the reference source at the cited tag when the entry
+was written, and CI has no copy of those sources to re-read."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+
+from components.contracts import (
+    AzureAction,
+    Cited,
+    Container,
+    ContractError,
+    Egress,
+    Mount,
+    Setting,
+    StartTaskRun,
+    TaskImages,
+    all_contracts,
+)
+
+# The SDK call (or its distinctive part) that performs each Azure action on the cited line.
+ACTION_TOKENS: dict[str, tuple[str, ...]] = {
+    "Microsoft.Storage/storageAccounts/read": ("GetStorageAccountsAsync",),
+    "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action": ("GetUserDelegationKey",),
+    # Through a user-delegation SAS that grants Write, or an upload with the identity's own token.
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write": (
+        "BlobContainerSasPermissions.Write",
+        "UploadAsync",
+    ),
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read": ("MapLocalPathToSasUrlAsync",),
+    "Microsoft.Batch/batchAccounts/read": ("GetBatchAccountsAsync",),
+    "Microsoft.Batch/batchAccounts/pools/write": ("CreateOrUpdateAsync",),
+    "Microsoft.Batch/batchAccounts/pools/delete": (".DeleteAsync(",),
+    "Microsoft.Batch/batchAccounts/jobs/write": ("JobOperations.CreateJob",),
+    "Microsoft.ContainerRegistry/registries/pull/read": ("GetAcrPullTokenCredential",),
+    # The pool body's NetworkConfiguration.SubnetId.
+    "Microsoft.Network/virtualNetworks/subnets/join/action": ("SubnetId = new(",),
+    # The pool body's user-assigned identities.
+    "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action": ("UserAssignedIdentities",),
+}
+
+# What the cited line shows for each destination; `pod:<component>` needs the component's name instead.
+DESTINATION_TOKENS: dict[str, tuple[str, ...]] = {
+    # A host to resolve: a connection string's Host= or a configured endpoint URL.
+    "kube-dns": ("Host=", "endpoint"),
+    # A connection to the database: EF Core's Database, Cromwell's sqlDatabase, the TES PostgreSQL repository.
+    "postgres": ("Database.", "sqlDatabase", "PostgreSqlRepository"),
+    # An endpoint that resolves to a private endpoint: the Batch account URL or a storage account's blob endpoint.
+    "private-endpoints": ("BatchUrl", "BlobEndpoint"),
+    # The ARM metadata endpoint, fetched at start: a failure there is fatal.
+    "azure-public": ("/metadata/endpoints",),
+}
+
+# Mounts our chart imposes (Mount.use): what the cited line must show instead of the path.
+MOUNT_USE_TOKENS: dict[str, tuple[str, ...]] = {
+    "secret-files": ("Password",),  # the app reads the password the Key Vault file supplies
+    "writable-home": ("--home",),  # the image puts its user's home on the root filesystem
+}
+
+# `shebang`: the script is executed by its own path; a named shell must appear itself.
+SHEBANG_TOKENS = ("ExecuteScript",)
+
+
+def expected_tokens(entry: Cited) -> tuple[str, ...]:
+    """What must appear in the entry's quote (any one of them)."""
+    if isinstance(entry, Setting):
+        # conf:<key> is a Cromwell HOCON key, read by that name; <Section>__<Property> binds a .NET options property of
+        # the same name, so the property is what the reading line shows; other names are read whole.
+        if entry.name.startswith("conf:"):
+            return (entry.name.removeprefix("conf:"),)
+        return (entry.name.rsplit("__", 1)[-1],)
+    if isinstance(entry, Container):
+        return (entry.name,)
+    if isinstance(entry, AzureAction):
+        if entry.action not in ACTION_TOKENS:
+            pytest.fail(f"{entry.action} ({entry.source}): add the SDK call that performs it to ACTION_TOKENS")
+        return ACTION_TOKENS[entry.action]
+    if isinstance(entry, Egress):
+        if entry.to.startswith("pod:"):
+            return (entry.to.removeprefix("pod:"),)
+        if entry.to not in DESTINATION_TOKENS:
+            pytest.fail(f"egress to {entry.to} ({entry.source}): add what its cited line shows to DESTINATION_TOKENS")
+        return DESTINATION_TOKENS[entry.to]
+    if isinstance(entry, Mount):
+        return (entry.path,) if entry.use == "path" else MOUNT_USE_TOKENS[entry.use]
+    if isinstance(entry, StartTaskRun):
+        return SHEBANG_TOKENS if entry.runner == "shebang" else (entry.runner,)
+    if isinstance(entry, TaskImages):
+        return ("@",)  # how the image reference's digest separator is handled
+    raise AssertionError(f"{type(entry).__name__} has no key rule: {entry}")
+
+
+def shows(entry: Cited, quote: str) -> bool:
+    return any(token in quote for token in expected_tokens(entry))
+
+
+def _entries() -> list[tuple[str, Cited]]:
+    found: list[tuple[str, Cited]] = []
+    for contract in all_contracts():
+        kinds = ("settings", "containers", "azure_actions", "egress", "mounts")
+        entries = [e for kind in kinds for e in getattr(contract, kind)]
+        entries += [e for e in (contract.start_task, contract.task_images) if e is not None]
+        found += [(f"{contract.workload}:{_label(e)}", e) for e in entries]
+    return found
+
+
+def _label(entry: Cited) -> str:
+    if isinstance(entry, AzureAction):
+        return f"{'/'.join(entry.action.split('/')[-2:])}@{entry.scope}"
+    for attribute in ("name", "to", "path"):
+        if hasattr(entry, attribute):
+            return str(getattr(entry, attribute))
+    return type(entry).__name__
+
+
+ENTRIES = _entries()
+
+
+@pytest.mark.parametrize("entry", [e for _, e in ENTRIES], ids=[label for label, _ in ENTRIES])
+def test_entry_key_appears_in_its_quote(entry: Cited) -> None:
+    tokens = expected_tokens(entry)
+    assert shows(entry, entry.quote), f"{entry.source} quotes {entry.quote!r}, which shows none of {tokens}: {entry}"
+
+
+def _same_key(a: Cited, b: Cited) -> bool:
+    """One action on two scopes, or a container and the path it is mounted at: one token contains the other."""
+    return any(x in y or y in x for x in expected_tokens(a) for y in expected_tokens(b))
+
+
+def test_a_quote_swapped_between_entries_is_caught() -> None:
+    """Any two entries that need different keys and quote different lines: swapping their quotes fails at least one.
+    (Entries with the same key may quote the same thing.)"""
+    checked = 0
+    unnoticed = []
+    for (label_a, a), (label_b, b) in itertools.combinations(ENTRIES, 2):
+        if a.quote == b.quote or _same_key(a, b):
+            continue
+        checked += 1
+        if shows(a, b.quote) and shows(b, a.quote):
+            unnoticed.append(f"{label_a} <-> {label_b}")
+    assert checked > len(ENTRIES), checked
+    assert not unnoticed, f"quotes these entries could swap unnoticed: {unnoticed}"
+
+
+def test_the_swap_check_fails_on_a_real_swap() -> None:
+    by_label = dict(ENTRIES)
+    container, setting = by_label["tes:tes-internal"], by_label["tes:BatchNodes__SubnetId"]
+    assert shows(container, container.quote) and shows(setting, setting.quote)
+    assert not shows(container, setting.quote)
+    assert not shows(setting, container.quote)
+
+
+@pytest.mark.parametrize(
+    "quote",
+    ["", " public const string X;", "public const string X;\n", "first line\nsecond line", "x" * 120],
+    ids=["empty", "unstripped", "trailing-newline", "two-lines", "too-long"],
+)
+def test_an_entry_without_a_one_line_quote_is_refused(quote: str) -> None:
+    source = "microsoft/ga4gh-tes@6.0.0:src/TesApi.Web/Storage/StorageAccessProvider.cs:27"
+    with pytest.raises(ContractError, match=re.escape(source)):
+        Container(name="tes-internal", source=source, quote=quote)
+
+
+def test_token_tables_name_only_what_the_contracts_use() -> None:
+    """A table row no entry uses is a rule no test exercises."""
+    actions = {e.action for _, e in ENTRIES if isinstance(e, AzureAction)}
+    destinations = {e.to for _, e in ENTRIES if isinstance(e, Egress)}
+    uses = {e.use for _, e in ENTRIES if isinstance(e, Mount)}
+    assert set(ACTION_TOKENS) <= actions, set(ACTION_TOKENS) - actions
+    assert set(DESTINATION_TOKENS) <= destinations, set(DESTINATION_TOKENS) - destinations
+    assert set(MOUNT_USE_TOKENS) <= uses, set(MOUNT_USE_TOKENS) - uses
