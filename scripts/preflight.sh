@@ -202,9 +202,9 @@ capture() {
 }
 
 # --- 1. images -----------------------------------------------------------------------------------------------------
-# `az acr repository show --image` takes 'name:tag' or 'name@digest' (Azure/azure-cli@1fd21e4:
-# src/azure-cli/azure/cli/command_modules/acr/_params.py, image_by_tag_or_digest_type); a data-plane call, so it needs
-# line of sight to the registry's private endpoint.
+# `az acr repository show --image` takes 'name:tag' or 'name@digest' (Azure/azure-cli@0166521:
+# src/azure-cli/azure/cli/command_modules/acr/_params.py, image_by_tag_or_digest_type, used by the 'acr repository'
+# arguments); a data-plane call, so it needs line of sight to the registry's private endpoint.
 check_images() {
   local registry count key repository digest
   registry=$(field .registry.name)
