@@ -360,7 +360,7 @@ check_private_endpoints() {
 # --- 5. data accounts -----------------------------------------------------------------------------------------------
 # Why anonymous access must be off: TES's runner probes a task input with an anonymous HEAD and signs a user-delegation
 # SAS only when the answer is 401, 403 or 409 (microsoft/ga4gh-tes@6.0.0:src/Tes.Runner/Transfer/
-# BlobApiHttpUtils.cs:185-203, called from src/Tes.Runner/Storage/ArmUrlTransformationStrategy.cs:71). A success
+# BlobApiHttpUtils.cs:185-205, called from src/Tes.Runner/Storage/ArmUrlTransformationStrategy.cs:71). A success
 # means "public": the URL is used as it is (line 73-74), bypassing the workload identity; any other status fails the
 # input. With allowBlobPublicAccess false, Azure answers every anonymous request 409 PublicAccessNotPermitted; unset
 # (null) leaves it to each container, so only an explicit false passes.
