@@ -13,6 +13,7 @@ from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
+from components.image_build import ImageBuild, ImageBuildArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
@@ -20,7 +21,7 @@ from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
 from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
-from components.registry import Registry, RegistryArgs
+from components.registry import BuildAgentPoolSpec, Registry, RegistryArgs, cache_rules_for
 from components.rotation import RotationSchedule
 from components.storage import Storage, StorageArgs
 from components.workload import (
@@ -160,7 +161,24 @@ registry = Registry(
         diagnostics_workspace_id=monitoring.workspace_id,
         # A zonal stack (AKS across zones) gets a zone-redundant registry; it can only be chosen at creation.
         zone_redundant=bool(settings.aks.availability_zones),
+        cache_rules=cache_rules_for(settings.images),
+        build_agent_pool=BuildAgentPoolSpec(
+            subnet_id=network.subnet_ids["acrTasks"], tier=settings.image_build.agent_pool_tier
+        )
+        if settings.image_build.enabled and settings.images.built()
+        else None,
         tags=tags,
+    ),
+)
+# TES and TriggerService are not on MCR: built from their pinned source into the registry, before the release needs them.
+image_build = ImageBuild(
+    f"{prefix}-build",
+    ImageBuildArgs(
+        images=settings.images,
+        registry_name=registry.registry_name,
+        registry_id=registry.id,
+        agent_pool_name=registry.agent_pool_name or "",
+        depends_on=[*registry.build_needs, *dns.links.values()],
     ),
 )
 postgres = Postgres(
@@ -308,6 +326,7 @@ coa = CromwellOnAzure(
             database_logins=postgres.all_logins,
             tes_login=postgres.logins.get("tes", "tes"),
         ),
+        built_digests=image_build.digests,
         # Only what the pods use (a component as a whole would also wait for its diagnostics and the like).
         depends_on=[
             *access.workload_needs,
@@ -317,6 +336,7 @@ coa = CromwellOnAzure(
             *postgres.workload_needs,
             *batch.workload_needs,
             *registry.workload_needs,
+            *image_build.builds,
             aks.user_pool,
         ],
     ),

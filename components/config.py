@@ -28,6 +28,7 @@ from components.settings import (
     DnsSettings,
     EntraAdminGroup,
     FlowLogSettings,
+    ImageBuildSettings,
     ImageScannerSettings,
     Names,
     NetworkSettings,
@@ -84,6 +85,26 @@ PRIVATE_ENDPOINT_ADDRESSES = 32
 # Azure's minimum for a subnet delegated to PostgreSQL flexible servers is /28 (HA and scaling need spare IPs).
 POSTGRES_MIN_PREFIX = 28
 
+# One address per agent pool instance, and room to scale it (the default quota allows 16 vCPUs: 4 S2 instances).
+ACR_TASKS_ADDRESSES = 8
+# ACR Tasks dedicated agent pools (preview) exist only in these regions (learn.microsoft.com, "Run ACR Tasks on
+# dedicated agent pools", Preview limitations); elsewhere a registry without public access cannot build.
+ACR_AGENT_POOL_REGIONS = frozenset(
+    {
+        "westus2",
+        "southcentralus",
+        "eastus2",
+        "eastus",
+        "centralus",
+        "westeurope",
+        "northeurope",
+        "canadacentral",
+        "eastasia",
+        "switzerlandnorth",
+    }
+)
+ACR_AGENT_POOL_TIERS = ("S1", "S2", "S3")
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _AZURE_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+$", re.IGNORECASE)
 
@@ -113,6 +134,7 @@ KNOWN_KEYS = frozenset(
         "resourceLocks",
         "guardrailOverrides",
         "secrets",
+        "imageBuild",
         # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
         "cosmos",
     }
@@ -142,19 +164,28 @@ def _camel(snake: str) -> str:
 
 
 def _parse_network(
-    reader: Reader, batch_max_nodes: int, aks: AksSettings, environment: str, location: str
+    reader: Reader,
+    batch_max_nodes: int,
+    aks: AksSettings,
+    environment: str,
+    location: str,
+    image_build: ImageBuildSettings,
 ) -> NetworkSettings:
     net = reader.child(
         "network", {"addressSpace", "subnets", "egress", "firewallPrivateIp", "trustedSourceCidrs", "flowLogs"}
     )
     space = net.network("addressSpace", "10.1.0.0/16")
-    subnets_reader = net.child("subnets", {"aks", "batch", "privateEndpoints", "postgres"})
+    subnets_reader = net.child("subnets", {"aks", "batch", "privateEndpoints", "postgres", "acrTasks"})
     defaults = {
         "aks": "10.1.0.0/22",
         "batch": "10.1.128.0/17",
         "privateEndpoints": "10.1.4.0/24",
         "postgres": "10.1.5.0/28",
     }
+    if image_build.enabled:
+        defaults["acrTasks"] = "10.1.6.0/27"
+    elif subnets_reader.has("acrTasks"):
+        raise subnets_reader.fail("acrTasks", "is only used when imageBuild.enabled is true; remove it")
     parsed = {key: subnets_reader.network(key, default) for key, default in defaults.items()}
     for key, cidr in parsed.items():
         if not cidr.subnet_of(space):
@@ -178,6 +209,8 @@ def _parse_network(
     aks_nodes = aks.system_pool.max_count + aks.user_pool.max_count + 2
     require_capacity("aks", aks_nodes, f"the node pools' maxCount plus upgrade surge ({aks_nodes} nodes)")
     require_capacity("privateEndpoints", PRIVATE_ENDPOINT_ADDRESSES, "the private endpoints")
+    if "acrTasks" in parsed:
+        require_capacity("acrTasks", ACR_TASKS_ADDRESSES, "the ACR Tasks agent pool")
     if parsed["postgres"].prefixlen > POSTGRES_MIN_PREFIX:
         raise subnets_reader.fail("postgres", f"{parsed['postgres']} is smaller than the /28 Azure requires")
 
@@ -233,6 +266,7 @@ def _parse_network(
             batch=parsed["batch"],
             private_endpoints=parsed["privateEndpoints"],
             postgres=parsed["postgres"],
+            acr_tasks=parsed.get("acrTasks"),
         ),
         egress=egress,  # type: ignore[arg-type]  # narrowed by choice()
         firewall_private_ip=firewall_ip,
@@ -287,6 +321,22 @@ def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, 
             f"{OS_DISK_SIZE_GB} GiB ephemeral OS disk; use 4 vCPUs or more (e.g. Standard_D4ds_v5)",
         )
     return NodePoolSettings(vm_size=vm_size, min_count=min_count, max_count=max_count)
+
+
+def _parse_image_build(reader: Reader, location: str) -> ImageBuildSettings:
+    section = reader.child("imageBuild", {"enabled", "agentPoolTier"})
+    default = ImageBuildSettings()
+    enabled = section.boolean("enabled", default.enabled)
+    tier = section.choice("agentPoolTier", ACR_AGENT_POOL_TIERS, default.agent_pool_tier)
+    if enabled and location and location not in ACR_AGENT_POOL_REGIONS:
+        raise section.fail(
+            "enabled",
+            f"ACR Tasks agent pools, the only way to build into a registry without public access, are not offered in "
+            f"{location} (they are in {', '.join(sorted(ACR_AGENT_POOL_REGIONS))}); build TES and TriggerService "
+            "elsewhere with scripts/build-images.sh --import-to, record their digests in images.lock.json, and set "
+            "imageBuild.enabled false",
+        )
+    return ImageBuildSettings(enabled=enabled, agent_pool_tier=tier)
 
 
 def _parse_aks(reader: Reader) -> AksSettings:
@@ -621,8 +671,11 @@ def parse_settings(
         else "ZRS"
     )
     names = attempt(lambda: _parse_names(reader, workload, environment), None)
+    image_build = attempt(lambda: _parse_image_build(reader, location), ImageBuildSettings())
     network = (
-        attempt(lambda: _parse_network(reader, batch_max_nodes, aks, environment, location), None) if aks else None
+        attempt(lambda: _parse_network(reader, batch_max_nodes, aks, environment, location, image_build), None)
+        if aks
+        else None
     )
     dns = attempt(lambda: _parse_dns(reader, location), None)
     data_accounts = attempt(lambda: _parse_data_accounts(reader, names.storage_account), ()) if names else ()
@@ -641,6 +694,8 @@ def parse_settings(
     tags = attempt(lambda: reader.string_map("tags"), {})
     overrides = attempt(lambda: _parse_overrides(reader), {})
     lock = images or attempt(lambda: load_lock(lock_path), None)
+    if lock is not None and not image_build.enabled:
+        lock = lock.from_cache_instead_of_build()
     breaches: dict[str, object] = {}
     if lock is not None and lock.unpinned():
         breaches["unpinnedImages"] = f"digests pending for {', '.join(lock.unpinned())}"
@@ -681,6 +736,7 @@ def parse_settings(
         storage_shared_key_access=shared_key,
         storage_redundancy=redundancy,
         images=lock,
+        image_build=image_build,
         secret_rotation=rotation,
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         tags={"environment": environment, "workload": "cromwell-on-azure", **tags},

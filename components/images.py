@@ -79,8 +79,37 @@ class ImageLock:
     pins: Mapping[str, ImagePin]
 
     def unpinned(self) -> list[str]:
-        """Keys whose digest is still pending, in chart order."""
-        return [key for key in CHART_IMAGES if not self.pins[key].digest]
+        """Keys whose digest is still pending, in chart order. A build entry without a digest is not pending: the
+        stack builds it during `pulumi up` and runs what it built by digest (components/image_build.py)."""
+        return [key for key in CHART_IMAGES if not self.pins[key].digest and self.pins[key].source != "build"]
+
+    def built(self) -> list[str]:
+        """Keys the stack builds from source during `pulumi up`, in chart order: build entries without a recorded
+        digest. One with a digest (built once by scripts/build-images.sh, imported by digest into each registry) runs
+        as recorded."""
+        return [key for key in CHART_IMAGES if self.pins[key].source == "build" and not self.pins[key].digest]
+
+    def from_cache_instead_of_build(self) -> ImageLock:
+        """The lock with every build entry the stack would build pulled through its cache rule (upstream) instead:
+        for an operator who verified that the upstream serves the tag. Build entries with a recorded digest (built
+        once, imported into each registry) still run as recorded."""
+        return ImageLock(
+            pins={
+                key: pin
+                if key not in self.built()
+                else ImagePin(
+                    key=pin.key,
+                    source="cache",
+                    upstream=pin.upstream,
+                    cache_repository=pin.cache_repository,
+                    tag=pin.tag,
+                    digest=None,
+                    resolved=None,
+                    build=pin.build,
+                )
+                for key, pin in self.pins.items()
+            }
+        )
 
     def __getitem__(self, key: str) -> ImagePin:
         return self.pins[key]

@@ -52,8 +52,9 @@ def _rule(name: str, priority: int, access: str, source: str | list[str], ports:
 def inbound_rules(subnet: str, vnet_cidr: str, trusted: Sequence[str]) -> list[network.SecurityRuleArgs]:
     """Inbound rules per subnet. Azure's default rules also admit `VirtualNetwork` (peered and on-premises ranges)
     and `AzureLoadBalancer`; the final deny overrides both, so only what is listed here gets in."""
-    if subnet == "batch":
-        # Batch nodes have no public IPs and use simplified node communication (outbound only): nothing inbound at all.
+    if subnet in {"batch", "acrTasks"}:
+        # Batch nodes have no public IPs and use simplified node communication (outbound only), and the ACR Tasks
+        # agent pool only pulls sources and pushes images: nothing inbound at all.
         return [_rule("deny-all-inbound", DENY_ALL_PRIORITY, "Deny", "*")]
     rules = [_rule("allow-vnet-inbound", 1000, "Allow", vnet_cidr)]
     if trusted and subnet in {"aks", "privateEndpoints"}:
@@ -140,7 +141,8 @@ class Network(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            egress_needed = key in {"aks", "batch"}
+            # Builds pull the .NET base images from MCR and packages from NuGet and Debian (Dockerfile-Tes).
+            egress_needed = key in {"aks", "batch", "acrTasks"}
             subnet = network.Subnet(
                 f"{name}-snet-{key}",
                 resource_group_name=args.resource_group_name,

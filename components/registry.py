@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import containerregistry as acr
 
+from components.images import ImageLock
 from components.monitoring import diagnostics
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 
@@ -64,6 +65,33 @@ DEFAULT_CACHE_RULES: tuple[CacheRuleSpec, ...] = (
 )
 
 
+# Image lock key (images.lock.json) -> the cache rule that serves it. Rule names are kept as first deployed: a rule
+# cannot be recreated over the repository it has already filled.
+CACHE_RULE_OF_IMAGE = {
+    "cromwell": "cromwell",
+    "tes": "tes",
+    "triggerservice": "triggerservice",
+    "dbClient": "postgres",
+    "smokeTest": "curl",
+    "smokeTestTask": "ubuntu",
+}
+
+
+def cache_rules_for(lock: ImageLock) -> tuple[CacheRuleSpec, ...]:
+    """The rules for the images the stack pulls through the cache; images it builds need none."""
+    cached = {CACHE_RULE_OF_IMAGE[key] for key, pin in lock.pins.items() if pin.source == "cache"}
+    return tuple(rule for rule in DEFAULT_CACHE_RULES if rule.key in cached)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildAgentPoolSpec:
+    """An ACR Tasks agent pool in the VNet: the only place a registry without public access builds images
+    (learn.microsoft.com "Run ACR Tasks on dedicated agent pools"; Azure/acr#603, #762)."""
+
+    subnet_id: pulumi.Input[str]
+    tier: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class RegistryArgs:
     resource_group_name: pulumi.Input[str]
@@ -74,6 +102,7 @@ class RegistryArgs:
     cache_rules: Sequence[CacheRuleSpec] = DEFAULT_CACHE_RULES
     # Zone redundancy can only be chosen when the registry is created.
     zone_redundant: bool = False
+    build_agent_pool: BuildAgentPoolSpec | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -142,6 +171,28 @@ class Registry(pulumi.ComponentResource):
         )
         self.workload_needs.append(endpoint)
         diagnostics(f"{name}-cr", resource_id=registry.id, workspace_id=args.diagnostics_workspace_id, parent=self)
+
+        self.agent_pool_name: pulumi.Output[str] | None = None
+        # What a build needs: the pool, and the registry's endpoint and DNS the pool pushes through.
+        self.build_needs: list[pulumi.Resource] = [endpoint]
+        if args.build_agent_pool:
+            pool = acr.AgentPool(
+                f"{name}-pool",
+                resource_group_name=args.resource_group_name,
+                registry_name=registry.name,
+                # 3-20 letters, digits and hyphens.
+                agent_pool_name="coabuild",
+                location=args.location,
+                os=acr.OS.LINUX,
+                tier=args.build_agent_pool.tier,
+                # Billed while it has instances: scripts/build-images.sh scales it to 1 for a build and back to 0.
+                count=1,
+                virtual_network_subnet_resource_id=args.build_agent_pool.subnet_id,
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
+            )
+            self.agent_pool_name = pool.name
+            self.build_needs.append(pool)
 
         self.id = registry.id
         self.registry_name = registry.name

@@ -23,14 +23,26 @@ class SubnetPlan:
     batch: ipaddress.IPv4Network
     private_endpoints: ipaddress.IPv4Network
     postgres: ipaddress.IPv4Network
+    # The ACR Tasks agent pool that builds TES and TriggerService (only when the stack builds them).
+    acr_tasks: ipaddress.IPv4Network | None = None
 
     def items(self) -> list[tuple[str, ipaddress.IPv4Network]]:
-        return [
+        planned = [
             ("aks", self.aks),
             ("batch", self.batch),
             ("privateEndpoints", self.private_endpoints),
             ("postgres", self.postgres),
         ]
+        return planned + ([("acrTasks", self.acr_tasks)] if self.acr_tasks else [])
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageBuildSettings:
+    """TES and TriggerService built from their pinned source by ACR Tasks during `pulumi up` (components/image_build.py),
+    on an agent pool in the acrTasks subnet; disabled, they come through their registry cache rule instead."""
+
+    enabled: bool = True
+    agent_pool_tier: str = "S2"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,8 +225,10 @@ class Settings:
     production: bool
     # Storage SKU Standard_<redundancy>: ZRS, GZRS or RAGZRS.
     storage_redundancy: str
-    # Every image the chart runs, with the digest that pins it (images.lock.json).
+    # Every image the chart runs, with the digest that pins it (images.lock.json); build entries come from the stack's
+    # own build when image_build is enabled, from their cache rule otherwise.
     images: ImageLock
+    image_build: ImageBuildSettings
     secret_rotation: SecretRotation
     # Guardrails this production stack accepts on purpose, with the stack file's reason.
     guardrail_overrides: Mapping[str, str]

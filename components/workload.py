@@ -92,18 +92,27 @@ def _minor(version: str) -> str:
     return f"{major}.{minor}"
 
 
-def _image(options: ChartOptions, key: str) -> dict[str, str]:
+def _image(options: ChartOptions, key: str, built: Mapping[str, str]) -> dict[str, str]:
     pin = options.images[key]
     if pin.source == "cache" and options.cache_rules.get(pin.repository) != pin.upstream:
         raise ValueError(
             f"images.lock.json: images.{key}: no cache rule serves {pin.repository} from {pin.upstream}; "
             f"the registry's rules are {dict(options.cache_rules)}"
         )
+    if key in options.images.built():
+        if key not in built:
+            raise ValueError(f"images.{key} is built by the stack, but no build digest reached the chart")
+        # What the stack's own build pushed (components/image_build.py), by digest.
+        return {**pin.chart_value(), "digest": built[key]}
     return pin.chart_value()
 
 
-def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, Any]:
-    """The chart's values (charts/cromwell-on-azure/values.yaml contract); keys left out keep the chart default."""
+def helm_values(
+    inputs: ChartInputs[str], options: ChartOptions, built: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The chart's values (charts/cromwell-on-azure/values.yaml contract); keys left out keep the chart default.
+    `built` holds the digests of the images the stack built during this `pulumi up` (components/image_build.py)."""
+    built = built or {}
     if not inputs.tes_db_password_secret:
         raise ValueError("TES 6 needs the TES database password secret name (tes_db_password_secret)")
     if not inputs.start_task_script.startswith("#!"):
@@ -173,15 +182,15 @@ def helm_values(inputs: ChartInputs[str], options: ChartOptions) -> dict[str, An
         "cromwell": {"executionsRoot": "blob" if options.storage_shared_key_access else "mount"},
         "images": {
             "registry": inputs.registry_login_server,
-            "cromwell": _image(options, "cromwell"),
-            "tes": _image(options, "tes"),
-            "triggerservice": _image(options, "triggerservice"),
-            "dbClient": _image(options, "dbClient"),
-            "smokeTest": _image(options, "smokeTest"),
+            "cromwell": _image(options, "cromwell", built),
+            "tes": _image(options, "tes", built),
+            "triggerservice": _image(options, "triggerservice", built),
+            "dbClient": _image(options, "dbClient", built),
+            "smokeTest": _image(options, "smokeTest", built),
             # Production pins every image by digest (guardrail unpinnedImages); the schema then refuses a bare tag.
             "requireDigest": options.require_image_digests,
         },
-        "smokeTest": {"taskImage": _image(options, "smokeTestTask")},
+        "smokeTest": {"taskImage": _image(options, "smokeTestTask", built)},
         "networkPolicy": {
             "privateEndpointsCidr": options.private_endpoints_cidr,
             "postgresCidr": options.postgres_cidr,
@@ -202,6 +211,8 @@ class CromwellOnAzureArgs:
     provider: k8s.Provider
     inputs: ChartInputs[pulumi.Input[str]]
     options: ChartOptions
+    # Digests of the images the stack built (components/image_build.py), by image key.
+    built_digests: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # What the pods need to exist before they start (identities' grants and federated credentials, storage
     # containers, database and secrets, the user node pool); nothing else.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -220,7 +231,9 @@ class CromwellOnAzure(pulumi.ComponentResource):
         )
         resolved = {f.name: getattr(args.inputs, f.name) for f in dataclasses.fields(args.inputs)}
         options = args.options
-        values = pulumi.Output.all(**resolved).apply(lambda plain: helm_values(ChartInputs[str](**plain), options))
+        values = pulumi.Output.all(pulumi.Output.all(**resolved), pulumi.Output.all(**args.built_digests)).apply(
+            lambda both: helm_values(ChartInputs[str](**both[0]), options, both[1])
+        )
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,

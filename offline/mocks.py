@@ -145,6 +145,9 @@ _SHAPES: dict[str, ArmShape] = {
     "azure-native:containerregistry:Registry": ArmShape(
         "Microsoft.ContainerRegistry/registries/{name}", "registryName"
     ),
+    "azure-native:containerregistry:AgentPool": ArmShape(
+        "Microsoft.ContainerRegistry/registries/{registryName}/agentPools/{name}", "agentPoolName"
+    ),
     "azure-native:containerregistry:CacheRule": ArmShape(
         "Microsoft.ContainerRegistry/registries/{registryName}/cacheRules/{name}", "cacheRuleName"
     ),
@@ -274,6 +277,11 @@ class AzureMocks(pulumi.runtime.Mocks):
             return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}", {**inputs, "name": name}
         if args.typ.startswith("random:"):
             return self._random(args.typ, args.name, inputs)
+        if args.typ == "command:local:Command":
+            # An image build (components/image_build.py) prints the digest of what it pushed: a made-up one here,
+            # distinct per command line; a real `pulumi up` reads it from the registry.
+            digest = "sha256:" + hashlib.sha256(str(inputs.get("create", args.name)).encode()).hexdigest()
+            return f"{args.name}-{_stable_hex(args.name)}", {**inputs, "stdout": f"{digest}\n", "stderr": ""}
         shape = _SHAPES.get(args.typ)
         if shape is None:
             # Not Azure (e.g. Kubernetes) or a type we have no shape for: keep a readable, unique id.

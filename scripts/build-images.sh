@@ -3,20 +3,24 @@
 # way CoA 6.0.0's deployer does (it builds both from the tagged source instead of pulling MCR), and records the digest
 # of what it pushed. The lock change is then reviewed like any other: nothing runs that was not reviewed.
 #
-#   scripts/build-images.sh <registry name> [--agent-pool <pool>] [--import-to <registry name> ...] [--dry-run]
+#   scripts/build-images.sh <registry name> [--agent-pool <pool>] [--only <key>] [--print-digest]
+#                           [--import-to <registry name> ...] [--dry-run]
 #
 # - The source is fetched at the pinned commit (tags can move), and the tag and every submodule are checked against
 #   the lock before anything is built.
-# - `az acr build` uploads the context and builds on ACR Tasks. A registry with public network access disabled
-#   (ours) builds only on an agent pool inside the VNet (--agent-pool), which needs outbound HTTPS to MCR and NuGet
-#   for the .NET SDK image and packages.
+# - `az acr build` uploads the context (through ARM and a SAS URL, never the registry's own endpoint) and builds on
+#   ACR Tasks. A registry with public network access disabled (ours) builds only on an agent pool inside the VNet
+#   (--agent-pool), which needs outbound HTTPS to MCR (the .NET SDK and runtime images), NuGet and the Debian
+#   mirrors. A pool scaled to zero between builds is scaled to one for the build and back to zero after it.
+# - --only <key> builds one lock entry; --print-digest prints only its digest on stdout (progress goes to stderr) and
+#   leaves the lock alone: how `pulumi up` runs it (components/image_build.py), each stack recording its own build.
 # - --import-to copies the built image by digest into another stack's registry (`az acr import` keeps the digest),
 #   so dev and prod run the same bytes.
 # Needs git, az (logged in), python3.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 <registry name> [--agent-pool <pool>] [--import-to <registry name> ...] [--dry-run]" >&2
+  echo "usage: $0 <registry name> [--agent-pool <pool>] [--only <key>] [--print-digest] [--import-to <registry name> ...] [--dry-run]" >&2
   exit 2
 }
 
@@ -26,12 +30,23 @@ shift
 agent_pool=""
 imports=()
 dry_run=false
+only=""
+print_digest=false
 while [[ $# -gt 0 ]]; do
   case $1 in
     --agent-pool)
       [[ $# -ge 2 ]] || usage
       agent_pool=$2
       shift 2
+      ;;
+    --only)
+      [[ $# -ge 2 ]] || usage
+      only=$2
+      shift 2
+      ;;
+    --print-digest)
+      print_digest=true
+      shift
       ;;
     --import-to)
       [[ $# -ge 2 ]] || usage
@@ -50,17 +65,29 @@ name_pattern='^[A-Za-z0-9]{5,50}$'
 for target in "${imports[@]}"; do
   [[ ${target} =~ ${name_pattern} ]] || { echo "build-images: --import-to '${target}' is not an ACR name" >&2; exit 2; }
 done
+if [[ ${print_digest} == true && -z ${only} ]]; then
+  echo "build-images: --print-digest prints one digest: name the image with --only <key>" >&2
+  exit 2
+fi
+if [[ ${print_digest} == true ]]; then
+  # stdout carries the digest alone; everything else the script and az print goes to stderr.
+  exec 3>&1 1>&2
+fi
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 lock=${IMAGES_LOCK:-${repo_root}/images.lock.json}
 
 # One line per built image: key, build repository, tag, source URL, ref, commit, context, Dockerfile (relative to the
 # context, as `az acr build --file` wants it), submodules as path=commit,...
-builds=$(python3 - "${lock}" <<'PY'
+builds=$(python3 - "${lock}" "${only}" <<'PY'
 import json, sys
-for key, e in json.load(open(sys.argv[1]))["images"].items():
+images = json.load(open(sys.argv[1]))["images"]
+only = sys.argv[2]
+if only and not (images.get(only) or {}).get("build"):
+    sys.exit(f"build-images: --only {only}: no entry of the lock with a build block has that key")
+for key, e in images.items():
     b = e.get("build")
-    if not b:
+    if not b or (only and key != only):
         continue
     prefix = b["context"].rstrip("/") + "/"
     if not b["dockerfile"].startswith(prefix):
@@ -115,6 +142,23 @@ checkout() {
   fi
 }
 
+# An agent pool scaled to zero between builds (it is billed while it has instances) gets one for this run.
+scaled_up=false
+if [[ -n ${agent_pool} && ${dry_run} == false ]]; then
+  count=$(az acr agentpool show --registry "${registry}" --name "${agent_pool}" --query count --output tsv)
+  if [[ ${count} == 0 ]]; then
+    az acr agentpool update --registry "${registry}" --name "${agent_pool}" --count 1 --output none
+    scaled_up=true
+  fi
+fi
+scale_down() {
+  if [[ ${scaled_up} == true ]]; then
+    az acr agentpool update --registry "${registry}" --name "${agent_pool}" --count 0 --no-wait --output none || true
+  fi
+  rm -rf "${work}"
+}
+trap scale_down EXIT
+
 today=$(date -u +%Y-%m-%d)
 results=()
 while read -r key repository tag source ref commit context dockerfile subs; do
@@ -139,6 +183,10 @@ while read -r key repository tag source ref commit context dockerfile subs; do
 done <<<"${builds}"
 
 if [[ ${dry_run} == true ]]; then
+  exit 0
+fi
+if [[ ${print_digest} == true ]]; then
+  echo "${digest}" >&3
   exit 0
 fi
 python3 - "${lock}" "${results[@]}" <<'PY'

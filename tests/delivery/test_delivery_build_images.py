@@ -31,6 +31,8 @@ exit 0
 AZ_STUB = """#!/usr/bin/env bash
 echo "az $*" >> "$CALLS"
 if [[ $2 == repository && $3 == show ]]; then echo "$BUILT_DIGEST"; fi
+if [[ $2 == agentpool && $3 == show ]]; then echo "${POOL_COUNT:-1}"; fi
+if [[ $2 == build ]]; then echo "build log line on stdout"; fi
 exit 0
 """
 
@@ -115,7 +117,64 @@ def test_dry_run_prints_the_plan_and_touches_nothing(workspace: Path) -> None:
     assert calls(workspace) == []
 
 
-@pytest.mark.parametrize("args", [[], ["cr"], ["crcoadev", "--agent-pool"], ["crcoadev", "--import-to", "x/y"]])
+def test_the_deploy_path_builds_one_image_and_prints_only_its_digest(workspace: Path) -> None:
+    """How `pulumi up` runs it (components/image_build.py): stdout is the digest, the lock is the stack's business."""
+    before = (workspace / "images.lock.json").read_text()
+    result = run(workspace, "crcoadevx7k2", "--agent-pool", "coabuild", "--only", "triggerservice", "--print-digest")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{BUILT}\n"
+    assert "build log line on stdout" in result.stderr
+    builds = [c for c in calls(workspace) if c.startswith("az acr build")]
+    assert len(builds) == 1 and "--file Dockerfile-TriggerService" in builds[0]
+    assert (workspace / "images.lock.json").read_text() == before
+
+
+def test_a_pool_at_zero_is_scaled_up_for_the_build_and_back_down(workspace: Path) -> None:
+    result = run(
+        workspace, "crcoadevx7k2", "--agent-pool", "coabuild", "--only", "tes", "--print-digest", POOL_COUNT="0"
+    )
+    assert result.returncode == 0, result.stderr
+    log = calls(workspace)
+    up = log.index("az acr agentpool update --registry crcoadevx7k2 --name coabuild --count 1 --output none")
+    build = next(i for i, c in enumerate(log) if c.startswith("az acr build"))
+    down = log.index(
+        "az acr agentpool update --registry crcoadevx7k2 --name coabuild --count 0 --no-wait --output none"
+    )
+    assert up < build < down
+
+
+def test_a_running_pool_is_left_as_it_is(workspace: Path) -> None:
+    result = run(workspace, "crcoadevx7k2", "--agent-pool", "coabuild", "--only", "tes", "--print-digest")
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls(workspace) if "agentpool update" in c]
+
+
+def test_a_failed_build_still_scales_the_pool_down(workspace: Path) -> None:
+    result = run(
+        workspace,
+        "crcoadevx7k2",
+        "--agent-pool",
+        "coabuild",
+        "--only",
+        "tes",
+        "--print-digest",
+        POOL_COUNT="0",
+        BUILT_DIGEST="none",
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert any("--count 0" in c for c in calls(workspace))
+
+
+def test_only_names_an_entry_with_a_build_block(workspace: Path) -> None:
+    result = run(workspace, "crcoadevx7k2", "--only", "cromwell", "--print-digest")
+    assert result.returncode != 0 and "--only cromwell" in result.stderr
+    assert not [c for c in calls(workspace) if c.startswith("az acr build")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["cr"], ["crcoadev", "--agent-pool"], ["crcoadev", "--import-to", "x/y"], ["crcoadev", "--print-digest"]],
+)
 def test_refuses_bad_arguments(workspace: Path, args: list[str]) -> None:
     result = run(workspace, *args)
     assert result.returncode == 2 and result.stderr

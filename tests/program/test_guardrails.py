@@ -38,8 +38,14 @@ def changed(stack: str, **changes: Any) -> dict[str, Any]:
         node = values
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        if value is DELETE:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
     return values
+
+
+DELETE = object()
 
 
 BREACHES = [
@@ -202,7 +208,8 @@ def test_azure_rules_are_checked_before_any_resource(stack: str, change: dict[st
         {"kubernetes__serviceCidr": "10.3.0.0/16", "kubernetes__dnsServiceIp": "10.3.0.10"},
         {"network__firewallPrivateIp": "10.0.2.4"},
         {"kubernetes__userPool": {"vmSize": "Standard_D16ds_v5", "minCount": 3, "maxCount": 100}},
-        {"location": "swedencentral"},
+        # A region without ACR Tasks agent pools, with TES and TriggerService built elsewhere and recorded.
+        {"location": "swedencentral", "imageBuild": {"enabled": False}, "network__subnets__acrTasks": DELETE},
         {"resourceGroupName": "rg-genomics-shared"},
         {"names": {"storageAccount": "stgenomicsphi01", "keyVault": "kv-genomics-phi-01", "cluster": "aks_genomics"}},
         {"batch": {"maxNodes": 30000}, "network__subnets__batch": "10.20.128.0/17"},
@@ -248,12 +255,25 @@ def test_an_invalid_environment_is_one_error_not_two() -> None:
 def test_production_refuses_pending_image_digests_unless_accepted_by_name() -> None:
     values = raw("prod")
     with pytest.raises(ConfigError) as refused:
-        parse(values, stack="prod", images=resolved_lock(tes={"digest": None}, smokeTestTask={"digest": None}))
+        parse(values, stack="prod", images=resolved_lock(cromwell={"digest": None}, smokeTestTask={"digest": None}))
     message = str(refused.value)
-    assert "images.lock.json" in message and "tes, smokeTestTask" in message
-    assert "guardrailOverrides.unpinnedImages" in message and "cromwell" not in message
+    assert "images.lock.json" in message and "cromwell, smokeTestTask" in message
+    assert "guardrailOverrides.unpinnedImages" in message and "dbClient" not in message
     values["guardrailOverrides"] = {"unpinnedImages": "registry unreachable from the build host, SEC-77"}
-    settings = parse(values, stack="prod", images=resolved_lock(tes={"digest": None}))
+    settings = parse(values, stack="prod", images=resolved_lock(cromwell={"digest": None}))
     assert settings.guardrail_overrides == {"unpinnedImages": "registry unreachable from the build host, SEC-77"}
     # Outside production a pending digest is allowed (the chart falls back to the tag).
-    assert parse(raw("dev"), stack="dev", images=resolved_lock(tes={"digest": None})).images.unpinned() == ["tes"]
+    dev = parse(raw("dev"), stack="dev", images=resolved_lock(cromwell={"digest": None}))
+    assert dev.images.unpinned() == ["cromwell"]
+
+
+def test_an_image_the_stack_builds_is_never_pending() -> None:
+    """TES without a recorded digest is built during `pulumi up` and run by the digest the build prints."""
+    settings = parse(raw("prod"), stack="prod", images=resolved_lock(tes={"digest": None}))
+    assert settings.images.unpinned() == [] and settings.images.built() == ["tes"]
+    # Pulled through MCR's cache rule instead (imageBuild disabled), the same entry is a pending pin again.
+    values = raw("prod")
+    values["imageBuild"] = {"enabled": False}
+    values["network"]["subnets"].pop("acrTasks")
+    with pytest.raises(ConfigError, match="digests pending for tes"):
+        parse(values, stack="prod", images=resolved_lock(tes={"digest": None}))

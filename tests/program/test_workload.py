@@ -123,8 +123,14 @@ def test_values_are_wired_from_component_outputs(stack: ProgramRun) -> None:
     assert values["batch"]["images"] == _settings_images(stack)
     assert values["images"]["registry"] == registry.outputs["loginServer"]
     targets = {r.inputs["targetRepository"] for r in stack.of_type("azure-native:containerregistry:CacheRule")}
-    for key in ("cromwell", "tes", "triggerservice", "dbClient"):
+    for key in ("cromwell", "dbClient"):
         assert values["images"][key]["repository"] in targets, key
+    # TES and TriggerService run from the stack's own build, by the digest the build printed; no cache rule for them.
+    builds = {b.name.rsplit("-", 1)[-1]: b for b in stack.of_type("command:local:Command")}
+    assert set(builds) == {"tes", "triggerservice"}
+    for key, build in builds.items():
+        assert values["images"][key]["repository"] == f"coa-build/{key}" not in targets
+        assert values["images"][key]["digest"] == build.outputs["stdout"].strip()
 
 
 def test_both_stacks_run_the_same_generation(dev: ProgramRun, prod: ProgramRun) -> None:
@@ -270,40 +276,61 @@ def _options(**override: Any) -> ChartOptions:
     return ChartOptions(**{**base, **override})
 
 
+# What the stack's builds print during `pulumi up` (components/image_build.py), for the images the lock builds.
+BUILT = {"tes": "sha256:" + "b1" * 32, "triggerservice": "sha256:" + "b2" * 32}
+
+
 def test_helm_values_uses_the_minor_version_and_registry_repositories() -> None:
-    values = helm_values(_inputs(), _options())
+    values = helm_values(_inputs(), _options(), BUILT)
     assert values["kubernetesVersion"] == "1.36"
     assert values["images"]["dbClient"]["repository"] == "library/postgres"
+    # TES and TriggerService are not on MCR: they run from what the stack built, by that build's digest.
     assert values["images"]["triggerservice"] == {
-        "repository": "cromwellonazure/triggerservice",
+        "repository": "coa-build/triggerservice",
         "tag": "6.0.0",
-        "digest": load_lock()["triggerservice"].digest or "",
+        "digest": BUILT["triggerservice"],
     }
+
+
+def test_an_image_the_stack_builds_needs_its_build_digest() -> None:
+    with pytest.raises(ValueError, match=r"images\.tes is built by the stack, but no build digest reached the chart"):
+        helm_values(_inputs(), _options(), {"triggerservice": BUILT["triggerservice"]})
+
+
+def test_an_image_built_once_and_recorded_runs_as_recorded() -> None:
+    """build-images.sh records a digest (then --import-to each registry): the stack runs that, building nothing."""
+    lock = resolved_lock()
+    assert lock["tes"].source == "build" and lock.built() == []
+    values = helm_values(_inputs(), _options(images=lock))
+    assert values["images"]["tes"] == {"repository": "coa-build/tes", "tag": "6.0.0", "digest": lock["tes"].digest}
 
 
 def test_helm_values_carries_the_start_task_script_and_rejects_one_without_a_shebang() -> None:
     script = "#!/bin/sh\necho 'x' \"$HOME\"\n"
-    assert helm_values(_inputs(start_task_script=script), _options())["batch"]["nodes"]["startTaskScript"] == script
+    values = helm_values(_inputs(start_task_script=script), _options(), BUILT)
+    assert values["batch"]["nodes"]["startTaskScript"] == script
     for bad in ("", "echo no interpreter\n", " #!/bin/sh\n"):
         with pytest.raises(ValueError, match="startTaskScript"):
-            helm_values(_inputs(start_task_script=bad), _options())
+            helm_values(_inputs(start_task_script=bad), _options(), BUILT)
 
 
 def test_helm_values_rejects_missing_task_database_settings() -> None:
     with pytest.raises(ValueError, match="tes_db_password_secret"):
-        helm_values(_inputs(tes_db_password_secret=""), _options())
+        helm_values(_inputs(tes_db_password_secret=""), _options(), BUILT)
 
 
 def test_an_image_no_cache_rule_serves_is_refused_with_its_lock_entry() -> None:
+    # An operator who verified MCR serves TriggerService 6.0.0 pulls it through its cache rule instead of building.
+    cached = load_lock().from_cache_instead_of_build()
     rules = {rule.target_repository: rule.source_repository for rule in DEFAULT_CACHE_RULES}
     rules.pop("cromwellonazure/triggerservice")
     with pytest.raises(
         ValueError, match=r"images\.triggerservice: no cache rule serves cromwellonazure/triggerservice"
     ):
-        helm_values(_inputs(), _options(cache_rules=rules))
+        helm_values(_inputs(), _options(images=cached, cache_rules=rules))
     rules["cromwellonazure/triggerservice"] = "docker.io/someone/triggerservice"
     with pytest.raises(ValueError, match=r"from mcr\.microsoft\.com/cromwellonazure/triggerservice"):
-        helm_values(_inputs(), _options(cache_rules=rules))
+        helm_values(_inputs(), _options(images=cached, cache_rules=rules))
 
 
 REGISTRY = load_values("values-dev")["images"]["registry"]
@@ -311,7 +338,8 @@ REGISTRY = load_values("values-dev")["images"]["registry"]
 
 def _render_with(lock: ImageLock, *, require_digests: bool) -> list[dict[str, Any]]:
     """The chart test values with the images helm_values derives from `lock`."""
-    derived = helm_values(_inputs(), _options(images=lock, require_image_digests=require_digests))
+    built = {key: BUILT[key] for key in lock.built()}
+    derived = helm_values(_inputs(), _options(images=lock, require_image_digests=require_digests), built)
     images = {**derived["images"], "registry": REGISTRY}
     return render_chart(deep_merge(load_values("values-dev"), {"images": images, "smokeTest": derived["smokeTest"]}))
 
@@ -349,7 +377,8 @@ def test_a_build_sourced_image_runs_from_the_build_repository() -> None:
 
 @pytest.mark.parametrize("key", ["cromwell", "tes", "triggerservice", "dbClient", "smokeTest", "smokeTestTask"])
 def test_the_chart_refuses_a_bare_tag_when_digests_are_required(key: str) -> None:
-    lock = resolved_lock(**{key: {"digest": None, "resolved": None}})
+    # Pulled through the cache with no digest recorded (an image the stack builds always has its build's digest).
+    lock = resolved_lock(**{key: {"digest": None, "resolved": None}}).from_cache_instead_of_build()
     with pytest.raises(helm_python.HelmValuesError, match="digest"):
         _render_with(lock, require_digests=True)
     # The same values render when digests are not required (dev, or a production stack that accepted it by name).
@@ -368,6 +397,8 @@ POD_PREREQUISITES = {
     "azure-native:network:PrivateDnsZoneGroup",
     "azure-native:containerregistry:CacheRule",
     "azure-native:containerservice:AgentPool",
+    # The image builds: the digests they print are the TES and TriggerService images the pods run.
+    "command:local:Command",
 }
 
 
