@@ -65,7 +65,8 @@ class ImageBuild(pulumi.ComponentResource):
                     args.registry_name,
                     " --agent-pool ",
                     args.agent_pool_name,
-                    f" --only {key} --print-digest",
+                    # The pool is billed while it has instances: back to zero after each build.
+                    f" --release-pool --only {key} --print-digest",
                 ),
                 # A new commit, registry or pool builds again; the script itself is not a trigger.
                 triggers=[pin.build.commit, *pin.build.submodules.values(), args.registry_id, args.agent_pool_name],

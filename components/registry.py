@@ -185,7 +185,8 @@ class Registry(pulumi.ComponentResource):
                 location=args.location,
                 os=acr.OS.LINUX,
                 tier=args.build_agent_pool.tier,
-                # Billed while it has instances: scripts/build-images.sh scales it to 1 for a build and back to 0.
+                # Billed while it has instances: scripts/build-images.sh scales it to 1 for a build and back to 0
+                # (--release-pool), so the count is left to it.
                 count=1,
                 virtual_network_subnet_resource_id=args.build_agent_pool.subnet_id,
                 tags=dict(args.tags),

@@ -3,7 +3,7 @@
 # way CoA 6.0.0's deployer does (it builds both from the tagged source instead of pulling MCR), and records the digest
 # of what it pushed. The lock change is then reviewed like any other: nothing runs that was not reviewed.
 #
-#   scripts/build-images.sh <registry name> [--agent-pool <pool>] [--only <key>] [--print-digest]
+#   scripts/build-images.sh <registry name> [--agent-pool <pool> [--release-pool]] [--only <key>] [--print-digest]
 #                           [--import-to <registry name> ...] [--dry-run]
 #
 # - The source is fetched at the pinned commit (tags can move), and the tag and every submodule are checked against
@@ -11,7 +11,8 @@
 # - `az acr build` uploads the context (through ARM and a SAS URL, never the registry's own endpoint) and builds on
 #   ACR Tasks. A registry with public network access disabled (ours) builds only on an agent pool inside the VNet
 #   (--agent-pool), which needs outbound HTTPS to MCR (the .NET SDK and runtime images), NuGet and the Debian
-#   mirrors. A pool scaled to zero between builds is scaled to one for the build and back to zero after it.
+#   mirrors. A pool scaled to zero between builds is scaled to one for the build and back to zero after it;
+#   --release-pool scales it to zero after the build in any case (it is billed while it has instances).
 # - --only <key> builds one lock entry; --print-digest prints only its digest on stdout (progress goes to stderr) and
 #   leaves the lock alone: how `pulumi up` runs it (components/image_build.py), each stack recording its own build.
 # - --import-to copies the built image by digest into another stack's registry (`az acr import` keeps the digest),
@@ -20,7 +21,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 <registry name> [--agent-pool <pool>] [--only <key>] [--print-digest] [--import-to <registry name> ...] [--dry-run]" >&2
+  echo "usage: $0 <registry name> [--agent-pool <pool> [--release-pool]] [--only <key>] [--print-digest] [--import-to <registry name> ...] [--dry-run]" >&2
   exit 2
 }
 
@@ -32,6 +33,7 @@ imports=()
 dry_run=false
 only=""
 print_digest=false
+release_pool=false
 while [[ $# -gt 0 ]]; do
   case $1 in
     --agent-pool)
@@ -46,6 +48,10 @@ while [[ $# -gt 0 ]]; do
       ;;
     --print-digest)
       print_digest=true
+      shift
+      ;;
+    --release-pool)
+      release_pool=true
       shift
       ;;
     --import-to)
@@ -143,7 +149,11 @@ checkout() {
 }
 
 # An agent pool scaled to zero between builds (it is billed while it has instances) gets one for this run.
-scaled_up=false
+if [[ ${release_pool} == true && -z ${agent_pool} ]]; then
+  echo "build-images: --release-pool needs --agent-pool" >&2
+  exit 2
+fi
+scaled_up=${release_pool}
 if [[ -n ${agent_pool} && ${dry_run} == false ]]; then
   count=$(az acr agentpool show --registry "${registry}" --name "${agent_pool}" --query count --output tsv)
   if [[ ${count} == 0 ]]; then

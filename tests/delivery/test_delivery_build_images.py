@@ -143,6 +143,16 @@ def test_a_pool_at_zero_is_scaled_up_for_the_build_and_back_down(workspace: Path
     assert up < build < down
 
 
+def test_the_deploy_path_releases_a_running_pool_after_its_build(workspace: Path) -> None:
+    args = ("crcoadevx7k2", "--agent-pool", "coabuild", "--release-pool", "--only", "tes", "--print-digest")
+    result = run(workspace, *args)
+    assert result.returncode == 0, result.stderr
+    updates = [c for c in calls(workspace) if "agentpool update" in c]
+    assert updates == [
+        "az acr agentpool update --registry crcoadevx7k2 --name coabuild --count 0 --no-wait --output none"
+    ]
+
+
 def test_a_running_pool_is_left_as_it_is(workspace: Path) -> None:
     result = run(workspace, "crcoadevx7k2", "--agent-pool", "coabuild", "--only", "tes", "--print-digest")
     assert result.returncode == 0, result.stderr
@@ -173,7 +183,14 @@ def test_only_names_an_entry_with_a_build_block(workspace: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["cr"], ["crcoadev", "--agent-pool"], ["crcoadev", "--import-to", "x/y"], ["crcoadev", "--print-digest"]],
+    [
+        [],
+        ["cr"],
+        ["crcoadev", "--agent-pool"],
+        ["crcoadev", "--import-to", "x/y"],
+        ["crcoadev", "--print-digest"],
+        ["crcoadev", "--release-pool"],
+    ],
 )
 def test_refuses_bad_arguments(workspace: Path, args: list[str]) -> None:
     result = run(workspace, *args)

@@ -29,7 +29,7 @@ def test_each_image_the_lock_builds_is_one_build_of_its_pinned_commit(stack: Pro
         assert pin.build is not None
         assert build.inputs["create"] == (
             f"scripts/build-images.sh {registry.outputs['name']} --agent-pool {pool.outputs['name']} "
-            f"--only {key} --print-digest"
+            f"--release-pool --only {key} --print-digest"
         )
         # Rebuilt only when what is built, or where, changes.
         assert build.inputs["triggers"] == [
