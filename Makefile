@@ -79,6 +79,7 @@ bench: $(STAMP)
 
 readme: $(STAMP)
 	$(PY) -m offline diagram --stack dev --readme README.md
+	$(PY) -m offline.allowlist --readme README.md
 
 clean:
 	rm -rf out $(VENV) $(SCAN_VENV) tests/delivery/tools/node_modules

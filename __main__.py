@@ -11,14 +11,17 @@ from components.admission import AdmissionArgs, ImageAdmission
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
 from components.config import load_settings
+from components.contracts import derive
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
 from components.image_build import ImageBuild, ImageBuildArgs
+from components.images import CHART_IMAGES
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
 from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
-from components.private_dns import PrivateDns, PrivateDnsArgs
+from components.preflight import core_needs, host, registry_data_endpoint
+from components.private_dns import PrivateDns, PrivateDnsArgs, zone_name
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
 from components.registry import BuildAgentPoolSpec, Registry, RegistryArgs, cache_rules_for
@@ -34,6 +37,15 @@ from components.workload import (
 )
 
 settings = load_settings()
+# Options that switch runtime-contract entries on (components/contracts/__init__.py Condition).
+conditions = {
+    name
+    for name, on in (
+        ("sharedKeyAccess", settings.storage_shared_key_access),
+        ("imageScanner", settings.image_scanner is not None),
+    )
+    if on
+}
 # The day decides which rotation period the generated passwords belong to (components/rotation.py).
 rotation = RotationSchedule(
     period_days=settings.secret_rotation.period_days,
@@ -110,6 +122,8 @@ storage = Storage(
         account_name=settings.names.storage_account,
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
+        # The containers the workloads need, from their runtime contracts.
+        containers=derive.containers(),
         allow_shared_key_access=settings.storage_shared_key_access,
         redundancy=settings.storage_redundancy,
         protection=protection,
@@ -247,6 +261,7 @@ aks = Aks(
 )
 # The monitoring add-on authenticates with Entra ID: it needs a DCR and a private configuration endpoint on the cluster.
 monitoring.collect_container_insights(aks.id, settings.location)
+# Every role grant is what the runtime contracts need, on the resource each scope names (components/contracts/).
 access = Access(
     f"{prefix}-access",
     AccessArgs(
@@ -256,12 +271,15 @@ access = Access(
         kubelet=identities.kubelet,
         oidc_issuer_url=aks.oidc_issuer_url,
         service_accounts=SERVICE_ACCOUNTS,
-        storage_account_id=storage.account_id,
-        key_vault_id=vault.vault_id,
-        batch_subnet_id=network.subnet_ids["batch"],
-        batch_account_id=batch.id,
-        registry_id=registry.id,
-        storage_key_access=settings.storage_shared_key_access,
+        grants=derive.grants(conditions=conditions),
+        scopes={
+            "storage-account": storage.account_id,
+            "batch-account": batch.id,
+            "batch-subnet": network.subnet_ids["batch"],
+            "workload-identity": identities.workload.id,
+            "key-vault": vault.vault_id,
+            "registry": registry.id,
+        },
     ),
 )
 # Existing accounts outside the VNet (sequencer output) that workflows read or write.
@@ -271,6 +289,7 @@ data_links = DataStorageLinks(
         accounts=settings.data_storage_accounts,
         workload=identities.workload,
         private_endpoint=endpoints,
+        grants=derive.grants(conditions=conditions),
         requester=f"coa-lockdown stack {pulumi.get_stack()}",
     ),
 )
@@ -322,6 +341,7 @@ coa = CromwellOnAzure(
             batch_allowed_vm_sizes=settings.batch_allowed_vm_sizes,
             data_storage_accounts=settings.data_storage_accounts,
             storage_shared_key_access=settings.storage_shared_key_access,
+            contract_conditions=frozenset(conditions),
             cromwell_login=postgres.logins["cromwell"],
             database_logins=postgres.all_logins,
             tes_login=postgres.logins.get("tes", "tes"),
@@ -383,6 +403,93 @@ pulumi.export(
 # What each data account's owner must do by hand (approve our endpoint, create the grants), as az commands.
 if settings.data_storage_accounts:
     pulumi.export("dataAccountOwnerSteps", data_links.owner_steps(identities.workload.principal_id))
+# What scripts/preflight.sh checks on the real subscription (docs/preflight.md): names, ids and numbers only.
+needs = core_needs(settings.location, settings.batch_allowed_vm_sizes)
+hub_resolution = settings.dns.hub_zone_resolution
+pulumi.export(
+    "preflight",
+    {
+        "stack": pulumi.get_stack(),
+        "subscriptionId": client.subscription_id,
+        "resourceGroup": resource_group_name,
+        "registry": {
+            "name": registry.registry_name,
+            "images": [
+                {
+                    "key": key,
+                    "repository": settings.images[key].repository,
+                    "tag": settings.images[key].tag,
+                    "digest": image_build.digests.get(key, settings.images[key].digest),
+                    "source": settings.images[key].source,
+                }
+                for key in CHART_IMAGES
+            ],
+        },
+        "aks": {
+            "name": aks.cluster_name,
+            "resourceGroup": resource_group_name,
+            "blobCsiMinVersion": "1.27.0",
+            "namespace": NAMESPACE,
+            "probeDeployment": "cromwell",
+        },
+        "batch": {
+            "accountName": batch.account_name,
+            "resourceGroup": resource_group_name,
+            "dedicatedCoresNeeded": dict(needs.dedicated),
+            "lowPriorityCoresNeeded": needs.low_priority,
+        },
+        "privateEndpoints": [
+            {"name": endpoint.endpoint_name, "id": endpoint.endpoint_id}
+            for component in (storage, vault, registry, batch, monitoring)
+            for endpoint in component.private_endpoints
+        ],
+        "dataAccounts": [
+            {
+                "name": account.name,
+                "id": account.id,
+                "privateEndpointId": data_links.endpoints[account.name].endpoint_id
+                if account.name in data_links.endpoints
+                else None,
+                "rolesGrantedBy": account.role_assignments,
+                "principalId": identities.workload.principal_id,
+                "containers": [{"name": c.name, "access": c.access} for c in account.containers],
+            }
+            for account in settings.data_storage_accounts
+        ],
+        "privateNames": [
+            storage.blob_endpoint.apply(host),
+            registry.login_server,
+            registry.login_server.apply(lambda server: registry_data_endpoint(server, settings.location)),
+            vault.vault_uri.apply(host),
+            batch.endpoint.apply(host),
+            postgres.fqdn,
+        ],
+        # Zones the VNet must be linked to: ours, and the hub's unless a hub resolver answers for them.
+        "dnsZones": [
+            {"name": zone_name(key, settings.location), "id": zone_id}
+            for key, zone_id in dns.zone_ids.items()
+            if key not in settings.dns.existing_zone_ids or hub_resolution in ("linkedByHub", "linkHere")
+        ],
+        "vnetId": network.vnet_id,
+    },
+)
+# What the hub firewall must allow for this stack (prod egress: firewall), derived from the runtime contracts: one row
+# per host or service tag and port, with who needs it. The README's table is the checked-in stacks' copy.
+pulumi.export(
+    "firewallAllowList",
+    [
+        {
+            "destination": rule.destination,
+            "port": rule.port,
+            "consumers": list(rule.consumers),
+            "required": rule.required,
+            "why": rule.why,
+        }
+        for rule in derive.firewall_allow_list(
+            conditions=conditions, image_build=settings.image_build.enabled and bool(settings.images.built())
+        )
+    ],
+)
 # Production guardrails this stack relaxes on purpose, with the stack file's reasons: every preview shows them.
 if settings.guardrail_overrides:
     pulumi.export("guardrailOverrides", dict(settings.guardrail_overrides))

@@ -9,59 +9,23 @@ re-run finds the same assignment instead of failing with RoleAssignmentExists.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity
 
+from components.contracts import Scope
+from components.contracts.derive import Grant
+from components.contracts.roles import ROLE_PERMISSIONS, ROLES
 from components.identity import Identity
 
-# Built-in role definition GUIDs (learn.microsoft.com "Azure built-in roles"; see research/platform.md §1b).
-ROLES: dict[str, str] = {
-    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-    "Azure Batch Data Contributor": "6aaa78f1-f7de-44ca-8722-c64a23943cae",
-    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
-    "Managed Identity Operator": "f1a07417-d97a-45cb-824c-7a7467783830",
-    "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
-    "Private DNS Zone Contributor": "b12aa53e-6015-4669-85d0-8515ebb3ae7f",
-    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-    "Reader and Data Access": "c12c1c16-33a1-487b-954d-41c89c60f349",
-    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
-    "Storage Blob Delegator": "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
-}
-# What each role grants that the runtime contracts rely on (Actions and DataActions of the built-in definitions,
-# learn.microsoft.com "Azure built-in roles"); fnmatch patterns. Tests match contract actions against these.
+__all__ = ["ROLES", "ROLE_ACTIONS", "Access", "AccessArgs", "assign"]
+
+# Built-in roles and what they allow live with the contracts that need them (components/contracts/roles.py).
+# ROLE_ACTIONS: every permission of a role, Actions and DataActions together (for reading, not for deciding).
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
-    "AcrPull": ("Microsoft.ContainerRegistry/registries/pull/read",),
-    "Azure Batch Data Contributor": (
-        "Microsoft.Batch/batchAccounts/pools/*",
-        "Microsoft.Batch/batchAccounts/jobs/*",
-        "Microsoft.Batch/batchAccounts/jobSchedules/*",
-    ),
-    "Key Vault Secrets User": (
-        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
-        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
-    ),
-    "Managed Identity Operator": (
-        "Microsoft.ManagedIdentity/userAssignedIdentities/*/read",
-        "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
-    ),
-    "Network Contributor": ("Microsoft.Network/*",),
-    "Reader": ("*/read",),
-    "Reader and Data Access": ("*/read", "Microsoft.Storage/storageAccounts/listKeys/action"),
-    "Storage Blob Data Contributor": (
-        "Microsoft.Storage/storageAccounts/blobServices/containers/*",
-        "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
-        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*",
-    ),
-    "Storage Blob Data Reader": (
-        "Microsoft.Storage/storageAccounts/blobServices/containers/read",
-        "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
-        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
-    ),
-    "Storage Blob Delegator": ("Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",),
+    role: (*permissions.actions, *permissions.data_actions) for role, permissions in ROLE_PERMISSIONS.items()
 }
 # The audience Entra ID expects in a Kubernetes service account token exchanged for an identity token.
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
@@ -119,129 +83,59 @@ class AccessArgs:
     oidc_issuer_url: pulumi.Input[str]
     # Kubernetes service accounts (namespace, name) allowed to act as the workload identity.
     service_accounts: Sequence[tuple[str, str]]
-    storage_account_id: pulumi.Input[str]
-    key_vault_id: pulumi.Input[str]
-    batch_subnet_id: pulumi.Input[str]
-    # Optional while the data components are wired; None skips the grant.
-    batch_account_id: pulumi.Input[str] | None = None
-    registry_id: pulumi.Input[str] | None = None
-    # Storage shared keys are on (Cromwell's blob filesystem, cromwell.executionsRoot: blob): the workload lists them.
-    storage_key_access: bool = False
+    # What the runtime contracts need (components/contracts/derive.py grants), and the resource each scope names.
+    grants: Sequence[Grant]
+    scopes: Mapping[Scope, pulumi.Input[str]]
+
+
+# Logical names of the assignments as first deployed; a new grant gets <identity>-<scope>-<role>. Renaming would make
+# Pulumi create the replacement first, which Azure refuses (RoleAssignmentExists: same scope, role and principal).
+GRANT_NAMES: dict[tuple[str, str, str], str] = {
+    ("workload", "storage-account", "Storage Blob Data Contributor"): "workload-blob",
+    ("workload", "storage-account", "Reader"): "workload-storage-read",
+    ("workload", "storage-account", "Reader and Data Access"): "workload-blob-keys",
+    ("workload", "batch-account", "Azure Batch Data Contributor"): "workload-batch",
+    ("workload", "batch-account", "Reader"): "workload-batch-read",
+    ("workload", "batch-subnet", "Network Contributor"): "workload-batch-subnet",
+    ("workload", "workload-identity", "Managed Identity Operator"): "workload-self-operator",
+    ("workload", "key-vault", "Key Vault Secrets User"): "workload-vault",
+    ("kubelet", "registry", "AcrPull"): "kubelet-acr",
+    ("workload", "registry", "AcrPull"): "workload-acr",
+}
+
+
+def grant_name(grant: Grant) -> str:
+    slug = "".join(word[0] for word in grant.role.lower().split())
+    return GRANT_NAMES.get((grant.identity, grant.scope, grant.role), f"{grant.identity}-{grant.scope}-{slug}")
 
 
 class Access(pulumi.ComponentResource):
-    """Role assignments for the workload and kubelet identities, each scoped to the one resource it is needed on,
-    and the workload identity's federated credentials for the cluster's service accounts."""
+    """Role assignments for the workload and kubelet identities, derived from the runtime contracts, each scoped to
+    the one resource it is needed on, and the workload identity's federated credentials for the cluster's service
+    accounts. Data-account grants are DataStorageLinks'."""
 
     def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:identity:Access", name, None, opts)
-        workload = args.workload.principal_id
-        sub = args.subscription_id
+        principals = {"workload": args.workload.principal_id, "kubelet": args.kubelet.principal_id}
         self.role_assignments: list[authorization.RoleAssignment] = []
-
-        def grant(key: str, role: str, scope: pulumi.Input[str], principal: pulumi.Input[str], reason: str) -> None:
+        for grant in args.grants:
+            if grant.scope == "data-account":
+                continue
+            if grant.scope not in args.scopes:
+                raise ValueError(
+                    f"{name}: no resource for scope {grant.scope!r} (needed by {', '.join(grant.needed_by)})"
+                )
             self.role_assignments.append(
                 assign(
-                    f"{name}-{key}",
-                    role=role,
-                    scope=scope,
-                    principal_id=principal,
-                    subscription_id=sub,
-                    reason=reason,
+                    f"{name}-{grant_name(grant)}",
+                    role=grant.role,
+                    scope=args.scopes[grant.scope],
+                    principal_id=principals[grant.identity],
+                    subscription_id=args.subscription_id,
+                    # The contract entries that need it, shortened to fit the description.
+                    reason=f"CoA {grant.identity}: " + "; ".join(grant.needed_by)[:480],
                     parent=self,
                 )
-            )
-
-        # TES/Cromwell read and write workflow data, and TES 6.x signs user-delegation SAS
-        # (generateUserDelegationKey is in this role; Reader/Owner are too narrow/wide). Blob CSI mounts use it too.
-        grant(
-            "workload-blob",
-            "Storage Blob Data Contributor",
-            args.storage_account_id,
-            workload,
-            "CoA workload: blob data for Cromwell/TES, user-delegation SAS, blob CSI mounts",
-        )
-        # TES 6 and TriggerService 6 find every storage account by listing them through ARM (subscriptions, then
-        # storageAccounts/read) and stop at start when the default one is not found. Reader on the account alone:
-        # read of its ARM resource, no keys (listKeys is an action Reader lacks), no data.
-        grant(
-            "workload-storage-read",
-            "Reader",
-            args.storage_account_id,
-            workload,
-            "CoA workload: TES/TriggerService 6 locate the storage account through ARM",
-        )
-        if args.storage_key_access:
-            # read + listKeys only (no regenerate, unlike Key Operator; no write, unlike Contributor): Cromwell's blob
-            # filesystem lists the accounts through ARM and signs SAS with the key (contracts/cromwell_87.py notes).
-            grant(
-                "workload-blob-keys",
-                "Reader and Data Access",
-                args.storage_account_id,
-                workload,
-                "CoA workload: storage account key for the Cromwell blob filesystem SAS",
-            )
-        if args.batch_account_id is not None:
-            # Pools through ARM (batchAccounts/pools/*) and jobs/tasks through the data plane; no keys, no account
-            # write. Azure Batch Job Submitter cannot create pools, Account Contributor can read the keys.
-            grant(
-                "workload-batch",
-                "Azure Batch Data Contributor",
-                args.batch_account_id,
-                workload,
-                "CoA workload: TES creates pools, jobs and tasks",
-            )
-            # TES 6 finds the account through ARM (batchAccounts/read) and reads its quotas at start.
-            grant(
-                "workload-batch-read",
-                "Reader",
-                args.batch_account_id,
-                workload,
-                "CoA workload: TES 6 locates the Batch account and reads its quotas through ARM",
-            )
-        # A pool with a VNet needs subnets/join/action from its creator. Network Contributor is the narrowest
-        # built-in holding it; scoped to the batch subnet alone it cannot touch other subnets, NSGs or the VNet.
-        grant(
-            "workload-batch-subnet",
-            "Network Contributor",
-            args.batch_subnet_id,
-            workload,
-            "CoA workload: TES places Batch pools in the batch subnet (subnets/join/action)",
-        )
-        # TES attaches the workload identity to every pool (userAssignedIdentities/assign/action); scoped to that
-        # identity only, so TES cannot hand out any other identity.
-        grant(
-            "workload-self-operator",
-            "Managed Identity Operator",
-            args.workload.id,
-            workload,
-            "CoA workload: TES assigns this identity to the Batch pools it creates",
-        )
-        # Pods read database passwords through the secrets-store CSI driver; pool start tasks read scanner
-        # credentials. Secrets User is read-only data access (no keys/certificates, no management).
-        grant(
-            "workload-vault",
-            "Key Vault Secrets User",
-            args.key_vault_id,
-            workload,
-            "CoA workload: read database passwords and scanner credentials",
-        )
-        if args.registry_id is not None:
-            # Nodes pull the CoA images from the private registry only.
-            grant(
-                "kubelet-acr",
-                "AcrPull",
-                args.registry_id,
-                args.kubelet.principal_id,
-                "AKS kubelet: pull CoA images from the private registry",
-            )
-            # Batch pool nodes run as the workload identity and pull task and scanner images from the registry.
-            grant(
-                "workload-acr",
-                "AcrPull",
-                args.registry_id,
-                workload,
-                "CoA workload: Batch pool nodes pull task and scanner images",
             )
 
         # Azure rejects concurrent writes of federated credentials on one identity: create them one at a time.

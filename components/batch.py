@@ -97,6 +97,7 @@ class Batch(pulumi.ComponentResource):
         # `nodeManagement` the outbound-only node traffic of simplified communication (no inbound ports on nodes).
         # What TES needs before it starts: the account and the private path to its API; pool nodes need the other.
         self.workload_needs: list[pulumi.Resource] = [account]
+        self.private_endpoints: list[PrivateEndpoint] = []
         for group_id in ("batchAccount", "nodeManagement"):
             endpoint = PrivateEndpoint(
                 f"{name}-{group_id.lower()}",
@@ -106,6 +107,7 @@ class Batch(pulumi.ComponentResource):
                 opts=child,
             )
             self.workload_needs.append(endpoint)
+            self.private_endpoints.append(endpoint)
         diagnostics(f"{name}-ba", resource_id=account.id, workspace_id=args.diagnostics_workspace_id, parent=self)
 
         scanner = args.scanner

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 import pulumi
 
 from components.access import assign
+from components.contracts.derive import Grant, data_container_roles
 from components.identity import Identity
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.settings import DataStorageAccount
+
+# Logical names of the account-level assignments as first deployed.
+ACCOUNT_GRANT_SUFFIX = {"Reader": "read", "Storage Blob Delegator": "delegate"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +30,8 @@ class DataStorageLinksArgs:
     accounts: Sequence[DataStorageAccount]
     workload: Identity
     private_endpoint: PrivateEndpointSpec
+    # The contracts' grants (components/contracts/derive.py); the data-account ones apply to each account.
+    grants: Sequence[Grant]
     # Named in manual private endpoint requests, so the owner knows who asks.
     requester: str = "coa-lockdown"
 
@@ -52,6 +58,8 @@ class DataStorageLinks(pulumi.ComponentResource):
         self.workload_needs: list[pulumi.Resource] = []
         # Every grant the workload identity needs per account, whoever creates it.
         self.grants: dict[str, list[OwnerGrant]] = {}
+        # The endpoints this stack created, by account name (the operator's preflight checks they are approved).
+        self.endpoints: dict[str, PrivateEndpoint] = {}
         self._accounts = tuple(args.accounts)
         for account in args.accounts:
             key = f"{name}-{account.name}"
@@ -59,39 +67,46 @@ class DataStorageLinks(pulumi.ComponentResource):
                 # Azure approves the connection at once only when the deploy identity holds
                 # privateEndpointConnectionsApproval/action on the account; otherwise the stack file says the owner
                 # approves, the request is manual, and it stays Pending (scripts/preflight.sh reports it) until then.
-                self.workload_needs.append(
-                    PrivateEndpoint(
-                        key,
-                        PrivateEndpointArgs(
-                            spec=args.private_endpoint,
-                            target_resource_id=account.id,
-                            group_id="blob",
-                            zone_key="blob",
-                            approval=account.endpoint_approval,
-                            request_message=f"{args.requester}: Cromwell on Azure reads {account.name} privately"
-                            if account.endpoint_approval == "owner"
-                            else "",
-                        ),
-                        opts=pulumi.ResourceOptions(parent=self),
-                    )
+                self.endpoints[account.name] = PrivateEndpoint(
+                    key,
+                    PrivateEndpointArgs(
+                        spec=args.private_endpoint,
+                        target_resource_id=account.id,
+                        group_id="blob",
+                        zone_key="blob",
+                        approval=account.endpoint_approval,
+                        request_message=f"{args.requester}: Cromwell on Azure reads {account.name} privately"
+                        if account.endpoint_approval == "owner"
+                        else "",
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self),
                 )
-            # Built-in role definitions are addressed under the account's own subscription.
+                self.workload_needs.append(self.endpoints[account.name])
+            # What the runtime contracts need on a data account: ARM read and the delegation key on the account, the
+            # blob data operations per container (reads only on a read container). Built-in role definitions are
+            # addressed under the account's own subscription.
             grants = [
-                ("read", "Reader", account.id, "TES/TriggerService 6 locate the account through ARM"),
-                ("delegate", "Storage Blob Delegator", account.id, "TES 6 signs user-delegation SAS for task inputs"),
+                (
+                    ACCOUNT_GRANT_SUFFIX.get(g.role, g.role.lower().replace(" ", "-")),
+                    g.role,
+                    account.id,
+                    "; ".join(g.needed_by),
+                )
+                for g in args.grants
+                if g.scope == "data-account" and g.level == "resource"
             ]
             for container in account.containers:
-                role = (
-                    "Storage Blob Data Contributor" if container.access == "readWrite" else "Storage Blob Data Reader"
-                )
-                grants.append(
-                    (
-                        f"{container.name}",
-                        role,
-                        container_scope(account, container.name),
-                        f"workflows {container.access} {container.name}",
+                for role in data_container_roles(container.access):
+                    grants.append(
+                        (
+                            container.name
+                            if len(data_container_roles(container.access)) == 1
+                            else f"{container.name}-{role.lower().replace(' ', '-')}",
+                            role,
+                            container_scope(account, container.name),
+                            f"workflows {container.access} {container.name}",
+                        )
                     )
-                )
             self.grants[account.name] = [
                 OwnerGrant(role=role, scope=scope, reason=reason) for _, role, scope, reason in grants
             ]

@@ -66,6 +66,7 @@ class KeyVault(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.private_endpoints = [endpoint]
         diagnostics(
             f"{name}-kv",
             resource_id=vault.id,

@@ -50,6 +50,8 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:monitoring:Monitoring", name, None, opts)
+        # The AMPLS endpoint, once connect_private_link made it.
+        self.private_endpoints: list[PrivateEndpoint] = []
         child = pulumi.ResourceOptions(parent=self)
         workspace = operationalinsights.Workspace(
             f"{name}-log",
@@ -127,18 +129,20 @@ class Monitoring(pulumi.ComponentResource):
                 linked_resource_id=resource.id,
                 opts=child,
             )
-        PrivateEndpoint(
-            f"{self._name}-ampls",
-            PrivateEndpointArgs(
-                spec=endpoint,
-                target_resource_id=scope.id,
-                group_id="azuremonitor",
-                zone_key="monitor",
-                # Agents also resolve per-workspace names in these zones and download solution packs from blob.
-                extra_zone_keys=("omsOpinsights", "odsOpinsights", "agentSvc", "blob"),
-            ),
-            opts=child,
-        )
+        self.private_endpoints = [
+            PrivateEndpoint(
+                f"{self._name}-ampls",
+                PrivateEndpointArgs(
+                    spec=endpoint,
+                    target_resource_id=scope.id,
+                    group_id="azuremonitor",
+                    zone_key="monitor",
+                    # Agents also resolve per-workspace names in these zones and download solution packs from blob.
+                    extra_zone_keys=("omsOpinsights", "odsOpinsights", "agentSvc", "blob"),
+                ),
+                opts=child,
+            )
+        ]
 
     def collect_container_insights(self, cluster_id: pulumi.Input[str], cluster_location: pulumi.Input[str]) -> None:
         """Give the AKS monitoring add-on (omsagent with `useAADAuth`) what Entra ID ingestion needs through ARM: a

@@ -81,4 +81,5 @@ class PrivateEndpoint(pulumi.ComponentResource):
                 opts=child,
             )
         self.endpoint_id = endpoint.id
+        self.endpoint_name = endpoint.name
         self.register_outputs({"endpoint_id": self.endpoint_id})

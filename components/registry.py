@@ -170,6 +170,7 @@ class Registry(pulumi.ComponentResource):
             opts=child,
         )
         self.workload_needs.append(endpoint)
+        self.private_endpoints = [endpoint]
         diagnostics(f"{name}-cr", resource_id=registry.id, workspace_id=args.diagnostics_workspace_id, parent=self)
 
         self.agent_pool_name: pulumi.Output[str] | None = None

@@ -122,6 +122,7 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         self.workload_needs.append(endpoint)
+        self.private_endpoints = [endpoint]
         # Storage accounts emit no logs at account level, only transaction metrics.
         diagnostics(
             f"{name}-st",

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.contracts import all_contracts, derive
 from components.images import ImageLock
 from components.postgres import DatabaseLogin
 from components.settings import BatchNodeImages, DataStorageAccount
@@ -79,6 +80,8 @@ class ChartOptions:
     data_storage_accounts: Sequence[DataStorageAccount] = ()
     # Cromwell's blob filesystem signs SAS with the account key; without shared keys Cromwell uses the CSI mount.
     storage_shared_key_access: bool
+    # Stack options that switch runtime-contract entries on (sharedKeyAccess, imageScanner).
+    contract_conditions: frozenset[str] = frozenset()
     cromwell_database: str = "cromwell_db"
     cromwell_login: str = "cromwell_a"
     # Every login slot the database init hook keeps in step with Key Vault (components/rotation.py).
@@ -194,6 +197,14 @@ def helm_values(
         "networkPolicy": {
             "privateEndpointsCidr": options.private_endpoints_cidr,
             "postgresCidr": options.postgres_cidr,
+            # Each workload's egress is what its runtime contract says it opens (ingress follows from it).
+            "egress": {
+                contract.workload: [
+                    {"to": rule.to, "port": rule.port, "protocol": rule.protocol}
+                    for rule in derive.pod_egress(contract, options.contract_conditions)
+                ]
+                for contract in all_contracts()
+            },
         },
         "dbInit": {
             "enabled": True,

@@ -295,8 +295,27 @@ check_batch_quota() {
   fi
   quota=$(jq -c 'def pick($a; $b): if .[$a] != null then .[$a] else .[$b] end;
     {enforced: pick("dedicatedCoreQuotaPerVmFamilyEnforced"; "dedicatedCoreQuotaPerVMFamilyEnforced"),
-     total: .dedicatedCoreQuota,
+     total: .dedicatedCoreQuota, lowPriority: .lowPriorityCoreQuota, pools: .poolQuota,
      families: (pick("dedicatedCoreQuotaPerVmFamily"; "dedicatedCoreQuotaPerVMFamily") // [])}' <<<"${out}")
+  # TES creates one pool (and job) per VM size and checks the pool quota first (ga4gh-tes@6.0.0
+  # src/TesApi.Web/BatchScheduler.BatchPools.cs:131-145); new accounts may start at 0 (Batch quotas and limits).
+  local pools low_needed low_have
+  pools=$(jq -r '.pools // 0' <<<"${quota}")
+  if ((pools >= 1)); then
+    pass batch-quota "${account}/pools" "pool quota ${pools}"
+  else
+    fail batch-quota "${account}/pools" "pool quota is 0: TES cannot create any pool; request a pool quota for ${account}"
+  fi
+  # Tasks marked preemptible (the chart's default runtime attribute) run on Spot nodes, counted in one total.
+  low_needed=$(jq -r '.batch.lowPriorityCoresNeeded // 0' <<<"${outputs}")
+  if ((low_needed > 0)); then
+    low_have=$(jq -r '.lowPriority // 0' <<<"${quota}")
+    if ((low_have >= low_needed)); then
+      pass batch-quota "${account}/low-priority" "low-priority (Spot) core quota ${low_have} >= ${low_needed} cores needed"
+    else
+      fail batch-quota "${account}/low-priority" "low-priority (Spot) core quota ${low_have} < ${low_needed} cores needed: request an increase, or run tasks with preemptible: false"
+    fi
+  fi
   needed_total=$(jq '[.batch.dedicatedCoresNeeded[]] | add // 0' <<<"${outputs}")
   enforced=$(jq -r '.enforced' <<<"${quota}")
   total=$(jq -r '.total // empty' <<<"${quota}")

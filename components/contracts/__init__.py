@@ -6,8 +6,14 @@ Scopes name the resource an Azure action must be granted on, in this project's v
 account), `data-account` (each existing account of config dataStorageAccounts; blob data actions on each of its
 listed containers), `batch-account`, `batch-subnet`, `workload-identity` (the identity itself), `key-vault`, `registry`.
 Egress destinations: `kube-dns`, `postgres` (the delegated subnet), `private-endpoints` (the endpoint subnet),
-`azure-public` (Entra ID, ARM and its metadata endpoint: public addresses through NAT or the hub firewall), or
-`pod:<component>` for another pod of the release.
+`azure-public` (Entra ID, ARM and its metadata endpoint: public addresses through NAT or the hub firewall; such an
+entry names its `fqdns`, which become the hub firewall's allow-list), or `pod:<component>` for another pod of the
+release.
+
+Principals: who acts. `pod` is the workload's own pod (workload identity); `batch-node` is the TES runner on the Batch
+pool nodes TES creates (it runs as the pool identity, which this project sets to the same workload identity); `kubelet`
+is the AKS node agent pulling the workload's image (kubelet identity). Entries with a `condition` apply only when the
+stack turns that option on (e.g. `sharedKeyAccess`: Cromwell's blob filesystem).
 
 What a citation points at, by kind: a Setting, the line that reads the key (for a .NET options class, the property or
 the `options.Value.<Property>` read; the section binding is named in a comment); a Container, the line naming it; an
@@ -30,6 +36,16 @@ Scope = Literal[
     "storage-account", "data-account", "batch-account", "batch-subnet", "workload-identity", "key-vault", "registry"
 ]
 Destination = Literal["kube-dns", "postgres", "private-endpoints", "azure-public"] | str
+# `aks-node` and `acr-build` are the platform's own egress (components/contracts/platform.py); they hold no grants.
+Principal = Literal["pod", "batch-node", "kubelet", "aks-node", "acr-build"]
+# The identity each principal acts as in this project (components/identity.py).
+PRINCIPAL_IDENTITY: dict[str, Literal["workload", "kubelet"]] = {
+    "pod": "workload",
+    "batch-node": "workload",
+    "kubelet": "kubelet",
+}
+# Stack options that switch entries on (Settings: storage_shared_key_access).
+Condition = Literal["sharedKeyAccess", "imageScanner"]
 
 
 class ContractError(ValueError):
@@ -73,20 +89,38 @@ class Container(Cited):
 
 @dataclass(frozen=True, kw_only=True)
 class AzureAction(Cited):
-    """An ARM or data action the workload identity performs, on which resource."""
+    """An ARM or data action a principal performs, on which resource."""
 
     action: str
     scope: Scope
+    principal: Principal = "pod"
+    condition: Condition | None = None
+    # How the action is performed: by the workload's own SDK call (cited), or by an agent on its behalf, cited where
+    # the reference makes it necessary: `blob-mount` (blobfuse2 with the pod's token, at the mounted path),
+    # `secrets-csi` (the Key Vault CSI driver supplying a password the app reads), `image-pull` (the kubelet pulling
+    # the workload's image from the registry the reference grants AcrPull on), `start-task` (our global start task,
+    # run by TES on every node, reading the image scanner's credentials).
+    via: Literal["sdk", "blob-mount", "secrets-csi", "image-pull", "start-task"] = "sdk"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Egress(Cited):
-    """A network destination the pod opens connections to."""
+    """A network destination the principal opens connections to. `fqdns` name the hosts behind `azure-public` (the
+    hub firewall allows exactly these); `optional` marks a destination the workload runs without, differently."""
 
     to: Destination
     port: int
     why: str
     protocol: str = "TCP"
+    principal: Principal = "pod"
+    fqdns: tuple[str, ...] = ()
+    optional: bool = False
+    condition: Condition | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.to == "azure-public") != bool(self.fqdns):
+            raise ContractError(f"{self!r}: an azure-public destination names its fqdns, and only it does")
 
 
 # What a Mount's citation shows. `path`: a reference line that uses this path. The other two are mounts our chart

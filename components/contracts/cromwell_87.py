@@ -3,7 +3,7 @@ blob CSI mount of cromwell-executions (the root TES 6 maps to its default accoun
 
 from __future__ import annotations
 
-from components.contracts import Container, Contract, Egress, Mount, Setting, TaskImages
+from components.contracts import AzureAction, Container, Contract, Egress, Mount, Setting, TaskImages
 
 CROMWELL = "broadinstitute/cromwell@87"
 COA = "microsoft/CromwellOnAzure@6.0.0"
@@ -85,6 +85,50 @@ CROMWELL_87 = Contract(
         Container(name="inputs", source=f"{COA_VALUES}:80-81", quote="- inputs"),
         Container(name="outputs", source=f"{COA_VALUES}:74-77", quote="- outputs"),
     ),
+    azure_actions=(
+        # Cromwell reads and writes these paths as files; blobfuse2 moves the bytes with the pod's token.
+        *(
+            AzureAction(
+                action=f"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{verb}",
+                scope="storage-account",
+                via="blob-mount",
+                source=f"{COA_CONF}:73",
+                quote='root = "/cromwell-executions"',
+            )
+            for verb in ("read", "write", "delete")
+        ),
+        AzureAction(
+            action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            scope="key-vault",
+            via="secrets-csi",
+            source=f"{COA_CONF}:94",
+            quote="db.password = {DatabasePassword}",
+        ),
+        AzureAction(
+            action="Microsoft.ContainerRegistry/registries/pull/read",
+            scope="registry",
+            principal="kubelet",
+            via="image-pull",
+            source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1214",
+            quote="await AssignManagedIdAcrPullToResourceAsync(managedIdentity, acr);",
+        ),
+        # With shared keys (cromwell.executionsRoot blob), Cromwell's blob filesystem finds the account through ARM
+        # and signs SAS with its first key (cloudSupport AzureUtils.scala:50, :69).
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/read",
+            scope="storage-account",
+            condition="sharedKeyAccess",
+            source=f"{CROMWELL}:cloudSupport/src/main/scala/cromwell/cloudsupport/azure/AzureUtils.scala:50",
+            quote="def findAzureStorageAccount(storageAccountName: String) = azure.storageAccounts.list.asScala",
+        ),
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/listKeys/action",
+            scope="storage-account",
+            condition="sharedKeyAccess",
+            source=f"{CROMWELL}:cloudSupport/src/main/scala/cromwell/cloudsupport/azure/AzureUtils.scala:69",
+            quote="keys = azureAccount.getKeys.asScala",
+        ),
+    ),
     egress=(
         # The TES endpoint (and the PostgreSQL JDBC URL) name their hosts.
         Egress(
@@ -109,6 +153,34 @@ CROMWELL_87 = Contract(
             why="workflow store and Liquibase migrations at start",
             source=f"{CROMWELL}:services/src/main/scala/cromwell/services/ServicesStore.scala:11",
             quote="sqlDatabase withConnection LiquibaseUtils.updateSchema(settings)",
+        ),
+        # Only Cromwell's blob filesystem (shared keys) talks to Azure itself: ARM for the key, Entra ID for that
+        # token, the blob endpoint. With the CSI mounts (the default) blobfuse2 does, outside the pod.
+        Egress(
+            to="azure-public",
+            port=443,
+            fqdns=("management.azure.com",),
+            condition="sharedKeyAccess",
+            why="ARM: find the storage account and list its keys (blob filesystem)",
+            source=f"{CROMWELL}:cloudSupport/src/main/scala/cromwell/cloudsupport/azure/AzureCredentials.scala:24",
+            quote='val tokenScope = "https://management.azure.com/.default"',
+        ),
+        Egress(
+            to="azure-public",
+            port=443,
+            fqdns=("login.microsoftonline.com",),
+            condition="sharedKeyAccess",
+            why="Entra ID token for ARM (blob filesystem)",
+            source=f"{CROMWELL}:cloudSupport/src/main/scala/cromwell/cloudsupport/azure/AzureCredentials.scala:34",
+            quote=".authorityHost(azureProfile.getEnvironment.getActiveDirectoryEndpoint)",
+        ),
+        Egress(
+            to="private-endpoints",
+            port=443,
+            condition="sharedKeyAccess",
+            why="blob endpoint (blob filesystem)",
+            source=f"{CROMWELL}:cloudSupport/src/main/scala/cromwell/cloudsupport/azure/AzureUtils.scala:61",
+            quote=".endpoint(endpointURL)",
         ),
     ),
     mounts=(

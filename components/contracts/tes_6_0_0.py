@@ -9,6 +9,8 @@ TES = "microsoft/ga4gh-tes@6.0.0"
 ARM_ID = r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
 NAME = r"[a-z0-9][a-z0-9-]{1,62}"
 PG = f"{TES}:src/Tes/Utilities/PostgresConnectionStringUtility.cs"
+COA = "microsoft/CromwellOnAzure@6.0.0"
+RUNNER_SAS = f"{TES}:src/Tes.Runner/Storage/ArmUrlTransformationStrategy.cs"
 
 # The node image options, one property per line of BatchImageGenerationOptionsBase; sections BatchImageGen1 and
 # BatchImageGen2 (BatchImageGenerationOptions.cs:41, :52; bound at Startup.cs:86-87).
@@ -201,6 +203,13 @@ TES_6_0_0 = Contract(
             source=f"{TES}:src/TesApi.Web/Storage/DefaultStorageAccessProvider.cs:148",
             quote="BlobContainerSasPermissions.Read | BlobContainerSasPermissions.Write",
         ),
+        # Reads what it signed for: the allowed-vm-sizes file, the start task's existence, the runner's outputs.
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            scope="storage-account",
+            source=f"{TES}:src/TesApi.Web/AzureProxy.cs:457",
+            quote="=> (await new BlobClient(blobAbsoluteUri).DownloadContentAsync(cancellationToken)).Value.Content.ToString();",
+        ),
         # Task inputs/outputs in other accounts (/<account>/<container>/...): the same ARM lookup and a user-delegation
         # SAS signed for that account.
         AzureAction(
@@ -250,8 +259,65 @@ TES_6_0_0 = Contract(
         AzureAction(
             action="Microsoft.ContainerRegistry/registries/pull/read",
             scope="registry",
+            principal="batch-node",
             source=f"{TES}:src/Tes.Runner/Authentication/CredentialsManager.cs:44-51",
             quote="public virtual TokenCredential GetAcrPullTokenCredential(RuntimeOptions runtimeOptions,",
+        ),
+        # The runner turns each blob URL TES hands it into a user-delegation SAS it signs itself, as the pool identity
+        # (TES chooses the CombinedAzureResourceManager strategy, Runner/NodeTaskBuilder.cs:297-301): inputs with
+        # Read|List, outputs and logs with Read|Write|Create|List (Storage/ResolutionPolicyHandler.cs:14-15).
+        *(
+            AzureAction(
+                action="Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+                scope=scope,
+                principal="batch-node",
+                source=f"{RUNNER_SAS}:112",
+                quote="userDelegationKey = await blobServiceClient.GetUserDelegationKeyAsync(startsOn: now,",
+            )
+            for scope in ("storage-account", "data-account")
+        ),
+        *(
+            AzureAction(
+                action=f"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{verb}",
+                scope=scope,
+                principal="batch-node",
+                source=f"{TES}:src/Tes.Runner/Storage/ResolutionPolicyHandler.cs:{line}",
+                quote=quote,
+            )
+            for scope in ("storage-account", "data-account")
+            for verb, line, quote in (
+                ("read", 14, "const BlobSasPermissions DownloadBlobSasPermissions = BlobSasPermissions.Read"),
+                ("write", 15, "UploadBlobSasPermissions = BlobSasPermissions.Read | BlobSasPermissions.Write"),
+            )
+        ),
+        # The kubelet pulls TES's image from the private registry. CoA makes the kubelet identity its managed
+        # identity (Deployer.cs:1082) and grants that AcrPull on the registry.
+        AzureAction(
+            action="Microsoft.ContainerRegistry/registries/pull/read",
+            scope="registry",
+            principal="kubelet",
+            via="image-pull",
+            source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1214",
+            quote="await AssignManagedIdAcrPullToResourceAsync(managedIdentity, acr);",
+        ),
+        # The database password comes from Key Vault through the secrets-store CSI driver, as the pod's identity.
+        AzureAction(
+            action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            scope="key-vault",
+            via="secrets-csi",
+            source=f"{PG}:21",
+            quote="ArgumentException.ThrowIfNullOrEmpty(options.Value.DatabaseUserPassword,",
+        ),
+        # Our global start task (TES runs it on every node before any task) reads the image scanner's registry
+        # credentials from Key Vault as the pool identity (components/start_task.py).
+        AzureAction(
+            action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            scope="key-vault",
+            principal="batch-node",
+            via="start-task",
+            condition="imageScanner",
+            source=f"{TES}:src/TesApi.Web/BatchScheduler.cs:1221-1224",
+            quote="DownloadAndExecuteScriptAsync(globalStartTaskSasUrl,",
         ),
         # Pools are placed in the subnet and get the pool identity in the ARM pool body.
         AzureAction(
@@ -291,12 +357,45 @@ TES_6_0_0 = Contract(
             source=f"{TES}:src/TesApi.Web/AzureProxy.cs:118",
             quote="batchServiceClient = new(serviceClientCredentials) { BatchUrl = batchAccountInformation.BaseUrl };",
         ),
+        # Fetched at start (Program.cs:156-158); a failure stops TES (AzureCloudConfig.cs:204). Then ARM lookups of
+        # the storage and Batch accounts, quotas, and every pool write.
         Egress(
             to="azure-public",
             port=443,
-            why="cloud metadata (fatal at start), Entra ID tokens, ARM lookups and pool writes",
-            source=f"{TES}:src/CommonUtilities/AzureCloudConfig.cs:199-204",
-            quote='new UriBuilder(cloudManagement) { Path = "/metadata/endpoints",',
+            fqdns=("management.azure.com",),
+            why="cloud metadata at start (fatal if unreachable), ARM lookups, quotas, pool writes",
+            source=f"{TES}:src/CommonUtilities/AzureCloudConfig.cs:171",
+            quote='ResourceManagerUrl = "https://management.azure.com/",',
+        ),
+        Egress(
+            to="azure-public",
+            port=443,
+            fqdns=("login.microsoftonline.com",),
+            why="Entra ID: workload identity token exchange for ARM, Batch and Storage tokens",
+            source=f"{TES}:src/CommonUtilities/AzureCloudConfig.cs:71",
+            quote='public string LoginEndpointUrl { get; set; } = "https://login.microsoftonline.com";',
+        ),
+        # Without it TES prices sizes from its bundled list, where unpriced sizes cost 0
+        # (components/contracts/tes_6_0_0_vm_selection.py): the allowed list keeps the choice sane either way.
+        Egress(
+            to="azure-public",
+            port=443,
+            fqdns=("prices.azure.com",),
+            optional=True,
+            why="retail prices for choosing the cheapest VM size (optional: falls back to the bundled list)",
+            source=f"{TES}:src/Tes.ApiClients/PriceApiClient.cs:21",
+            quote='private static readonly Uri ApiEndpoint = new("https://prices.azure.com/api/retail/prices");',
+        ),
+        # Batch nodes: the start task fetches the runner and scripts from tes-internal by SAS URL, the runner moves
+        # blobs and pulls images from the registry, the node agent reaches Batch node management: all through
+        # private endpoints (blob, registry, nodeManagement). Nothing else leaves the batch subnet.
+        Egress(
+            to="private-endpoints",
+            port=443,
+            principal="batch-node",
+            why="runner download (tes-internal), task inputs and outputs, image pulls, node management",
+            source=f"{TES}:src/TesApi.Web/BatchScheduler.cs:1166",
+            quote="DownloadViaWget(await storageAccessProvider.GetInternalTesBlobUrlAsync(NodeTaskRunnerFilename",
         ),
     ),
     mounts=(
@@ -335,6 +434,5 @@ TES_6_0_0 = Contract(
     notes=(
         "No Entra credential for Application Insights (Program.cs:69-100): with local auth off, telemetry would be "
         "refused, so none is configured and logs go through Container Insights.",
-        "prices.azure.com is optional: TES falls back to its bundled price list (PriceApiClient.cs:21).",
     ),
 )

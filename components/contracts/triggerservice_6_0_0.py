@@ -115,6 +115,47 @@ TRIGGERSERVICE_6_0_0 = Contract(
             source=f"{COA}:src/TriggerService/AzureStorage.cs:88",
             quote="await blob.UploadAsync(writer.BaseStream, cancellationToken: cancellationToken);",
         ),
+        # Reads trigger files and outputs, moves triggers between prefixes (delete), lists the account's containers
+        # at start and creates workflows/outputs if missing; all with its own token (AzureStorage.cs).
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            scope="storage-account",
+            source=f"{COA}:src/TriggerService/AzureStorage.cs:120",
+            quote="_ = await blob.DownloadToAsync(reader.BaseStream, cancellationToken);",
+        ),
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+            scope="storage-account",
+            source=f"{COA}:src/TriggerService/AzureStorage.cs:127",
+            quote="GetBlockBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);",
+        ),
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/containers/read",
+            scope="storage-account",
+            source=f"{COA}:src/TriggerService/AzureStorage.cs:47",
+            quote="_ = await blobClient.GetBlobContainersAsync(cancellationToken: cancellationToken).ToListAsync(cancellationToken);",
+        ),
+        AzureAction(
+            action="Microsoft.Storage/storageAccounts/blobServices/containers/write",
+            scope="storage-account",
+            source=f"{COA}:src/TriggerService/AzureStorage.cs:79",
+            quote="_ = await containerReference.CreateIfNotExistsAsync(cancellationToken: cancellationToken);",
+        ),
+        AzureAction(
+            action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            scope="key-vault",
+            via="secrets-csi",
+            source=f"{PG}:21",
+            quote="ArgumentException.ThrowIfNullOrEmpty(options.Value.DatabaseUserPassword,",
+        ),
+        AzureAction(
+            action="Microsoft.ContainerRegistry/registries/pull/read",
+            scope="registry",
+            principal="kubelet",
+            via="image-pull",
+            source=f"{COA}:src/deploy-cromwell-on-azure/Deployer.cs:1214",
+            quote="await AssignManagedIdAcrPullToResourceAsync(managedIdentity, acr);",
+        ),
     ),
     egress=(
         # The TES database host is a name (so is Cromwell's Service, CromwellApiClient.cs:29).
@@ -147,13 +188,22 @@ TRIGGERSERVICE_6_0_0 = Contract(
             source=f"{COA}:src/TriggerService/AzureStorageUtility.cs:54",
             quote="BlobServiceClient storageAccount = new(account.BlobEndpoint, storageCredentials);",
         ),
-        # Fetched at start (TriggerService.cs:106); then Entra ID tokens and the ARM storage listing.
+        # Cloud metadata fetched at start (TriggerService.cs:106, fatal if unreachable), then the ARM storage listing.
         Egress(
             to="azure-public",
             port=443,
-            why="cloud metadata at start, Entra ID tokens, ARM storage listing",
-            source=f"{TES}:src/CommonUtilities/AzureCloudConfig.cs:199-204",
-            quote='new UriBuilder(cloudManagement) { Path = "/metadata/endpoints",',
+            fqdns=("management.azure.com",),
+            why="cloud metadata at start (fatal if unreachable), ARM subscription and storage listing",
+            source=f"{TES}:src/CommonUtilities/AzureCloudConfig.cs:171",
+            quote='ResourceManagerUrl = "https://management.azure.com/",',
+        ),
+        Egress(
+            to="azure-public",
+            port=443,
+            fqdns=("login.microsoftonline.com",),
+            why="Entra ID: workload identity token exchange",
+            source=f"{TES}:src/CommonUtilities/AzureCloudConfig.cs:71",
+            quote='public string LoginEndpointUrl { get; set; } = "https://login.microsoftonline.com";',
         ),
     ),
     mounts=(

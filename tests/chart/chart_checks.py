@@ -15,7 +15,15 @@ def case_values(case: str) -> dict[str, Any]:
     stack, *rest = case.split("-")
     override: dict[str, Any] = {}
     if rest == ["blob"]:
+        # Cromwell's blob filesystem (shared keys): its contract then opens ARM, Entra ID and the blob endpoint.
+        from components.contracts import derive
+        from components.contracts.cromwell_87 import CROMWELL_87
+
         override["cromwell"] = {"executionsRoot": "blob"}
+        rules = derive.pod_egress(CROMWELL_87, {"sharedKeyAccess"})
+        override["networkPolicy"] = {
+            "egress": {"cromwell": [{"to": r.to, "port": r.port, "protocol": r.protocol} for r in rules]}
+        }
     return deep_merge(load_values(f"values-{stack}"), override)
 
 

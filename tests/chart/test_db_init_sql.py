@@ -18,7 +18,11 @@ from pathlib import Path
 import pytest
 from render import load_values, render_chart
 
-BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/local/bin")]
+# Debian installs each major version under /usr/lib/postgresql/<major>/bin (newest first); PATH covers other systems.
+BIN_DIRS = [
+    *sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True),
+    Path("/usr/local/bin"),
+]
 ADMIN, ADMIN_PASSWORD = "coa_admin", "admin-Secret-1"
 
 

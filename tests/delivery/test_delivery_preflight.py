@@ -103,6 +103,7 @@ def healthy_outputs() -> dict[str, Any]:
             "accountName": "coaprodp4m9ba",
             "resourceGroup": RG,
             "dedicatedCoresNeeded": {"standardDDSv5Family": 8, "standardDADSv5Family": 8},
+            "lowPriorityCoresNeeded": 8,
         },
         "privateEndpoints": [
             {"name": "storage-blob", "id": pep("st-blob-pep")},
@@ -161,6 +162,8 @@ def healthy_world(outputs: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]
     az[f"batch account show --name coaprodp4m9ba --resource-group {RG} --subscription {SUB} --output json"] = {
         "out": {
             "dedicatedCoreQuota": 32,
+            "lowPriorityCoreQuota": 16,
+            "poolQuota": 100,
             "dedicatedCoreQuotaPerVmFamilyEnforced": True,
             "dedicatedCoreQuotaPerVmFamily": [
                 {"name": "standardDDSv5Family", "coreQuota": 16},
@@ -310,7 +313,13 @@ def test_a_healthy_stack_passes_every_documented_check(stubs: Stubs) -> None:
     assert result.stdout.splitlines()[-1] == f"preflight prod: {len(lines) - 2} PASS, 0 FAIL, 2 SKIP"
     # Per-family quota is enforced: each family and the total are checked.
     subjects = {subject for _, check, subject, _ in lines if check == "batch-quota"}
-    assert subjects == {"coaprodp4m9ba/standardDDSv5Family", "coaprodp4m9ba/standardDADSv5Family", "coaprodp4m9ba"}
+    assert subjects == {
+        "coaprodp4m9ba/standardDDSv5Family",
+        "coaprodp4m9ba/standardDADSv5Family",
+        "coaprodp4m9ba",
+        "coaprodp4m9ba/pools",
+        "coaprodp4m9ba/low-priority",
+    }
     # kubectl ran against the stack's own kubeconfig output, never an ambient one.
     assert stubs.kubeconfigs_seen() == KUBECONFIG_TEXT * (1 + len(NAMES))
     assert not any("stseqarchive" in call and "role assignment" in call for call in stubs.calls())
@@ -366,10 +375,25 @@ def total_quota_short_when_not_enforced(s: Stubs) -> None:
         BATCH,
         out={
             "dedicatedCoreQuota": 10,
+            "lowPriorityCoreQuota": 16,
+            "poolQuota": 100,
             "dedicatedCoreQuotaPerVMFamilyEnforced": False,
             "dedicatedCoreQuotaPerVMFamily": [{"name": "standardDADSv5Family", "coreQuota": 0}],
         },
     )
+
+
+def no_pool_quota(s: Stubs) -> None:
+    # A new Batch account may start with 0 pools (learn.microsoft.com, Batch quotas and limits).
+    account = copy.deepcopy(s.world["az"][BATCH]["out"])
+    account["poolQuota"] = 0
+    s.answer("az", BATCH, out=account)
+
+
+def spot_quota_short(s: Stubs) -> None:
+    account = copy.deepcopy(s.world["az"][BATCH]["out"])
+    account["lowPriorityCoreQuota"] = 4
+    s.answer("az", BATCH, out=account)
 
 
 def data_endpoint_pending(s: Stubs) -> None:
@@ -469,6 +493,8 @@ def zone_link_in_progress(s: Stubs) -> None:
         (image_pending_pin, "images", "coa-build/tes has no digest (pending pin)"),
         (old_blob_csi, "blob-csi", "blob v1.26.4 < v1.27.0"),
         (family_quota_short, "batch-quota", "coaprodp4m9ba/standardDADSv5Family: quota 4 < 8 cores needed"),
+        (no_pool_quota, "batch-quota", "coaprodp4m9ba/pools: pool quota is 0"),
+        (spot_quota_short, "batch-quota", "coaprodp4m9ba/low-priority: low-priority (Spot) core quota 4 < 8"),
         (total_quota_short_when_not_enforced, "batch-quota", "quota 10 < 16 cores needed, total (per-family quota not"),
         (data_endpoint_pending, "private-endpoints", "stseqout01: conn=Pending: ask the account owner to approve"),
         (own_endpoint_rejected, "private-endpoints", "registry: conn=Approved, second=Rejected: approve it"),

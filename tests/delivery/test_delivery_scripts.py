@@ -133,3 +133,13 @@ def test_deploy_runs_the_smoke_test_after_each_update(workflows: dict[str, Any])
         up = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions@"))
         smoke = [i for i, s in enumerate(steps) if f"scripts/smoke-test.sh {stack}" in s.get("run", "")]
         assert smoke and smoke[0] > up, stack
+
+
+def test_deploy_runs_the_preflight_between_the_update_and_the_smoke_test(workflows: dict[str, Any]) -> None:
+    """What offline cannot check is checked on the real subscription before a workflow is tried."""
+    for stack in ("dev", "prod"):
+        steps = workflows["deploy.yml"]["jobs"][stack]["steps"]
+        up = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions@"))
+        preflight = [i for i, s in enumerate(steps) if s.get("run", "").strip() == f"scripts/preflight.sh {stack}"]
+        smoke = next(i for i, s in enumerate(steps) if f"scripts/smoke-test.sh {stack}" in s.get("run", ""))
+        assert preflight and up < preflight[0] < smoke, stack

@@ -21,17 +21,28 @@ from components.contracts import (
     TaskImages,
     all_contracts,
 )
+from components.contracts.platform import ACR_BUILD, AKS_NODES
 
 # The SDK call (or its distinctive part) that performs each Azure action on the cited line.
 ACTION_TOKENS: dict[str, tuple[str, ...]] = {
-    "Microsoft.Storage/storageAccounts/read": ("GetStorageAccountsAsync",),
+    "Microsoft.Storage/storageAccounts/read": ("GetStorageAccountsAsync", "storageAccounts.list"),
     "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action": ("GetUserDelegationKey",),
     # Through a user-delegation SAS that grants Write, or an upload with the identity's own token.
     "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write": (
         "BlobContainerSasPermissions.Write",
         "UploadAsync",
+        "BlobSasPermissions.Write",
     ),
-    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read": ("MapLocalPathToSasUrlAsync",),
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read": (
+        "MapLocalPathToSasUrlAsync",
+        "DownloadContentAsync",
+        "DownloadToAsync",
+        "BlobSasPermissions.Read",
+    ),
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete": ("DeleteIfExistsAsync",),
+    "Microsoft.Storage/storageAccounts/blobServices/containers/read": ("GetBlobContainersAsync",),
+    "Microsoft.Storage/storageAccounts/blobServices/containers/write": ("CreateIfNotExistsAsync",),
+    "Microsoft.Storage/storageAccounts/listKeys/action": ("getKeys",),
     "Microsoft.Batch/batchAccounts/read": ("GetBatchAccountsAsync",),
     "Microsoft.Batch/batchAccounts/pools/write": ("CreateOrUpdateAsync",),
     "Microsoft.Batch/batchAccounts/pools/delete": (".DeleteAsync(",),
@@ -49,10 +60,27 @@ DESTINATION_TOKENS: dict[str, tuple[str, ...]] = {
     "kube-dns": ("Host=", "endpoint"),
     # A connection to the database: EF Core's Database, Cromwell's sqlDatabase, the TES PostgreSQL repository.
     "postgres": ("Database.", "sqlDatabase", "PostgreSqlRepository"),
-    # An endpoint that resolves to a private endpoint: the Batch account URL or a storage account's blob endpoint.
-    "private-endpoints": ("BatchUrl", "BlobEndpoint"),
-    # The ARM metadata endpoint, fetched at start: a failure there is fatal.
-    "azure-public": ("/metadata/endpoints",),
+    # An endpoint that resolves to a private endpoint: the Batch account URL or a storage account's blob endpoint
+    # (or blob URL).
+    "private-endpoints": ("BatchUrl", "BlobEndpoint", "BlobUrl", ".endpoint("),
+}
+
+# azure-public entries name their hosts (Egress.fqdns): the line shows the host, or what resolves to it.
+FQDN_TOKENS: dict[str, tuple[str, ...]] = {
+    # Cromwell's Java SDK takes the Entra host from its AzureEnvironment.
+    "login.microsoftonline.com": ("getActiveDirectoryEndpoint",),
+    # The .NET build restores from nuget.org (the contexts carry no nuget.config); apt reaches Debian's mirror.
+    "api.nuget.org": ("dotnet publish",),
+    "deb.debian.org": ("apt update",),
+    "*.data.mcr.microsoft.com": ("FROM mcr.microsoft.com",),
+}
+
+# Actions an agent performs on the workload's behalf (AzureAction.via): what the cited line shows instead of an SDK call.
+VIA_TOKENS: dict[str, tuple[str, ...]] = {
+    "blob-mount": ("/cromwell-executions",),  # the mounted path the workload reads and writes
+    "secrets-csi": ("Password", "password"),  # the password the Key Vault file supplies
+    "image-pull": ("AcrPull",),  # the reference grants the node identity AcrPull on its registry
+    "start-task": ("globalStartTask",),  # TES runs our global start task on every node
 }
 
 # Mounts our chart imposes (Mount.use): what the cited line must show instead of the path.
@@ -76,10 +104,14 @@ def expected_tokens(entry: Cited) -> tuple[str, ...]:
     if isinstance(entry, Container):
         return (entry.name,)
     if isinstance(entry, AzureAction):
+        if entry.via != "sdk":
+            return VIA_TOKENS[entry.via]
         if entry.action not in ACTION_TOKENS:
             pytest.fail(f"{entry.action} ({entry.source}): add the SDK call that performs it to ACTION_TOKENS")
         return ACTION_TOKENS[entry.action]
     if isinstance(entry, Egress):
+        if entry.to == "azure-public":
+            return tuple(token for fqdn in entry.fqdns for token in (_host(fqdn), *FQDN_TOKENS.get(fqdn, ())))
         if entry.to.startswith("pod:"):
             return (entry.to.removeprefix("pod:"),)
         if entry.to not in DESTINATION_TOKENS:
@@ -94,6 +126,11 @@ def expected_tokens(entry: Cited) -> tuple[str, ...]:
     raise AssertionError(f"{type(entry).__name__} has no key rule: {entry}")
 
 
+def _host(destination: str) -> str:
+    """A service tag's name (tag:Storage), or a host with its <region> placeholder dropped."""
+    return destination.removeprefix("tag:").rsplit(">", 1)[-1]
+
+
 def shows(entry: Cited, quote: str) -> bool:
     return any(token in quote for token in expected_tokens(entry))
 
@@ -105,12 +142,19 @@ def _entries() -> list[tuple[str, Cited]]:
         entries = [e for kind in kinds for e in getattr(contract, kind)]
         entries += [e for e in (contract.start_task, contract.task_images) if e is not None]
         found += [(f"{contract.workload}:{_label(e)}", e) for e in entries]
+    # The platform's egress (AKS nodes, the ACR Tasks agent pool) is cited the same way.
+    found += [(f"platform:{_label(e)}", e) for e in (*AKS_NODES, *ACR_BUILD)]
     return found
 
 
 def _label(entry: Cited) -> str:
     if isinstance(entry, AzureAction):
-        return f"{'/'.join(entry.action.split('/')[-2:])}@{entry.scope}"
+        label = f"{'/'.join(entry.action.split('/')[-2:])}@{entry.scope}"
+        return label if entry.principal == "pod" else f"{label}:{entry.principal}"
+    if isinstance(entry, Egress) and entry.fqdns:
+        return f"{entry.principal}:{','.join(entry.fqdns)}:{entry.port}"
+    if isinstance(entry, Egress) and entry.principal != "pod":
+        return f"{entry.principal}:{entry.to}"
     for attribute in ("name", "to", "path"):
         if hasattr(entry, attribute):
             return str(getattr(entry, attribute))
@@ -173,3 +217,7 @@ def test_token_tables_name_only_what_the_contracts_use() -> None:
     assert set(ACTION_TOKENS) <= actions, set(ACTION_TOKENS) - actions
     assert set(DESTINATION_TOKENS) <= destinations, set(DESTINATION_TOKENS) - destinations
     assert set(MOUNT_USE_TOKENS) <= uses, set(MOUNT_USE_TOKENS) - uses
+    fqdns = {f for _, e in ENTRIES if isinstance(e, Egress) for f in e.fqdns}
+    vias = {e.via for _, e in ENTRIES if isinstance(e, AzureAction)}
+    assert set(FQDN_TOKENS) <= fqdns, set(FQDN_TOKENS) - fqdns
+    assert set(VIA_TOKENS) <= vias, set(VIA_TOKENS) - vias

@@ -108,3 +108,19 @@ def test_a_region_without_agent_pools_is_refused(tmp_path_factory: pytest.TempPa
             "dev",
             {"coa-lockdown:location": "uksouth", "azure-native:location": "uksouth"},
         )
+
+
+def test_the_builds_run_while_the_cluster_is_created(stack: ProgramRun) -> None:
+    """Builds wait for the registry side only, not for AKS: they are off the first deploy's critical path."""
+    cluster = one(stack, "azure-native:containerservice:ManagedCluster")
+    by_urn = stack.by_urn()
+
+    def ancestors_of(urn: str, seen: set[str]) -> set[str]:
+        for dependency in by_urn[urn].dependencies if urn in by_urn else ():
+            if dependency not in seen:
+                seen.add(dependency)
+                ancestors_of(dependency, seen)
+        return seen
+
+    for build in _builds(stack).values():
+        assert cluster.urn not in ancestors_of(build.urn, set())  # type: ignore[attr-defined]
