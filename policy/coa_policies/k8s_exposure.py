@@ -91,7 +91,8 @@ POLICIES = [
         safeguard="access",
         remediation="Use type ClusterIP; reach the service with kubectl port-forward through the private API "
         "server, or put an authenticating ingress in front of it on purpose (and waive that Service by name).",
-        anchor="Azure Policy: Kubernetes cluster services should only use allowed external IPs; CKV_K8S_151 (analogue)",
+        anchor="Azure Policy: Kubernetes clusters should use internal load balancers; Kubernetes cluster services "
+        "should only use allowed external IPs",
     ),
     Rule(
         name="k8s-network-policy-egress-restricted",

@@ -130,12 +130,12 @@ def _diagnostics(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> 
 
 # Resource log categories that record who did what (Azure Monitor "Supported logs" per resource type:
 # Microsoft.KeyVault/vaults AuditEvent; Microsoft.ContainerService/managedClusters kube-audit, kube-audit-admin;
-# Microsoft.Storage/storageAccounts/blobServices StorageRead, StorageWrite, StorageDelete). "A|B" is satisfied by
-# either. The category groups "audit" and "allLogs" include them.
-AUDIT_CATEGORIES: dict[str, list[str]] = {
-    VAULT: ["AuditEvent"],
-    AKS: ["kube-audit|kube-audit-admin"],
-    STORAGE: ["StorageRead", "StorageWrite", "StorageDelete"],
+# Microsoft.Storage/storageAccounts/blobServices StorageRead, StorageWrite, StorageDelete). Each inner list is one
+# requirement, met by any category in it. The category groups "audit" and "allLogs" include them.
+AUDIT_CATEGORIES: dict[str, list[list[str]]] = {
+    VAULT: [["AuditEvent"]],
+    AKS: [["kube-audit", "kube-audit-admin"]],
+    STORAGE: [["StorageRead"], ["StorageWrite"], ["StorageDelete"]],
 }
 AUDIT_GROUPS = ["audit", "allLogs"]
 _DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
@@ -161,7 +161,7 @@ def _sent(settings: Sequence[StackResource]) -> tuple[set[str], bool]:
 
 
 def _audit_categories(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    required: Mapping[str, Sequence[str]] = cfg["requiredCategories"]
+    required: Mapping[str, Sequence[Sequence[str]]] = cfg["requiredCategories"]
     groups = {g.lower() for g in cfg["auditGroups"]}
     targets = _Targets(_of(resources, *required))
     if not targets.targets:
@@ -180,7 +180,7 @@ def _audit_categories(resources: Sequence[StackResource], cfg: Mapping[str, Any]
         if computed or sent & groups:
             continue
         missing = [
-            need for need in required[target.type] if not any(option.lower() in sent for option in need.split("|"))
+            " or ".join(need) for need in required[target.type] if not any(option.lower() in sent for option in need)
         ]
         if missing:
             yield (
