@@ -383,7 +383,7 @@ class StackRule(StackValidationPolicy, _Meta):
         except NotApplicableError:
             return None
         names = {r.urn: r.name for r in resources}
-        return [(m, urn) for m, urn in found if waived([m], cfg, names.get(urn, ""), urn)]
+        return [(kept, urn) for m, urn in found for kept in waived([m], cfg, names.get(urn, ""), urn)]
 
     def evaluate(
         self, resources: Sequence[StackResource], config: Mapping[str, Any] | None = None

@@ -96,3 +96,5 @@ def test_a_stack_rule_waiver_names_the_account_it_covers() -> None:
     hub = {"reason": "the hub owns this account's blob private endpoint and DNS", "accounts": ["*/stresults02"]}
     assert rule.evaluate([grant], {"waivers": [hub]}) == []
     assert rule.evaluate([grant], {"waivers": [{**hub, "accounts": ["*/other"]}]}) != []
+    ((message, _),) = rule.evaluate([grant], {"waivers": [{"accounts": ["*/stresults02"]}]})
+    assert "waiver #1 would cover it but is ignored: it gives no reason" in message
