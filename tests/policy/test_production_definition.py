@@ -4,6 +4,9 @@ the pack's production-only rules agree on every stack name and environment, and 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from policy_fixtures import compliant
@@ -14,6 +17,7 @@ from policy.coa_policies import all_policies
 from policy.coa_policies._core import Rule
 from policy.coa_policies._production import PRODUCTION_CONFIG, production_of
 
+REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = {key: spec["default"] for key, spec in PRODUCTION_CONFIG.items()}
 SHARED_KEY_RULE = next(p for p in all_policies() if p.name == "storage-account-shared-key-disabled-production")
 ST = "azure-native:storage:StorageAccount"
@@ -66,3 +70,20 @@ def test_a_tag_cannot_switch_production_off() -> None:
     urn = f"urn:pulumi:genomics-prod::coa-lockdown::{ST}::st"
     assert production_of(DEFAULTS, urn, {"tags": {"environment": "dev"}}) == "stack 'genomics-prod'"
     assert production_of({**DEFAULTS, "production": True}, "", {"tags": {"Environment": "dev"}})
+
+
+def test_the_program_imports_the_definition_without_the_pack_runtime() -> None:
+    """`pulumi up` runs the program in a venv without pulumi_policy (requirements.txt): importing the definition must
+    not import the pack's rules."""
+    script = (
+        "import sys\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'pulumi_policy':\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Refuse())\n"
+        "from components import guardrails\n"
+        "print(guardrails.is_production('dev', 'genomics-prod'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr
