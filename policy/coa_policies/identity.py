@@ -3,8 +3,9 @@
 Built-in role definition ids are fixed GUIDs, the same in every tenant: the "id" of each role's JSON in
 MicrosoftDocs/azure-docs@0b8729e:articles/role-based-access-control/built-in-roles/privileged.md (Owner, Contributor,
 User Access Administrator, Role Based Access Control Administrator), and for storage the ones components/access.py
-ROLES already names. A role assignment names one as `/subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<guid>` (or without
-the subscription prefix); the GUID is the last segment.
+ROLES already names. A role assignment names one as
+`/subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<guid>` (or without the subscription prefix);
+the GUID is the last segment.
 """
 
 from __future__ import annotations
