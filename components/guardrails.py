@@ -3,18 +3,17 @@ accept one of them on purpose. An override is recorded in the stack file with it
 output `guardrailOverrides`, so every preview shows it; nothing is relaxed silently.
 
 A stack is production when its `environment` is `prod` or its name says so (`prod`, `production`, `*-prod`,
-`prod-*`): a production-named stack with `environment: dev` is itself a guardrail breach.
+`prod-*`): a production-named stack with `environment: dev` is itself a guardrail breach. The definition is the
+policy pack's (policy/coa_policies/production.py), so the program and the pack cannot disagree on it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from components.config_reader import PROJECT, ConfigError
-
-PRODUCTION_STACK = re.compile(r"^(prod|production)$|-(prod|production)$|^(prod|production)-", re.IGNORECASE)
+from policy.coa_policies import production as shared
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +68,7 @@ GUARDRAILS: dict[str, Guardrail] = {
 
 
 def is_production(environment: str, stack: str | None) -> bool:
-    return environment == "prod" or bool(stack and PRODUCTION_STACK.search(stack))
+    return shared.is_production(environment, stack)
 
 
 def check(breaches: Mapping[str, object], overrides: Mapping[str, str], production: bool) -> list[ConfigError]:

@@ -11,6 +11,12 @@ unimplemented; the CLI tolerates that), ConfigureStack, GetAnalyzerInfo, Configu
 enforcement level filled in for every configured policy), Analyze for each resource as it is registered,
 and AnalyzeStack once at the end.
 
+Coverage: a pack answers "not applicable" for a policy that had nothing to judge (pulumi_policy's
+`args.not_applicable()`, the AnalyzeResponse `not_applicable` list). `evaluated` counts, per policy, the resources
+it judged in the last `analyze`: for a resource policy, the Analyze calls that ran it and got no "not applicable";
+for a stack policy, none when it answered "not applicable", else the resources of the types its `subject:<type>`
+tags name (the whole stack when it names none).
+
 Here the pack runs under ``python`` (default: this interpreter, whose venv has pulumi-policy); the real CLI
 uses the pack's own virtualenv or the ``python3`` on PATH. The engine address points at a minimal in-process
 Engine service that records log messages; the Python policy SDK does not otherwise call it.
@@ -55,6 +61,9 @@ _LEVELS = {
     analyzer_pb2.DISABLED: "disabled",
 }
 _LEVEL_VALUES = {v: k for k, v in _LEVELS.items()}
+_POLICY_TYPES = {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource", analyzer_pb2.POLICY_TYPE_STACK: "stack"}
+# Tags by which a stack policy names the resource types it judges (policy/coa_policies/_core.py SUBJECT_TAG).
+SUBJECT_TAG = "subject:"
 _SEVERITIES = {
     analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED: "",
     analyzer_pb2.POLICY_SEVERITY_LOW: "low",
@@ -84,6 +93,8 @@ class PolicyInfo:
     framework: dict[str, str] | None
     remediation_steps: str
     config_schema: dict[str, Any] | None
+    policy_type: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,8 @@ class PolicyPackAnalyzer:
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._info: tuple[str, list[PolicyInfo]] | None = None
         self.timings: dict[str, float] = {}
+        # Per policy, the resources it judged in the last `analyze` (see the module docstring).
+        self.evaluated: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -272,6 +285,8 @@ class PolicyPackAnalyzer:
                         if p.HasField("configSchema")
                         else None
                     ),
+                    policy_type=_POLICY_TYPES.get(p.policy_type, ""),
+                    tags=tuple(p.tags),
                 )
                 for p in reply.policies
             ]
@@ -304,15 +319,36 @@ class PolicyPackAnalyzer:
             config.properties.update(settings)
         self._call("Configure", request)
 
+    def _level(self, policy: PolicyInfo) -> str:
+        """The policy's enforcement level once the policy config is applied."""
+        entry = self.config.get(policy.name, self.config.get("all"))
+        if isinstance(entry, str):
+            return entry
+        if isinstance(entry, Mapping) and isinstance(entry.get("enforcementLevel"), str):
+            return str(entry["enforcementLevel"])
+        return policy.enforcement_level
+
     def analyze(self, resources: Sequence[ResourceRecord]) -> list[Violation]:
         """Analyze every resource, then AnalyzeStack once; returns all diagnostics as violations.
 
-        `timings` then holds the wall time of each phase (Analyze, AnalyzeStack), in seconds."""
+        `timings` then holds the wall time of each phase (Analyze, AnalyzeStack), in seconds, and `evaluated` the
+        resources each enabled policy judged."""
         _, policies = self.info()
         started = time.perf_counter()
         remediation = {p.name: p.remediation_steps for p in policies}
+        enabled = [p for p in policies if self._level(p) != "disabled"]
+        resource_policies = [p.name for p in enabled if p.policy_type != "stack"]
+        evaluated = dict.fromkeys((p.name for p in enabled), 0)
         by_urn = {r.urn: r for r in resources}
         violations: list[Violation] = []
+
+        def collect(reply: Any, urn: str) -> None:
+            violations.extend(self._violations(reply, urn, remediation))
+            skipped = {n.policy_name for n in reply.not_applicable}
+            for name in resource_policies:
+                if name not in skipped:
+                    evaluated[name] += 1
+
         # A window of Analyze calls in flight, collected in resource order: the round trips overlap on the pack's
         # thread pool, but a large stack must not queue thousands of calls at once (the pack's server then
         # cancels some of them).
@@ -320,11 +356,11 @@ class PolicyPackAnalyzer:
         for record in resources:
             if len(window) >= self.max_in_flight:
                 done, future = window.popleft()
-                violations += self._violations(self._result(future, "Analyze"), done.urn, remediation)
+                collect(self._result(future, "Analyze"), done.urn)
             window.append((record, self._call_future("Analyze", self._analyze_request(record, by_urn))))
         while window:
             done, future = window.popleft()
-            violations += self._violations(self._result(future, "Analyze"), done.urn, remediation)
+            collect(self._result(future, "Analyze"), done.urn)
         self.timings["Analyze"] = time.perf_counter() - started
         started = time.perf_counter()
         stack_request = analyzer_pb2.AnalyzeStackRequest(
@@ -347,8 +383,16 @@ class PolicyPackAnalyzer:
                 for r in resources
             ]
         )
-        violations += self._violations(self._call("AnalyzeStack", stack_request), "", remediation)
+        stack_reply = self._call("AnalyzeStack", stack_request)
+        violations += self._violations(stack_reply, "", remediation)
         self.timings["AnalyzeStack"] = time.perf_counter() - started
+        skipped = {n.policy_name for n in stack_reply.not_applicable}
+        for policy in enabled:
+            if policy.policy_type == "stack":
+                subjects = {t[len(SUBJECT_TAG) :] for t in policy.tags if t.startswith(SUBJECT_TAG)}
+                judged = [r for r in resources if not subjects or r.type in subjects]
+                evaluated[policy.name] = 0 if policy.name in skipped else len(judged)
+        self.evaluated = evaluated
         return violations
 
     def _analyze_request(

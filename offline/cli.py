@@ -131,7 +131,7 @@ def _pack_version(pack_dir: Path) -> str:
 
 def _run_with_pack(
     options: PreviewOptions, program: Path, runner: Callable[[Path, str], Any], factory: Callable[..., Any]
-) -> tuple[Any, str, list[Any], list[Any]]:
+) -> tuple[Any, str, list[Any], list[Any], dict[str, int]]:
     """The program's run and the pack's verdict on it; a program error wins over a pack error, as in the CLI."""
     pack_dir = options.policy_pack.resolve()
     if not pack_dir.is_dir():
@@ -145,9 +145,10 @@ def _run_with_pack(
         analyzer = starter.analyzer()
         pack, policies = analyzer.info()
         violations = analyzer.analyze(list(run.resources))
+        evaluated = dict(getattr(analyzer, "evaluated", None) or {})
     finally:
         starter.close()
-    return run, str(pack), list(policies), list(violations)
+    return run, str(pack), list(policies), list(violations), evaluated
 
 
 def preview(
@@ -160,10 +161,10 @@ def preview(
     """Run the program and the pack, print the result, write the out files; return 0 or 1."""
     out_stream: TextIO = stdout or sys.stdout
     program = options.program.resolve()
-    run, pack, policies, violations = _run_with_pack(options, program, runner, analyzer_factory)
+    run, pack, policies, violations, evaluated = _run_with_pack(options, program, runner, analyzer_factory)
     records = list(run.resources)
 
-    rules = [report.Rule.of(p) for p in policies]
+    rules = report.with_coverage([report.Rule.of(p) for p in policies], evaluated)
     findings = report.findings_of(violations, records)
     root = tree.build_tree(records, run.project, run.stack)
     summary = tree.summarize(root)

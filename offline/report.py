@@ -2,6 +2,10 @@
 
 Policy metadata and violations arrive from the analyzer in whatever shape it keeps them (its dataclasses, the
 gRPC messages or pulumi_policy objects); `Rule` and `Finding` read any of those by field name.
+
+Coverage: when the analyzer counted what each rule judged (`PolicyPackAnalyzer.evaluated`), every rule carries
+`evaluated` (resources judged; None when unknown), and the text, policy.json and SARIF say which rules judged
+nothing, so "97 rules, no violations" cannot hide rules that never looked at anything.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -68,6 +72,8 @@ class Rule:
     framework: str = ""
     tags: tuple[str, ...] = ()
     url: str = ""
+    # Resources the rule judged in this run; None when the analyzer did not count.
+    evaluated: int | None = None
 
     @classmethod
     def of(cls, policy: Any) -> Rule:
@@ -121,6 +127,26 @@ class Finding:
         return f"{self.resource_type} {self.resource_name}" if self.urn else "(the whole stack)"
 
 
+def with_coverage(rules: Sequence[Rule], evaluated: Mapping[str, int] | None) -> list[Rule]:
+    """`rules` with the analyzer's per-rule counts (a disabled rule, absent from the counts, judged nothing)."""
+    if not evaluated:
+        return list(rules)
+    return [replace(r, evaluated=evaluated.get(r.name, 0)) for r in rules]
+
+
+def idle_rules(rules: Sequence[Rule]) -> list[str]:
+    """Rules that judged no resource (counted runs only)."""
+    return sorted(r.name for r in rules if r.evaluated == 0)
+
+
+def _coverage_lines(rules: Sequence[Rule]) -> list[str]:
+    if not rules or any(r.evaluated is None for r in rules):
+        return []
+    idle = idle_rules(rules)
+    lines = [f"  Coverage: {len(rules) - len(idle)} of {len(rules)} rules judged at least one resource."]
+    return lines + ([f"  Rules that judged no resource: {', '.join(idle)}"] if idle else [])
+
+
 def findings_of(violations: Iterable[Any], resources: Sequence[ResourceRecord]) -> list[Finding]:
     by_urn = {r.urn: r for r in resources}
     found = [Finding.of(v, by_urn) for v in violations]
@@ -138,10 +164,11 @@ def counts(findings: Sequence[Finding]) -> dict[str, int]:
 def render_policy_text(pack: str, rules: Sequence[Rule], findings: Sequence[Finding]) -> str:
     """Violations grouped by enforcement, then severity, each with its rule, resource and remediation."""
     tally = counts(findings)
+    coverage = _coverage_lines(rules)
     if not findings:
-        return f"Policy pack {pack}: {len(rules)} rules, no violations."
+        return "\n".join([f"Policy pack {pack}: {len(rules)} rules, no violations.", *coverage])
     head = ", ".join(f"{n} {level}" for level, n in tally.items() if n)
-    lines = [f"Policy pack {pack}: {len(findings)} violations ({head})"]
+    lines = [f"Policy pack {pack}: {len(findings)} violations ({head})", *coverage]
     group: tuple[str, str] | None = None
     for f in findings:
         if (f.enforcement_level, f.severity) != group:
@@ -159,13 +186,19 @@ def render_policy_text(pack: str, rules: Sequence[Rule], findings: Sequence[Find
 
 
 def policy_document(pack: str, rules: Sequence[Rule], findings: Sequence[Finding]) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "policyPack": pack,
         "passed": not any(f.enforcement_level == "mandatory" for f in findings),
         "counts": counts(findings),
         "rules": [asdict(r) for r in rules],
         "violations": [asdict(f) for f in findings],
     }
+    if rules and all(r.evaluated is not None for r in rules):
+        document["coverage"] = {
+            "evaluated": {r.name: r.evaluated for r in rules},
+            "idleRules": idle_rules(rules),
+        }
+    return document
 
 
 def resources_document(project: str, stack: str, records: Sequence[ResourceRecord]) -> dict[str, Any]:
@@ -471,7 +504,8 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
             "enabled": rule.enforcement_level != "disabled",
         },
         "properties": {
-            "tags": sorted({"security", "pulumi-policy", *rule.tags}),
+            # Tags naming the types a stack rule judges are coverage bookkeeping, not labels for code scanning.
+            "tags": sorted({"security", "pulumi-policy", *(t for t in rule.tags if not t.startswith("subject:"))}),
             "security-severity": SECURITY_SEVERITY[rule.severity],
             "precision": "very-high",
             "enforcementLevel": rule.enforcement_level or "advisory",
@@ -480,6 +514,8 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
             "remediationSteps": rule.remediation_steps,
         },
     }
+    if rule.evaluated is not None:
+        entry["properties"]["evaluatedResources"] = rule.evaluated
     if rule.url:
         entry["helpUri"] = rule.url
     return entry
@@ -545,6 +581,11 @@ def sarif_document(
                 # The category lets code scanning keep one set of alerts per stack.
                 "automationDetails": {"id": f"pulumi-offline-preview/{locator.stack}/"},
                 "results": results,
+                **(
+                    {"properties": {"rulesJudgingNoResource": idle_rules(rules)}}
+                    if rules and all(r.evaluated is not None for r in rules)
+                    else {}
+                ),
             }
         ],
     }

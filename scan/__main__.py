@@ -28,7 +28,7 @@ from scan.checkov import (
     run_checkov,
 )
 from scan.policy_readme import PolicyReadmeError, with_scan_column
-from scan.report import cross_checks, render_report
+from scan.report import CoverageError, cross_checks, idle_everywhere, render_report, stack_coverage
 from scan.sdk import SdkLookupError
 from scan.waivers import Verdict, WaiverFileError, judge, load_waivers
 
@@ -125,11 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.out / stack / f"checkov-{framework}" / SARIF_REPORT, verdict, stack, framework
             )
         anchors = policy_anchors()
+        idle = idle_everywhere({stack: stack_coverage(args.previews, stack) for stack in args.stacks}, anchors)
         problems = check_policy_readme(findings, anchors, args.update_policy_readme)
         version = checkov_version(args.checkov)
     except (
         CheckovError,
         ConversionError,
+        CoverageError,
         FileNotFoundError,
         PolicyReadmeError,
         ReleaseNotFoundError,
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = render_report(findings, verdict, pairs, anchors, len(waivers), version)
+    report = render_report(findings, verdict, pairs, anchors, len(waivers), version, idle)
     if problems:
         report += "\n## Policy README\n\n" + "\n".join(f"- {p}" for p in problems) + "\n"
     (args.out / "report.md").write_text(report, encoding="utf-8")

@@ -1,10 +1,17 @@
-"""out/scan/report.md: counts per stack and framework, what is waived and why, and what only our pack proves."""
+"""out/scan/report.md: counts per stack and framework, what is waived and why, and what only our pack proves.
+
+A rule of the pack proves something about these stacks only if it judged at least one of their resources: the
+offline preview's policy.json records, per rule, how many it judged (`coverage.evaluated`). Rules that judged none
+in every scanned stack are listed apart and credited with nothing.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from scan.checkov import Finding
 from scan.waivers import Verdict
@@ -43,6 +50,27 @@ def cross_checks(anchors: Mapping[str, str], findings: Iterable[Finding]) -> dic
     return {rule: sorted(anchored_checks(anchor) & ran, key=_check_order) for rule, anchor in anchors.items()}
 
 
+class CoverageError(ValueError):
+    """A stack's policy.json is missing or records no per-rule coverage."""
+
+
+def stack_coverage(previews: Path, stack: str) -> dict[str, int]:
+    """Rule -> resources it judged in `stack`, from <previews>/<stack>/policy.json."""
+    path = previews / stack / "policy.json"
+    if not path.is_file():
+        raise CoverageError(f"{path} not found: run `make preview STACK={stack}` first")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    evaluated = document.get("coverage", {}).get("evaluated") if isinstance(document, dict) else None
+    if not isinstance(evaluated, dict):
+        raise CoverageError(f"{path}: no coverage.evaluated; rerun the preview with this version of offline/")
+    return {str(rule): int(count) for rule, count in evaluated.items()}
+
+
+def idle_everywhere(coverage: Mapping[str, Mapping[str, int]], rules: Iterable[str]) -> list[str]:
+    """Rules that judged no resource in any of the stacks (a rule absent from a stack's counts judged none)."""
+    return sorted(r for r in rules if all(counts.get(r, 0) == 0 for counts in coverage.values()))
+
+
 def _check_order(check_id: str) -> tuple[str, int]:
     prefix, _, number = check_id.rpartition("_")
     return prefix, int(number)
@@ -63,6 +91,7 @@ def render_report(
     anchors: Mapping[str, str],
     waiver_count: int,
     version: str,
+    idle: Sequence[str] = (),
 ) -> str:
     lines = [
         "# Checkov scan",
@@ -96,14 +125,21 @@ def render_report(
             lines.append(f"  - fix wanted: {fix}")
     lines.append("")
     crossed = cross_checks(anchors, findings)
-    alone = sorted(rule for rule, ids in crossed.items() if not ids)
+    idle_set = set(idle)
+    judged = [rule for rule in anchors if rule not in idle_set]
+    alone = sorted(rule for rule in judged if not crossed.get(rule))
+    stacks = ", ".join(dict.fromkeys(stack for stack, _ in pairs))
     lines += ["## Policy rules and Checkov", ""]
     lines += [
-        f"{len(anchors) - len(alone)} of the pack's {len(anchors)} rules were cross-checked by a Checkov check that ran",
-        "in this scan (the rule's anchor names it and it evaluated a resource). The other",
+        f"{len(judged)} of the pack's {len(anchors)} rules judged at least one resource of {stacks} in the offline",
+        f"preview (policy.json coverage); {len(idle)} judged none and prove nothing about these stacks (listed last).",
+        f"Of the {len(judged)}, {len(judged) - len(alone)} were cross-checked by a Checkov check that ran in this scan",
+        "(the rule's anchor names it and it evaluated a resource). The other",
         f"{len(alone)} have no counterpart among the checks that ran: only the policy pack proves them.",
         "",
     ]
     lines += [f"- `{rule}`" for rule in alone]
+    lines += ["", "### Rules that judged no resource in any scanned stack", ""]
+    lines += [f"- `{rule}`" for rule in idle] or ["(none)"]
     lines.append("")
     return "\n".join(lines)

@@ -9,6 +9,11 @@ engine sends them. Two markers stand in for what the engine cannot tell us:
   resource during ``pulumi preview``; ``null`` from a mock engine). Rules never report a violation on an
   unknown value: ``pulumi up`` calls the pack again with the resolved inputs before the resource is created,
   so a mandatory rule still blocks the deployment then.
+
+A rule that has nothing to judge on a resource (another type; a production-only rule outside production; a stack
+rule whose subjects the stack lacks) says so with the protocol's "not applicable" answer, so the report can tell
+which rules evaluated something. A finding can name what it is about (an image, an account) so that a waiver in
+the policy config covers exactly those findings and nothing else (see `waived`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
+
+from ._findings import WAIVERS_SCHEMA, Finding, NotApplicableError, finding, waived
+
+__all__ = ["WAIVERS_SCHEMA", "Finding", "NotApplicableError", "finding", "waived"]  # re-exported for rule modules
 
 
 class _Marker:
@@ -202,8 +211,10 @@ ResourceCheck = Callable[[Subject], Iterable[str]]
 StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], Iterable[tuple[str, str]]]
 
 
-def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
-    return PolicyConfigSchema(properties={k: dict(v) for k, v in config.items()}) if config else None
+def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema:
+    properties = {k: dict(v) for k, v in (config or {}).items()}
+    properties["waivers"] = WAIVERS_SCHEMA
+    return PolicyConfigSchema(properties=properties)
 
 
 def _with_defaults(config: Mapping[str, Mapping[str, Any]] | None, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,6 +239,7 @@ class _Meta:
         anchor: str,
         mandatory: bool,
         config: Mapping[str, Mapping[str, Any]] | None,
+        subjects: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Record the HIPAA metadata on the rule and return what every pulumi_policy policy type takes."""
         self.anchor = anchor
@@ -240,13 +252,19 @@ class _Meta:
             "config_schema": _schema(config),
             "severity": severity,
             "framework": hipaa(safeguard),
-            "tags": ["hipaa", anchor],
+            # SUBJECT_TAG tags name the resource types a stack rule reads, so a report can count what it evaluated.
+            "tags": ["hipaa", anchor, *(f"{SUBJECT_TAG}{t}" for t in subjects)],
             "remediation_steps": remediation,
         }
 
 
+# Prefix of the tags naming the resource types a stack rule judges (offline/analyzer.py counts them).
+SUBJECT_TAG = "subject:"
+
+
 class Rule(ResourceValidationPolicy, _Meta):
-    """A resource rule: ``check`` yields one message per violation."""
+    """A resource rule: ``check`` yields one message per violation (a `Finding` to name what it is about), or
+    raises `NotApplicableError` when the resource is not its business."""
 
     def __init__(
         self,
@@ -278,6 +296,26 @@ class Rule(ResourceValidationPolicy, _Meta):
             ),
         )
 
+    def judge(
+        self,
+        props: Mapping[str, Any],
+        *,
+        type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        name: str = "r",
+        urn: str = "",
+    ) -> list[str] | None:
+        """The unwaived findings on engine-shaped inputs, or None when the rule does not apply to the resource."""
+        resource_type = type or self.types[0]
+        if resource_type not in self.types:
+            return None
+        subject = Subject(resource_type, to_plain(props), _with_defaults(self.defaults, config or {}), name, urn)
+        try:
+            found = list(self.check(subject))
+        except NotApplicableError:
+            return None
+        return waived(found, subject.config, name, urn)
+
     def evaluate(
         self,
         props: Mapping[str, Any],
@@ -288,21 +326,19 @@ class Rule(ResourceValidationPolicy, _Meta):
         urn: str = "",
     ) -> list[str]:
         """Run the check on engine-shaped inputs; what ``validate`` does, without the gRPC layer."""
-        resource_type = type or self.types[0]
-        if resource_type not in self.types:
-            return []
-        subject = Subject(resource_type, to_plain(props), _with_defaults(self.defaults, config or {}), name, urn)
-        return list(self.check(subject))
+        return self.judge(props, type=type, config=config, name=name, urn=urn) or []
 
     def _validate(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
-        for message in self.evaluate(
-            args.props, type=args.resource_type, config=args.get_config(), name=args.name, urn=args.urn
-        ):
+        found = self.judge(args.props, type=args.resource_type, config=args.get_config(), name=args.name, urn=args.urn)
+        if found is None:
+            args.not_applicable(f"{self.name} does not judge this {args.resource_type}")
+        for message in found or []:
             report(message, None)
 
 
 class StackRule(StackValidationPolicy, _Meta):
-    """A stack rule: ``check`` yields (message, urn) per violation."""
+    """A stack rule: ``check`` yields (message, urn) per violation, or raises `NotApplicableError` when the stack holds
+    nothing it judges. `subjects` are the resource types it judges."""
 
     def __init__(
         self,
@@ -310,6 +346,7 @@ class StackRule(StackValidationPolicy, _Meta):
         name: str,
         description: str,
         check: StackCheck,
+        subjects: Sequence[str],
         severity: Severity,
         safeguard: str,
         remediation: str,
@@ -318,6 +355,7 @@ class StackRule(StackValidationPolicy, _Meta):
         config: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.check = check
+        self.subjects = tuple(subjects)
         super().__init__(
             validate=self._validate,
             **self._policy_arguments(
@@ -329,13 +367,28 @@ class StackRule(StackValidationPolicy, _Meta):
                 anchor=anchor,
                 mandatory=mandatory,
                 config=config,
+                subjects=subjects,
             ),
         )
+
+    def judge(
+        self, resources: Sequence[StackResource], config: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, str]] | None:
+        """The unwaived (message, urn) findings, or None when the stack holds nothing this rule judges."""
+        cfg = _with_defaults(self.defaults, config or {})
+        if not any(r.type in self.subjects for r in resources):
+            return None
+        try:
+            found = list(self.check(resources, cfg))
+        except NotApplicableError:
+            return None
+        names = {r.urn: r.name for r in resources}
+        return [(kept, urn) for m, urn in found for kept in waived([m], cfg, names.get(urn, ""), urn)]
 
     def evaluate(
         self, resources: Sequence[StackResource], config: Mapping[str, Any] | None = None
     ) -> list[tuple[str, str]]:
-        return list(self.check(resources, _with_defaults(self.defaults, config or {})))
+        return self.judge(resources, config) or []
 
     def _validate(self, args: StackValidationArgs, report: ReportViolation) -> None:
         resources = [
@@ -351,61 +404,8 @@ class StackRule(StackValidationPolicy, _Meta):
             )
             for r in args.resources
         ]
-        for message, urn in self.evaluate(resources, args.get_config()):
+        found = self.judge(resources, args.get_config())
+        if found is None:
+            args.not_applicable(f"the stack holds nothing {self.name} judges")
+        for message, urn in found or []:
             report(message, urn)
-
-
-# How a resource rule recognises production: any one of these signals suffices. The stack globs default to
-# those of the stack rule stateful-resources-protected-in-production.
-PRODUCTION_CONFIG: dict[str, dict[str, Any]] = {
-    "production": {"type": "boolean", "default": False},
-    "productionTag": {"type": "string", "default": "environment"},
-    "productionTagValues": {"type": "array", "items": {"type": "string"}, "default": ["prod", "production"]},
-    "productionStacks": {"type": "array", "items": {"type": "string"}, "default": ["prod", "production", "prod-*"]},
-}
-
-
-# How a production-only rule is told a stack is production; appended to each such rule's remediation.
-DECLARE_PRODUCTION = (
-    "Declare production with production: true in the production stack's policy config, productionStacks, or the "
-    "productionTag tag in productionTagValues."
-)
-
-
-def production(s: Subject) -> Any:
-    """Why ``s`` counts as production ('' when it does not; UNKNOWN when only a computed tag could tell).
-
-    Production is declared by the rule's ``production`` flag (set in the production stack's policy config),
-    by the stack name in the URN matching ``productionStacks``, or by the ``productionTag`` tag (tag names are
-    case-insensitive in Azure) matching ``productionTagValues``; stacks and tag values are globs, case-insensitive.
-    """
-    if s.config.get("production") is True:
-        return "policy config production: true"
-    stack = stack_of(s.urn)
-    if stack and matches_any(stack, s.config.get("productionStacks", [])):
-        return f"stack {stack!r}"
-    tag_name = str(s.config.get("productionTag", "environment"))
-    value = get_ci(get(s.props, "tags"), tag_name)
-    if value is UNKNOWN:
-        return UNKNOWN
-    if isinstance(value, str) and matches_any(value, s.config.get("productionTagValues", [])):
-        return f"tag {tag_name}={value!r}"
-    return ""
-
-
-def in_production(check: ResourceCheck, consequence: str) -> ResourceCheck:
-    """A production-only variant of `check`: its findings, on resources that count as production (`production`),
-    each naming why the resource is production and what the finding costs there. Values the engine cannot know yet
-    are judged at update."""
-
-    def run(s: Subject) -> Iterable[str]:
-        problems = [problem.rstrip(".") for problem in check(s)]
-        if not problems:
-            return
-        why = production(s)
-        if why is UNKNOWN or not why:
-            return
-        for problem in problems:
-            yield f"{problem}; production ({why}): {consequence}"
-
-    return run

@@ -47,6 +47,12 @@ TYPED_WORKLOADS = (
     "kubernetes:batch/v1:Job",
     "kubernetes:batch/v1:CronJob",
 )
+# Other typed Kubernetes objects rules read, by kind (Helm v4 charts register these one by one too).
+TYPED_OBJECTS: dict[str, str] = {
+    "Service": "kubernetes:core/v1:Service",
+    "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "PersistentVolume": "kubernetes:core/v1:PersistentVolume",
+}
 # A computed Helm value is rendered as this marker; image checks skip images that contain it.
 UNKNOWN_MARKER = "pulumi-unknown-value"
 
@@ -80,6 +86,17 @@ def pod_specs(s: Subject) -> Iterator[tuple[str, Mapping[str, Any]]]:
         spec = get(s.props, *POD_PATHS[_kind(s.type)])
         if isinstance(spec, Mapping):
             yield f"{_kind(s.type)}/{s.name}", spec
+
+
+def objects(s: Subject, kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(label, object) for a typed object of `kind`, or for every object of that kind a Helm v3 Release renders."""
+    if s.type == RELEASE:
+        for obj in render_release(s).objects:
+            if get(obj, "kind") == kind:
+                yield f"{_obj_label(obj, '?')} (Helm release {s.name})", obj
+    elif s.type == TYPED_OBJECTS.get(kind):
+        name = get(s.props, "metadata", "name")
+        yield f"{kind}/{name if isinstance(name, str) else s.name}", s.props
 
 
 def namespaces(s: Subject) -> Iterator[tuple[str, Any]]:

@@ -7,18 +7,8 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._core import (
-    MISSING,
-    UNKNOWN,
-    Rule,
-    Subject,
-    get,
-    get_ci,
-    is_world,
-    items,
-    known,
-    same,
-)
+from ._core import MISSING, UNKNOWN, Rule, Subject, get, get_ci, is_world, items, known, same
+from ._production import DECLARE_PRODUCTION, PRODUCTION_CONFIG, in_production
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -89,6 +79,14 @@ def _encryption_at_host(s: Subject) -> Iterable[str]:
     for name, pool in pools(s):
         if get(pool, "enableEncryptionAtHost") not in (True, UNKNOWN):
             yield f"agent pool {name!r} does not set enableEncryptionAtHost: true."
+
+
+def _ephemeral_os(s: Subject) -> Iterable[str]:
+    for name, pool in pools(s):
+        kind = get(pool, "osDiskType")
+        if kind is not UNKNOWN and not same(kind, "Ephemeral"):
+            shown = kind if known(kind) else "not set (Managed unless the VM's cache or temp disk fits)"
+            yield f"agent pool {name!r} osDiskType is {shown}."
 
 
 def _policy_addon(s: Subject) -> Iterable[str]:
@@ -184,6 +182,18 @@ POLICIES = [
         safeguard="encryption",
         remediation="Set enableEncryptionAtHost: true on every pool (the subscription feature must be registered).",
         anchor="CKV_AZURE_227",
+    ),
+    Rule(
+        name="aks-ephemeral-os-disk-production",
+        types=_POOLS,
+        check=in_production(_ephemeral_os, "node OS disks persist in Azure Storage after the node is gone."),
+        description="Production node pools use ephemeral OS disks (on the host, gone with the node).",
+        severity=Severity.MEDIUM,
+        safeguard="integrity",
+        remediation="Set osDiskType: Ephemeral on every pool, with a VM size whose cache or temporary disk holds "
+        "osDiskSizeGB. " + DECLARE_PRODUCTION,
+        anchor="CKV_AZURE_226",
+        config=PRODUCTION_CONFIG,
     ),
     Rule(
         name="aks-azure-policy-addon",

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from pulumi_policy import Severity
 
-from ._core import (
-    DECLARE_PRODUCTION,
-    MISSING,
-    PRODUCTION_CONFIG,
-    UNKNOWN,
-    Rule,
-    Subject,
-    get,
-    in_production,
-    is_world,
-    items,
-    same,
-)
+from ._core import MISSING, UNKNOWN, Rule, Subject, get, is_world, items, same
+from ._production import DECLARE_PRODUCTION, PRODUCTION_CONFIG, in_production
 
 VAULT = ("azure-native:keyvault:Vault",)
 SECRET_OR_KEY = ("azure-native:keyvault:Secret", "azure-native:keyvault:Key")
@@ -55,6 +45,21 @@ def _network(s: Subject) -> Iterable[str]:
     for rule in items(get(acls, "ipRules")):
         if is_world(get(rule, "value")):
             yield f"networkAcls.ipRules admits {get(rule, 'value')!r}, the whole Internet."
+
+
+DAY_SECONDS = 86400
+
+
+def _expiry_bounded(s: Subject) -> Iterable[str]:
+    expires = get(s.props, "properties", "attributes", "expires")
+    if not isinstance(expires, (int, float)) or isinstance(expires, bool):
+        return  # absent (keyvault-secrets-and-keys-expire*) or computed
+    limit = int(s.config["maxExpiryDays"])
+    days = (expires - time.time()) / DAY_SECONDS
+    if days > limit:
+        kind = "key" if s.type.endswith(":Key") else "secret"
+        when = time.strftime("%Y-%m-%d", time.gmtime(expires))
+        yield f"the {kind} expires {when}, {days:.0f} days from now; at most {limit} days are allowed."
 
 
 def _expiry(s: Subject) -> Iterable[str]:
@@ -114,6 +119,19 @@ POLICIES = [
         safeguard="access",
         remediation="Set properties.attributes.expires (epoch seconds) and rotate before it.",
         anchor="CKV_AZURE_41, CKV_AZURE_40",
+    ),
+    Rule(
+        name="keyvault-secret-expiry-bounded",
+        types=SECRET_OR_KEY,
+        check=_expiry_bounded,
+        description="Key Vault secrets and keys expire within the configured number of days (default 365).",
+        severity=Severity.MEDIUM,
+        safeguard="access",
+        remediation="Set properties.attributes.expires no further than maxExpiryDays ahead and rotate before it "
+        "(this project: secrets.rotationDays and expiryGraceDays, imageScanner.credentialsExpireOn).",
+        anchor="Azure Policy: Secrets should have the specified maximum validity period; Keys should have the "
+        "specified maximum validity period",
+        config={"maxExpiryDays": {"type": "integer", "minimum": 1, "default": 365}},
     ),
     Rule(
         name="keyvault-secrets-and-keys-expire-production",

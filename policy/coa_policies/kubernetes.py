@@ -13,27 +13,17 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._core import (
-    DECLARE_PRODUCTION,
-    MISSING,
-    PRODUCTION_CONFIG,
-    UNKNOWN,
-    Rule,
-    Subject,
-    get,
-    in_production,
-    items,
-    known,
-    matches_any,
-    same,
-)
+from ._core import MISSING, UNKNOWN, Rule, Subject, finding, get, items, known, matches_any, same
+from ._production import DECLARE_PRODUCTION, PRODUCTION_CONFIG, in_production
 from ._workloads import (
     NAMESPACE,
     RELEASE,
+    TYPED_OBJECTS,
     TYPED_WORKLOADS,
     UNKNOWN_MARKER,
     containers,
     namespaces,
+    objects,
     pod_specs,
     render_release,
 )
@@ -50,7 +40,7 @@ def per_container(check: ContainerCheck) -> Callable[[Subject], Iterable[str]]:
         for label, spec in pod_specs(s):
             for name, container in containers(spec):
                 for problem in check(name, container, spec, s.config):
-                    yield f"{label} container {name!r}: {problem}"
+                    yield finding(f"{label} container {name!r}: {problem}", problem, container=name)
 
     return run
 
@@ -88,6 +78,12 @@ def _no_privileged(s: Subject) -> Iterable[str]:
             for port in items(get(container, "ports")):
                 if known(get(port, "hostPort")) and get(port, "hostPort") != 0:
                     yield f"{label} container {name!r}: binds hostPort {get(port, 'hostPort')}."
+    # A hostPath PersistentVolume hands the node's files to whichever pod claims it.
+    for label, volume in objects(s, "PersistentVolume"):
+        path = get(volume, "spec", "hostPath", "path")
+        if known(get(volume, "spec", "hostPath")):
+            where = repr(path) if isinstance(path, str) else "(computed path)"
+            yield f"{label}: is a hostPath volume of the node's {where}."
 
 
 def _drop_all(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterable[str]:
@@ -157,7 +153,7 @@ def _digest_pinned(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg
     """A tag can be re-pushed upstream; only a digest fixes what runs."""
     image = get(c, "image")
     if isinstance(image, str) and UNKNOWN_MARKER not in image and not DIGEST_SUFFIX.search(image):
-        yield f"image {image!r} is not pinned by a sha256 digest."
+        yield finding(f"image {image!r} is not pinned by a sha256 digest.", image=image)
 
 
 def _image_registry(name: str, c: Mapping[str, Any], spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterable[str]:
@@ -223,12 +219,14 @@ POLICIES = [
     ),
     Rule(
         name="k8s-no-privileged-or-host-access",
-        types=WORKLOAD_TYPES,
+        types=(*WORKLOAD_TYPES, TYPED_OBJECTS["PersistentVolume"]),
         check=_no_privileged,
-        description="Pods are not privileged and share no host namespaces, paths or ports.",
+        description="Pods are not privileged and share no host namespaces, paths or ports (nor do "
+        "PersistentVolumes mount host paths).",
         severity=Severity.CRITICAL,
         safeguard="access",
-        remediation="Remove privileged, hostNetwork, hostPID, hostIPC, hostPath volumes and hostPort.",
+        remediation="Remove privileged, hostNetwork, hostPID, hostIPC, hostPath volumes (and hostPath "
+        "PersistentVolumes) and hostPort.",
         anchor=f"CKV_K8S_16, CKV_K8S_17, CKV_K8S_18, CKV_K8S_19, CKV_K8S_26; {_PSS}",
     ),
     Rule(

@@ -51,6 +51,18 @@ def _la_retention(s: Subject) -> Iterable[str]:
         yield f"retentionInDays is {effective:g}; at least {minimum} required."
 
 
+def _la_public(s: Subject) -> Iterable[str]:
+    wanted = (
+        ("publicNetworkAccessForIngestion", True),
+        ("publicNetworkAccessForQuery", s.config["requireQueryDisabled"]),
+    )
+    for key, required in wanted:
+        value = get(s.props, key)
+        if required and value is not UNKNOWN and not same(value, "Disabled"):
+            shown = value if known(value) else "not set (Enabled)"
+            yield f"{key} is {shown}: anyone on the Internet holding a token can reach the workspace; set Disabled."
+
+
 def _la_local_auth(s: Subject) -> Iterable[str]:
     if get(s.props, "features", "disableLocalAuth") not in (True, UNKNOWN):
         yield "features.disableLocalAuth is not true: shared keys can ingest and query logs."
@@ -112,6 +124,19 @@ POLICIES = [
         remediation="Set retentionInDays >= minRetentionDays.",
         anchor="none: gap in existing scanners",
         config={"minRetentionDays": {"type": "integer", "minimum": 30, "maximum": 730, "default": 90}},
+    ),
+    Rule(
+        name="log-analytics-public-access-disabled",
+        types=WORKSPACE,
+        check=_la_public,
+        description="Log Analytics accepts ingestion (and, by default, queries) only through its private link "
+        "scope, never from public networks.",
+        severity=Severity.HIGH,
+        safeguard="transmission",
+        remediation="Set publicNetworkAccessForIngestion and publicNetworkAccessForQuery: Disabled and reach the "
+        "workspace through an Azure Monitor Private Link Scope (requireQueryDisabled: false keeps queries public).",
+        anchor="Azure Policy: Log Analytics workspaces should block log ingestion and querying from public networks",
+        config={"requireQueryDisabled": {"type": "boolean", "default": True}},
     ),
     Rule(
         name="log-analytics-local-auth-disabled",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -82,6 +83,36 @@ def _inbound_port(port: int, service: str, protocols: tuple[str, ...]):
                 yield f"rule {label!r} opens {service} (port {port}) to {world[0]!r}."
 
     return check
+
+
+# RFC 1918, RFC 6598 (shared address space) and IPv6 unique local addresses.
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"]
+# Service tags for traffic that never leaves Azure's private fabric: the VNet (and its peers) and the health probe.
+PRIVATE_TAGS = ["VirtualNetwork", "AzureLoadBalancer"]
+
+
+def _outside(prefix: str, ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    network = ipaddress.ip_network(prefix, strict=False)
+    return not any(network.version == r.version and network.subnet_of(r) for r in ranges)  # type: ignore[arg-type]
+
+
+def _inbound_private(s: Subject) -> Iterable[str]:
+    ranges = [ipaddress.ip_network(r, strict=False) for r in s.config["privateRanges"]]
+    tags = {t.lower() for t in s.config["allowedSourceTags"]}
+    for label, rule in security_rules(s):
+        if not (same(get(rule, "access"), "Allow") and same(get(rule, "direction"), "Inbound")):
+            continue
+        for prefix in items(get(rule, "sourceAddressPrefix")) + items(get(rule, "sourceAddressPrefixes")):
+            if not isinstance(prefix, str) or is_world(prefix):
+                continue  # computed, or reported by nsg-no-inbound-from-internet
+            try:
+                public = _outside(prefix.strip(), ranges)
+            except ValueError:  # a service tag
+                if prefix.strip().lower() not in tags:
+                    yield f"rule {label!r} allows inbound traffic from service tag {prefix!r}, which is not private."
+                continue
+            if public:
+                yield f"rule {label!r} allows inbound traffic from {prefix!r}, which is not private address space."
 
 
 def _outbound_any(s: Subject) -> Iterable[str]:
@@ -178,6 +209,24 @@ POLICIES = [
         safeguard="transmission",
         remediation=_TIGHTEN,
         anchor="CKV_AZURE_160",
+    ),
+    Rule(
+        name="nsg-inbound-private-sources-only",
+        types=_NSG_TYPES,
+        check=_inbound_private,
+        description="NSG rules allow inbound traffic only from private address space (RFC 1918/6598) or the "
+        "VirtualNetwork and AzureLoadBalancer tags, never from a public range or tag.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Replace the public source with the VNet or a peered private range (operators reach the "
+        "stack through the hub; this project: network.trustedSourceCidrs). Add the ranges of a VNet that uses "
+        "public addresses privately to privateRanges.",
+        anchor="Azure Policy: All network ports should be restricted on network security groups associated to your "
+        "virtual machine (analogue)",
+        config={
+            "privateRanges": {"type": "array", "items": {"type": "string"}, "default": PRIVATE_RANGES},
+            "allowedSourceTags": {"type": "array", "items": {"type": "string"}, "default": PRIVATE_TAGS},
+        },
     ),
     Rule(
         name="nsg-outbound-internet-restricted",

@@ -9,7 +9,8 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._core import MISSING, UNKNOWN, Rule, Subject, get, same
+from ._core import MISSING, UNKNOWN, Rule, Subject, get, known, same
+from ._production import DECLARE_PRODUCTION, PRODUCTION_CONFIG, in_production
 
 POSTGRES = ("azure-native:dbforpostgresql:Server",)
 POSTGRES_CONFIG = ("azure-native:dbforpostgresql:Configuration",)
@@ -54,6 +55,19 @@ def _pg_backup(s: Subject) -> Iterable[str]:
     effective = 7 if days is MISSING else days  # Azure's default
     if effective < minimum:
         yield f"backup.backupRetentionDays is {effective:g}; at least {minimum} required."
+
+
+def _pg_geo_backup(s: Subject) -> Iterable[str]:
+    value = get(s.props, "backup", "geoRedundantBackup")
+    if value is not UNKNOWN and not same(value, "Enabled"):
+        yield f"backup.geoRedundantBackup is {value if known(value) else 'not set (Disabled)'}."
+
+
+def _pg_entra(s: Subject) -> Iterable[str]:
+    value = get(s.props, "authConfig", "activeDirectoryAuth")
+    if value is not UNKNOWN and not same(value, "Enabled"):
+        shown = value if known(value) else "not set (Disabled)"
+        yield f"authConfig.activeDirectoryAuth is {shown}: only passwords authenticate to the server."
 
 
 def _ipv4(field: str, value: Any) -> ipaddress.IPv4Address:
@@ -146,6 +160,29 @@ POLICIES = [
         remediation="Set backup.backupRetentionDays (7-35).",
         anchor="none: gap in existing scanners",
         config={"minBackupRetentionDays": {"type": "integer", "minimum": 7, "maximum": 35, "default": 14}},
+    ),
+    Rule(
+        name="postgres-geo-redundant-backup-production",
+        types=POSTGRES,
+        check=in_production(_pg_geo_backup, "losing the region loses the workflow database."),
+        description="Production PostgreSQL servers keep geo-redundant backups.",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Set backup.geoRedundantBackup: Enabled (at creation; this project: postgres.geoRedundantBackup). "
+        + DECLARE_PRODUCTION,
+        anchor="Azure Policy: Geo-redundant backup should be enabled for Azure Database for PostgreSQL",
+        config=PRODUCTION_CONFIG,
+    ),
+    Rule(
+        name="postgres-entra-auth-enabled",
+        types=POSTGRES,
+        check=_pg_entra,
+        description="PostgreSQL flexible servers accept Microsoft Entra ID authentication (not passwords only).",
+        severity=Severity.HIGH,
+        safeguard="authentication",
+        remediation="Set authConfig.activeDirectoryAuth: Enabled and name an Entra administrator group "
+        "(AdministratorsMicrosoftEntra).",
+        anchor="Azure Policy: A Microsoft Entra administrator should be provisioned for PostgreSQL servers (analogue)",
     ),
     Rule(
         name="postgres-firewall-no-wide-ranges",

@@ -6,9 +6,18 @@ from collections.abc import Iterable
 
 from pulumi_policy import Severity
 
-from ._core import UNKNOWN, Rule, Subject, get, known, same
+from ._core import UNKNOWN, Rule, Subject, finding, get, known, matches_any, same
 
 REGISTRY = ("azure-native:containerregistry:Registry",)
+CACHE_RULE = ("azure-native:containerregistry:CacheRule",)
+# Upstreams whose images the stack caches: Microsoft's registry and named Docker Hub publishers (library: Docker
+# official images). Anything else is a new supplier, added here or in the policy config on purpose.
+TRUSTED_UPSTREAMS = [
+    "mcr.microsoft.com/*",
+    "docker.io/library/*",
+    "docker.io/broadinstitute/*",
+    "docker.io/curlimages/*",
+]
 
 
 def _admin_off(s: Subject) -> Iterable[str]:
@@ -25,6 +34,16 @@ def _public_off(s: Subject) -> Iterable[str]:
     public = get(s.props, "publicNetworkAccess")
     if public is not UNKNOWN and not same(public, "Disabled"):
         yield f"publicNetworkAccess is {public if known(public) else 'not set (Enabled)'}; set Disabled (Premium SKU)."
+
+
+def _cache_upstream(s: Subject) -> Iterable[str]:
+    source = get(s.props, "sourceRepository")
+    if isinstance(source, str) and not matches_any(source.strip(), s.config["allowedUpstreams"]):
+        yield finding(
+            f"sourceRepository {source!r} is not an allowed upstream: pulls of {get(s.props, 'targetRepository')!r} "
+            "would serve whatever that repository publishes.",
+            upstream=source,
+        )
 
 
 POLICIES = [
@@ -57,5 +76,17 @@ POLICIES = [
         safeguard="access",
         remediation="Set publicNetworkAccess: Disabled (Premium SKU) and add a private endpoint.",
         anchor="CKV_AZURE_139",
+    ),
+    Rule(
+        name="acr-cache-rule-trusted-upstream",
+        types=CACHE_RULE,
+        check=_cache_upstream,
+        description="Registry cache rules pull only from allowed upstream repositories.",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Point the cache rule at the publisher's own repository, or add the upstream to "
+        "allowedUpstreams after reviewing who publishes it.",
+        anchor="none: gap in existing scanners",
+        config={"allowedUpstreams": {"type": "array", "items": {"type": "string"}, "default": TRUSTED_UPSTREAMS}},
     ),
 ]

@@ -12,7 +12,8 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._core import MISSING, StackResource, StackRule, get, items, matches_any
+from ._core import MISSING, UNKNOWN, NotApplicableError, StackResource, StackRule, get, items, matches_any
+from ._production import DECLARE_PRODUCTION, PRODUCTION_CONFIG, production_of
 
 STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
@@ -127,13 +128,83 @@ def _diagnostics(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> 
             yield f"{_label(target)} sends no diagnostics to a Log Analytics workspace.", target.urn
 
 
+# Resource log categories that record who did what (Azure Monitor "Supported logs" per resource type:
+# Microsoft.KeyVault/vaults AuditEvent; Microsoft.ContainerService/managedClusters kube-audit, kube-audit-admin;
+# Microsoft.Storage/storageAccounts/blobServices StorageRead, StorageWrite, StorageDelete). Each inner list is one
+# requirement, met by any category in it. The category groups "audit" and "allLogs" include them.
+AUDIT_CATEGORIES: dict[str, list[list[str]]] = {
+    VAULT: [["AuditEvent"]],
+    AKS: [["kube-audit", "kube-audit-admin"]],
+    STORAGE: [["StorageRead"], ["StorageWrite"], ["StorageDelete"]],
+}
+AUDIT_GROUPS = ["audit", "allLogs"]
+_DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
+
+
+def _sent(settings: Sequence[StackResource]) -> tuple[set[str], bool]:
+    """Log categories and category groups the settings send (lowercased), and whether any list is computed."""
+    sent: set[str] = set()
+    computed = False
+    for d in settings:
+        logs = get(d.props, "logs")
+        if logs is UNKNOWN:
+            computed = True
+        for entry in items(logs):
+            if get(entry, "enabled") is False:
+                continue
+            for key in ("category", "categoryGroup"):
+                value = get(entry, key)
+                computed |= value is UNKNOWN
+                if isinstance(value, str):
+                    sent.add(value.lower())
+    return sent, computed
+
+
+def _audit_categories(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    required: Mapping[str, Sequence[Sequence[str]]] = cfg["requiredCategories"]
+    groups = {g.lower() for g in cfg["auditGroups"]}
+    targets = _Targets(_of(resources, *required))
+    if not targets.targets:
+        raise NotApplicableError("no resource with required audit categories")
+    settings_of: dict[int, list[StackResource]] = {}
+    for d in _of(resources, *DIAGNOSTICS):
+        if all(get(d.props, key) is MISSING for key in _DESTINATIONS):
+            continue
+        for position in targets.referred_by(d, "resourceUri", [get(d.props, "resourceUri")]):
+            settings_of.setdefault(position, []).append(d)
+    for position, target in enumerate(targets.targets):
+        settings = settings_of.get(position)
+        if not settings:
+            continue  # diagnostics-to-log-analytics reports a resource without any setting
+        sent, computed = _sent(settings)
+        if computed or sent & groups:
+            continue
+        missing = [
+            " or ".join(need) for need in required[target.type] if not any(option.lower() in sent for option in need)
+        ]
+        if missing:
+            yield (
+                f"{_label(target)}: its diagnostic settings do not send the audit log categories {missing} "
+                f"(nor a category group {sorted(cfg['auditGroups'])}).",
+                target.urn,
+            )
+
+
+def production_resources(
+    resources: Sequence[StackResource], cfg: Mapping[str, Any], *types: str
+) -> list[tuple[StackResource, str]]:
+    """(resource, why it is production) for the resources of `types` that count as production; not applicable
+    when there are none (a computed production tag is judged at update)."""
+    found = [(r, why) for r in _of(resources, *types) if (why := production_of(cfg, r.urn, r.props))]
+    if not found:
+        raise NotApplicableError("no production resource")
+    return found
+
+
 def _protected(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    stacks = {r.stack for r in resources if r.stack}
-    if not any(matches_any(stack, cfg["productionStacks"]) for stack in stacks):
-        return
-    for r in _of(resources, *STATEFUL):
+    for r, why in production_resources(resources, cfg, *STATEFUL):
         if not r.protect:
-            yield f"{_label(r)} is not protected in production stack {min(stacks)!r}.", r.urn
+            yield f"{_label(r)} is not protected; production ({why}).", r.urn
 
 
 def _public_ips(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
@@ -160,6 +231,7 @@ POLICIES = [
     StackRule(
         name="paas-private-endpoint-with-dns",
         check=_private_endpoints,
+        subjects=PRIVATE_LINK_TARGETS,
         description="Every storage account, Key Vault, Cosmos DB account, Batch account and container "
         "registry has a private endpoint with a private DNS zone group.",
         severity=Severity.HIGH,
@@ -173,6 +245,7 @@ POLICIES = [
     StackRule(
         name="diagnostics-to-log-analytics",
         check=_diagnostics,
+        subjects=AUDITED,
         description="Every Key Vault, Batch account, Cosmos DB account, AKS cluster and storage account sends "
         "diagnostic logs to a Log Analytics workspace.",
         severity=Severity.HIGH,
@@ -182,26 +255,39 @@ POLICIES = [
         anchor="CKV_AZURE_4 (AKS); Azure Policy: Resource logs in Key Vault should be enabled; Resource logs in Batch accounts should be enabled; Resource logs in Azure Kubernetes Service should be enabled",
     ),
     StackRule(
+        name="diagnostics-audit-categories",
+        check=_audit_categories,
+        subjects=tuple(AUDIT_CATEGORIES),
+        description="Diagnostic settings of Key Vaults, AKS clusters and storage accounts send their audit log "
+        "categories (AuditEvent; kube-audit; StorageRead/Write/Delete), not only metrics.",
+        severity=Severity.HIGH,
+        safeguard="audit",
+        remediation="Add the categories (or categoryGroup audit or allLogs, enabled) to the resource's diagnostic "
+        "setting; for storage, on <account id>/blobServices/default.",
+        anchor="Azure Policy: Resource logs in Key Vault should be enabled; Resource logs in Azure Kubernetes "
+        "Service should be enabled (category-level)",
+        config={
+            "requiredCategories": {"type": "object", "default": AUDIT_CATEGORIES},
+            "auditGroups": {"type": "array", "items": {"type": "string"}, "default": AUDIT_GROUPS},
+        },
+    ),
+    StackRule(
         name="stateful-resources-protected-in-production",
         check=_protected,
+        subjects=STATEFUL,
         description="In production stacks, storage accounts, Key Vaults, Cosmos DB accounts, PostgreSQL "
         "servers and Log Analytics workspaces are protected from deletion.",
         severity=Severity.HIGH,
         safeguard="integrity",
-        remediation="Pass ResourceOptions(protect=True) for these resources in production stacks; name the "
-        "production stacks (glob patterns) in productionStacks.",
+        remediation="Pass ResourceOptions(protect=True) for these resources in production stacks. "
+        + DECLARE_PRODUCTION,
         anchor="none: gap in existing scanners",
-        config={
-            "productionStacks": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["prod", "production", "prod-*"],
-            }
-        },
+        config=PRODUCTION_CONFIG,
     ),
     StackRule(
         name="public-ip-only-for-nat-gateway",
         check=_public_ips,
+        subjects=(PUBLIC_IP,),
         description="Public IP addresses exist only for egress through a NAT gateway (or are allowlisted).",
         severity=Severity.HIGH,
         safeguard="access",

@@ -6,20 +6,8 @@ from collections.abc import Iterable
 
 from pulumi_policy import Severity
 
-from ._core import (
-    DECLARE_PRODUCTION,
-    MISSING,
-    PRODUCTION_CONFIG,
-    UNKNOWN,
-    Rule,
-    Subject,
-    get,
-    in_production,
-    is_world,
-    items,
-    known,
-    same,
-)
+from ._core import MISSING, UNKNOWN, Rule, Subject, get, is_world, items, known, same
+from ._production import DECLARE_PRODUCTION, PRODUCTION_CONFIG, in_production
 
 ACCOUNT = ("azure-native:storage:StorageAccount",)
 BLOB_SERVICE = ("azure-native:storage:BlobServiceProperties",)
@@ -76,6 +64,14 @@ def _shared_key_off(s: Subject) -> Iterable[str]:
     if value is MISSING or value is True:
         setting = "not set (Azure's default is true)" if value is MISSING else "true"
         yield f"allowSharedKeyAccess is {setting}: account keys and account SAS still work."
+
+
+def _cross_tenant(s: Subject) -> Iterable[str]:
+    # The default changed to false for accounts created after 2023-12-15; require the explicit setting.
+    value = get(s.props, "allowCrossTenantReplication")
+    if value is not UNKNOWN and value is not False:
+        shown = "true" if value is True else "not set (true for accounts created before December 2023)"
+        yield f"allowCrossTenantReplication is {shown}: object replication can copy blobs to another tenant."
 
 
 def _infrastructure_encryption(s: Subject) -> Iterable[str]:
@@ -177,6 +173,16 @@ POLICIES = [
         remediation="Set allowSharedKeyAccess: false (clients use managed identity). " + DECLARE_PRODUCTION,
         anchor="CKV2_AZURE_40; Azure Policy: Storage accounts should prevent shared key access",
         config=PRODUCTION_CONFIG,
+    ),
+    Rule(
+        name="storage-account-cross-tenant-replication-disabled",
+        types=ACCOUNT,
+        check=_cross_tenant,
+        description="Storage accounts refuse object replication to accounts in other Entra ID tenants.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Set allowCrossTenantReplication: false.",
+        anchor="Azure Policy: Storage accounts should prevent cross tenant object replication",
     ),
     Rule(
         name="storage-account-infrastructure-encryption",

@@ -32,6 +32,8 @@ def prod() -> ProgramRun:
 @pytest.fixture(scope="module")
 def pack() -> Iterator[PolicyPackAnalyzer]:
     config = json.loads((PACK / "config" / "prod.json").read_text(encoding="utf-8"))
+    # Without its per-image waiver the digest rule reports prod's pending digests: findings for the copies to repeat.
+    config["k8s-image-digest-pinned-production"].pop("waivers")
     with PolicyPackAnalyzer(PACK, config=config, timeout=120) as analyzer:
         yield analyzer
 
@@ -85,7 +87,7 @@ def test_the_pack_analyzes_20_copies_of_prod_with_bounded_calls_in_flight(
     stack = synthetic_stack(prod.resources, COPIES)
     assert len(stack) > 2600
     expected_one = pack.analyze(prod.resources)
-    assert expected_one, "prod has advisory findings whose copies the big stack must show again"
+    assert expected_one, "prod has findings (pending digests) whose copies the big stack must show again"
 
     # Count the Analyze calls outstanding at any moment: all of them at once is what made the pack cancel calls.
     in_flight = {"now": 0, "peak": 0, "sent": 0}

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 DELETE = object()
 SUB = "/subscriptions/0000/resourceGroups/rg/providers"
+ROLES = "/subscriptions/0000/providers/Microsoft.Authorization/roleDefinitions"
+# A secret that expires in 90 days: within keyvault-secret-expiry-bounded's default of 365, whenever the tests run.
+EXPIRES = int(time.time()) + 90 * 86400
 POD_SPEC: dict[str, Any] = {
     "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
     "containers": [
@@ -46,6 +50,7 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "allowSharedKeyAccess": False,
         "encryption": {"requireInfrastructureEncryption": True, "keySource": "Microsoft.Storage"},
         "sasPolicy": {"sasExpirationPeriod": "0.01:00:00", "expirationAction": "Log"},
+        "allowCrossTenantReplication": False,
         # As the program tags every resource; makes the account production for the production-only rules.
         "tags": {"environment": "prod", "workload": "cromwell-on-azure"},
     },
@@ -88,14 +93,24 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "disableLocalAccounts": True,
         "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "cilium"},
         "agentPoolProfiles": [
-            {"name": "system", "mode": "System", "enableEncryptionAtHost": True, "enableNodePublicIP": False}
+            {
+                "name": "system",
+                "mode": "System",
+                "enableEncryptionAtHost": True,
+                "enableNodePublicIP": False,
+                "osDiskType": "Ephemeral",
+            }
         ],
         "addonProfiles": {"azurePolicy": {"enabled": True}},
         "autoUpgradeProfile": {"upgradeChannel": "patch"},
         "oidcIssuerProfile": {"enabled": True},
         "securityProfile": {"workloadIdentity": {"enabled": True}},
     },
-    "azure-native:containerservice:AgentPool": {"enableEncryptionAtHost": True, "mode": "User"},
+    "azure-native:containerservice:AgentPool": {
+        "enableEncryptionAtHost": True,
+        "mode": "User",
+        "osDiskType": "Ephemeral",
+    },
     "azure-native:batch:BatchAccount": {
         "publicNetworkAccess": "Disabled",
         "allowedAuthenticationModes": ["AAD", "TaskAuthenticationToken"],
@@ -133,6 +148,7 @@ COMPLIANT: dict[str, dict[str, Any]] = {
     "azure-native:dbforpostgresql:Server": {
         "network": {"delegatedSubnetResourceId": f"{SUB}/snet-postgres", "publicNetworkAccess": "Disabled"},
         "backup": {"backupRetentionDays": 14, "geoRedundantBackup": "Disabled"},
+        "authConfig": {"activeDirectoryAuth": "Enabled", "passwordAuth": "Enabled"},
     },
     "azure-native:dbforpostgresql:Configuration": {
         "configurationName": "require_secure_transport",
@@ -160,8 +176,8 @@ COMPLIANT: dict[str, dict[str, Any]] = {
             "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
         }
     },
-    "azure-native:keyvault:Secret": {"properties": {"value": "s3cret", "attributes": {"expires": 1893456000}}},
-    "azure-native:keyvault:Key": {"properties": {"kty": "RSA", "attributes": {"expires": 1893456000}}},
+    "azure-native:keyvault:Secret": {"properties": {"value": "s3cret", "attributes": {"expires": EXPIRES}}},
+    "azure-native:keyvault:Key": {"properties": {"kty": "RSA", "attributes": {"expires": EXPIRES}}},
     "azure-native:containerregistry:Registry": {
         "sku": {"name": "Premium"},
         "adminUserEnabled": False,
@@ -178,7 +194,55 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "publicNetworkAccessForIngestion": "Disabled",
         "publicNetworkAccessForQuery": "Disabled",
     },
-    "azure-native:operationalinsights:Workspace": {"retentionInDays": 90, "features": {"disableLocalAuth": True}},
+    "azure-native:operationalinsights:Workspace": {
+        "retentionInDays": 90,
+        "features": {"disableLocalAuth": True},
+        "publicNetworkAccessForIngestion": "Disabled",
+        "publicNetworkAccessForQuery": "Disabled",
+    },
+    "azure-native:containerregistry:CacheRule": {
+        "cacheRuleName": "cache-cromwell",
+        "sourceRepository": "docker.io/broadinstitute/cromwell",
+        "targetRepository": "broadinstitute/cromwell",
+    },
+    "azure-native:authorization:RoleAssignment": {
+        "principalId": "11111111-2222-3333-4444-555555555555",
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"{ROLES}/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",  # Storage Blob Data Reader
+        "scope": f"{SUB}/Microsoft.Storage/storageAccounts/st/blobServices/default/containers/inputs",
+    },
+    "azure-native:authorization:RoleDefinition": {
+        "roleName": "coa-blob-lister",
+        "assignableScopes": [f"{SUB}/Microsoft.Storage/storageAccounts/st"],
+        "permissions": [
+            {
+                "actions": ["Microsoft.Storage/storageAccounts/blobServices/containers/read"],
+                "dataActions": ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"],
+            }
+        ],
+    },
+    "kubernetes:core/v1:Service": {
+        "metadata": {"name": "cromwell", "namespace": "coa"},
+        "spec": {"type": "ClusterIP", "ports": [{"port": 8000, "targetPort": "http"}]},
+    },
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": {
+        "metadata": {"name": "tes", "namespace": "coa"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "tes"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [
+                {"to": [{"ipBlock": {"cidr": "10.1.5.0/28"}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "192.168.0.0/16"]}}],
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                },
+            ],
+        },
+    },
+    "kubernetes:core/v1:PersistentVolume": {
+        "metadata": {"name": "coa-blob-inputs"},
+        "spec": {"csi": {"driver": "blob.csi.azure.com", "volumeHandle": "st#inputs"}},
+    },
     "kubernetes:apps/v1:Deployment": {
         "metadata": {"name": "cromwell"},
         "spec": {"template": {"spec": copy.deepcopy(POD_SPEC)}},

@@ -148,16 +148,24 @@ def test_analyze_stack_links_endpoints_dns_and_diagnostics(pack: PolicyPackAnaly
     diag = record(
         "azure-native:monitor:DiagnosticSetting",
         "diag",
-        {"resourceUri": None, "workspaceId": "/log"},
+        {"resourceUri": None, "workspaceId": "/log", "logs": [{"category": "AuditEvent", "enabled": True}]},
         dependencies=(kv.urn,),
         property_dependencies={"resourceUri": (kv.urn,)},
     )
+    lock = record(
+        "azure-native:authorization:ManagementLockByScope",
+        "kv-lock",
+        {"level": "CanNotDelete", "scope": None},
+        dependencies=(kv.urn,),
+        property_dependencies={"scope": (kv.urn,)},
+    )
     stack_rules = ("paas-", "diagnostics-", "stateful-", "public-ip-")
-    assert [v for v in pack.analyze([kv, pe, zg, diag]) if v.policy_name.startswith(stack_rules)] == []
+    assert [v for v in pack.analyze([kv, pe, zg, diag, lock]) if v.policy_name.startswith(stack_rules)] == []
     found = [v for v in pack.analyze([kv, pe]) if v.policy_name.startswith(stack_rules)]
     assert sorted((v.policy_name, v.urn) for v in found) == [
         ("diagnostics-to-log-analytics", kv.urn),
         ("paas-private-endpoint-with-dns", pe.urn),
+        ("stateful-resources-locked-in-production", kv.urn),
     ]
     unprotected = record(kv_type, "kv", compliant(kv_type))
     found = [v for v in pack.analyze([unprotected]) if v.policy_name == "stateful-resources-protected-in-production"]

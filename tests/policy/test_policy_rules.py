@@ -44,6 +44,17 @@ DEP, CRON, POD, NS = (
     "kubernetes:core/v1:Pod",
     "kubernetes:core/v1:Namespace",
 )
+RA, RD, CACHE = (
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:authorization:RoleDefinition",
+    "azure-native:containerregistry:CacheRule",
+)
+SVC, NETPOL, PV = (
+    "kubernetes:core/v1:Service",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "kubernetes:core/v1:PersistentVolume",
+)
+PROD_TAGS = {"environment": "prod"}
 C = "spec.template.spec.containers.0"
 TES_IMAGE_ENV = [
     {"name": f"{gen}__{key}", "value": value}
@@ -288,6 +299,37 @@ VIOLATIONS = [
         {"metadata.labels": {"pod-security.kubernetes.io/enforce": "baseline"}},
     ),
     ("k8s-namespace-pod-security-restricted", NS, {"metadata.labels": DELETE}),
+    ("k8s-no-privileged-or-host-access", PV, {"spec": {"hostPath": {"path": "/"}}}),
+    ("k8s-service-not-exposed", SVC, {"spec.type": "LoadBalancer"}),
+    ("k8s-service-not-exposed", SVC, {"spec.type": "NodePort"}),
+    ("k8s-service-not-exposed", SVC, {"spec.externalIPs": ["203.0.113.7"]}),
+    ("k8s-network-policy-egress-restricted", NETPOL, {"spec.egress": [{}]}),
+    ("k8s-network-policy-egress-restricted", NETPOL, {"spec.egress.1.ports": DELETE}),
+    ("k8s-network-policy-egress-restricted", NETPOL, {"spec.egress.1.ports": [{"port": 22}]}),
+    ("k8s-network-policy-egress-restricted", NETPOL, {"spec.egress.0.to.0.ipBlock.cidr": "0.0.0.0/1"}),
+    ("storage-account-cross-tenant-replication-disabled", ST, {"allowCrossTenantReplication": True}),
+    ("storage-account-cross-tenant-replication-disabled", ST, {"allowCrossTenantReplication": DELETE}),
+    ("log-analytics-public-access-disabled", LOG, {"publicNetworkAccessForIngestion": "Enabled"}),
+    ("log-analytics-public-access-disabled", LOG, {"publicNetworkAccessForQuery": DELETE}),
+    ("postgres-entra-auth-enabled", PG, {"authConfig.activeDirectoryAuth": "Disabled"}),
+    ("postgres-entra-auth-enabled", PG, {"authConfig": DELETE}),
+    ("postgres-geo-redundant-backup-production", PG, {"tags": PROD_TAGS}),
+    ("aks-ephemeral-os-disk-production", POOL, {"tags": PROD_TAGS, "osDiskType": "Managed"}),
+    ("aks-ephemeral-os-disk-production", AKS, {"tags": PROD_TAGS, "agentPoolProfiles.0.osDiskType": DELETE}),
+    ("keyvault-secret-expiry-bounded", SECRET, {"properties.attributes.expires": 4102444800}),  # 2100-01-01
+    ("keyvault-secret-expiry-bounded", KEY, {"properties.attributes.expires": 4102444800}),
+    ("acr-cache-rule-trusted-upstream", CACHE, {"sourceRepository": "docker.io/attacker/cromwell"}),
+    ("acr-cache-rule-trusted-upstream", CACHE, {"sourceRepository": "ghcr.io/broadinstitute/cromwell"}),
+    ("role-assignment-no-privileged-role", RA, {"roleDefinitionId": "/x/8e3af657-a8ff-443c-a75c-2fe8c4bcb635"}),
+    ("role-assignment-no-privileged-role", RA, {"roleDefinitionId": "/x/b24988ac-6180-42a0-ab88-20f7382dd24c"}),
+    ("role-assignment-resource-scope", RA, {"scope": "/subscriptions/0000"}),
+    ("role-assignment-resource-scope", RA, {"scope": "/subscriptions/0000/resourceGroups/rg"}),
+    ("role-assignment-resource-scope", RA, {"scope": "/providers/Microsoft.Management/managementGroups/mg"}),
+    ("custom-role-no-wildcard-actions", RD, {"permissions.0.actions": ["*"]}),
+    ("custom-role-no-wildcard-actions", RD, {"permissions.0.dataActions": ["*"]}),
+    ("custom-role-no-wildcard-actions", RD, {"permissions.0.actions": ["Microsoft.Authorization/*"]}),
+    ("nsg-inbound-private-sources-only", NSG, {"securityRules.0.sourceAddressPrefix": "52.160.0.0/16"}),
+    ("nsg-inbound-private-sources-only", SR, {"sourceAddressPrefix": "AzureCloud"}),
 ]
 
 

@@ -10,6 +10,7 @@ from policy.coa_policies import all_policies
 from policy.coa_policies._core import StackResource, StackRule
 
 RULES = {p.name: p for p in all_policies() if isinstance(p, StackRule)}
+LOCK = "azure-native:authorization:ManagementLockByScope"
 
 
 def urn(stack: str, t: str, name: str) -> str:
@@ -58,17 +59,24 @@ def build(stack: str = "prod") -> dict[str, StackResource]:
     diag_st = r(
         "azure-native:monitor:DiagnosticSetting",
         "diag-st",
-        {"workspaceId": "/s/log", "resourceUri": "/s/st/blobServices/default"},
+        {
+            "workspaceId": "/s/log",
+            "resourceUri": "/s/st/blobServices/default",
+            "logs": [{"categoryGroup": "allLogs", "enabled": True}],
+        },
     )
     diag_kv = r(
         "azure-native:insights:DiagnosticSetting",
         "diag-kv",
-        {"workspaceId": None},
+        {"workspaceId": None, "logs": [{"category": "AuditEvent", "enabled": True}]},
         {"resourceUri": [kv.urn], "workspaceId": [log.urn]},
     )
+    # CanNotDelete locks on the stateful resources: by scope dependency (ids computed) and by a known scope.
+    locks = [r(LOCK, f"{x.name}-lock", {"level": "CanNotDelete", "scope": None}, {"scope": [x.urn]}) for x in (st, log)]
+    locks.append(r(LOCK, "kv-lock", {"level": "CanNotDelete", "scope": "/S/KV"}))
     pip = r("azure-native:network:PublicIPAddress", "pip-nat")
     nat = r("azure-native:network:NatGateway", "nat", {}, {"publicIpAddresses": [pip.urn]})
-    return {x.name: x for x in (st, kv, log, pe_st, pe_kv, zg_st, zg_kv, diag_st, diag_kv, pip, nat)}
+    return {x.name: x for x in (st, kv, log, pe_st, pe_kv, zg_st, zg_kv, diag_st, diag_kv, pip, nat, *locks)}
 
 
 def run(rule: str, stack: dict[str, StackResource], config: dict | None = None) -> list[tuple[str, str]]:

@@ -19,7 +19,16 @@ from offline.bench import synthetic_stack
 from offline.harness import run_program
 from offline.records import ResourceRecord
 from policy.coa_policies import stack
-from policy.coa_policies._core import MISSING, StackResource, StackRule, get, items, matches_any, to_plain
+from policy.coa_policies._core import (
+    MISSING,
+    StackResource,
+    StackRule,
+    get,
+    items,
+    matches_any,
+    to_plain,
+)
+from policy.coa_policies._production import production_of
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = {p.name: p for p in stack.POLICIES}
@@ -71,12 +80,10 @@ def _pairwise_diagnostics(resources: Sequence[StackResource], cfg: Mapping[str, 
 
 
 def _pairwise_protected(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    stacks = {r.stack for r in resources if r.stack}
-    if not any(matches_any(s, cfg["productionStacks"]) for s in stacks):
-        return
     for r in stack._of(resources, *stack.STATEFUL):
-        if not r.protect:
-            yield f"{stack._label(r)} is not protected in production stack {min(stacks)!r}.", r.urn
+        why = production_of(cfg, r.urn, r.props)
+        if why and not r.protect:
+            yield f"{stack._label(r)} is not protected; production ({why}).", r.urn
 
 
 def _pairwise_public_ips(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:

@@ -1,0 +1,112 @@
+"""Kubernetes exposure: Services reachable from outside the cluster, and NetworkPolicies that open egress to the
+Internet. Cromwell and TES serve unauthenticated HTTP APIs; only the pods the chart names may reach them, and pods
+reach the Internet only on the ports the workload needs (HTTPS to Azure's public endpoints).
+
+Reads typed Services and NetworkPolicies and those a Helm v3 Release of a local chart renders (see _workloads.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from ._core import MISSING, UNKNOWN, Rule, Subject, get, items, known, same
+from ._workloads import RELEASE, TYPED_OBJECTS, objects
+
+# Services of these types listen on every node or on a load balancer frontend, outside the cluster network.
+EXPOSED_TYPES = ("LoadBalancer", "NodePort")
+# An ipBlock at least this wide that is not private address space stands for "the Internet".
+_WIDE_PUBLIC_PREFIX = 8
+_PRIVATE = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def _service_exposed(s: Subject) -> Iterable[str]:
+    for label, service in objects(s, "Service"):
+        kind = get(service, "spec", "type")
+        if isinstance(kind, str) and any(same(kind, t) for t in EXPOSED_TYPES):
+            yield f"{label}: type {kind} exposes it outside the cluster."
+        external = [ip for ip in items(get(service, "spec", "externalIPs")) if known(ip)]
+        if external:
+            yield f"{label}: externalIPs {external} route outside traffic to it."
+
+
+def _internet_peer(peer: Any) -> bool:
+    """Whether a NetworkPolicy egress peer admits Internet addresses ({} or a wide public ipBlock)."""
+    if not isinstance(peer, Mapping):
+        return False
+    if not peer:
+        return True
+    cidr = get(peer, "ipBlock", "cidr")
+    if not isinstance(cidr, str):
+        return False
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return False
+    private = any(network.version == p.version and network.subnet_of(p) for p in _PRIVATE)  # type: ignore[arg-type]
+    return not private and network.prefixlen <= _WIDE_PUBLIC_PREFIX
+
+
+def _egress_ports(rule: Mapping[str, Any]) -> list[Any] | None:
+    """The ports an egress rule allows; None for all ports."""
+    ports = get(rule, "ports")
+    if ports is MISSING or ports == []:
+        return None
+    return [get(p, "port") for p in items(ports)]
+
+
+def _egress_restricted(s: Subject) -> Iterable[str]:
+    allowed = {str(p) for p in s.config["allowedInternetEgressPorts"]}
+    for label, policy in objects(s, "NetworkPolicy"):
+        for index, rule in enumerate(items(get(policy, "spec", "egress"))):
+            if not isinstance(rule, Mapping):
+                continue
+            peers = get(rule, "to")
+            if peers is UNKNOWN:
+                continue
+            to_internet = peers is MISSING or peers == [] or any(_internet_peer(p) for p in items(peers))
+            if not to_internet:
+                continue
+            ports = _egress_ports(rule)
+            if ports is None:
+                yield f"{label}: egress[{index}] allows every port to the Internet."
+                continue
+            wider = [p for p in ports if known(p) and str(p) not in allowed]
+            if wider:
+                yield f"{label}: egress[{index}] allows ports {wider} to the Internet; allowed: {sorted(allowed)}."
+
+
+POLICIES = [
+    Rule(
+        name="k8s-service-not-exposed",
+        types=(TYPED_OBJECTS["Service"], RELEASE),
+        check=_service_exposed,
+        description="Kubernetes Services stay inside the cluster (no LoadBalancer, NodePort or externalIPs).",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Use type ClusterIP; reach the service with kubectl port-forward through the private API "
+        "server, or put an authenticating ingress in front of it on purpose (and waive that Service by name).",
+        anchor="Azure Policy: Kubernetes clusters should use internal load balancers; Kubernetes cluster services "
+        "should only use allowed external IPs",
+    ),
+    Rule(
+        name="k8s-network-policy-egress-restricted",
+        types=(TYPED_OBJECTS["NetworkPolicy"], RELEASE),
+        check=_egress_restricted,
+        description="NetworkPolicies open egress to the Internet only on the allowed ports (default 443), never "
+        "on every port.",
+        severity=Severity.HIGH,
+        safeguard="transmission",
+        remediation="Name the destinations (pod/namespace selectors, private ipBlocks) or restrict Internet egress "
+        "to allowedInternetEgressPorts; egress to the Internet also passes the hub firewall in production.",
+        anchor="none: gap in existing scanners",
+        config={
+            "allowedInternetEgressPorts": {"type": "array", "items": {"type": ["integer", "string"]}, "default": [443]}
+        },
+    ),
+]
