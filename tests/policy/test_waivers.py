@@ -75,7 +75,7 @@ def test_prod_waiver_names_only_images_whose_digest_is_pending() -> None:
             assert glob.strip("*/.") != "", f"{glob!r} waives everything"
         for glob in entry["images"]:
             assert any(fnmatch.fnmatchcase(image, glob) for image in pending), (
-                f"prod.json waives {glob!r}, whose digest images.lock.json records: delete it from the waiver"
+                f"prod.json waives {glob!r}, which is not pending (recorded in images.lock.json, or built by the stack and run by its digest): delete it from the waiver"
             )
 
 
