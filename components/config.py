@@ -78,6 +78,34 @@ REGIONS = frozenset(
     }
 )
 
+# Azure regions without availability zones (learn.microsoft.com, "Azure regions with availability zone support"):
+# named so that choosing one says why it is refused.
+ZONELESS_REGIONS = frozenset(
+    {
+        "australiacentral",
+        "australiacentral2",
+        "australiasoutheast",
+        "brazilsoutheast",
+        "canadaeast",
+        "francesouth",
+        "germanynorth",
+        "japanwest",
+        "jioindiacentral",
+        "jioindiawest",
+        "koreasouth",
+        "northcentralus",
+        "norwaywest",
+        "southafricawest",
+        "southindia",
+        "switzerlandwest",
+        "uaecentral",
+        "ukwest",
+        "westcentralus",
+        "westindia",
+        "westus",
+    }
+)
+
 # Azure reserves five addresses in every subnet (network, gateway, two DNS, broadcast).
 AZURE_RESERVED_ADDRESSES = 5
 # Each private endpoint takes one address; this leaves room for every endpoint the stack creates, twice over.
@@ -139,6 +167,42 @@ KNOWN_KEYS = frozenset(
         "cosmos",
     }
 )
+
+
+def _parse_location(reader: Reader) -> str:
+    if reader.raw.get("location") in ZONELESS_REGIONS:
+        region = reader.raw["location"]
+        raise reader.fail(
+            "location",
+            f"{region!r} has no availability zones: this architecture needs zone-redundant storage (ZRS/GZRS) and "
+            f"zonal AKS; use one of {', '.join(sorted(REGIONS))}",
+        )
+    return reader.choice("location", REGIONS)
+
+
+# Resource group names: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period.
+RESOURCE_GROUP_NAME = r"[\w\-.()]{0,89}[\w\-()]"
+# Tag names: at most 512 characters, none of < > % & \ ? / (Azure refuses them); values at most 256.
+TAG_NAME = r"[^<>%&\\?/]{1,512}"
+# Tags the stack sets itself: the policy pack's production detection reads `environment`.
+RESERVED_TAGS = ("environment", "workload")
+
+
+def _parse_tags(reader: Reader) -> dict[str, str]:
+    tags = reader.string_map("tags")
+    for name, value in tags.items():
+        if not re.fullmatch(TAG_NAME, name):
+            raise ConfigError(
+                f"{reader.key('tags')}.{name}: not a valid tag name (1-512 characters, none of < > % & \\ ? /)"
+            )
+        if len(value) > 256:
+            raise ConfigError(f"{reader.key('tags')}.{name}: the value has {len(value)} characters; Azure allows 256")
+        if name.lower() in RESERVED_TAGS:
+            raise ConfigError(
+                f"{reader.key('tags')}.{name}: is set by the stack (environment and workload tags decide how the "
+                "policy pack judges it); remove it"
+            )
+    return tags
 
 
 def _parse_names(reader: Reader, workload: str, environment: str) -> Names:
@@ -306,6 +370,18 @@ EPHEMERAL_TEMP_DISK = re.compile(r"Standard_[DE](?P<vcpus>\d+)a?ds_v5", re.IGNOR
 TEMP_DISK_GIB_PER_VCPU = 37.5
 
 
+def _temp_disk_gib(vm_size: str) -> float | None:
+    """The size's local temporary disk: from Azure's size list as TES 6.0.0 ships it (ResourceDiskSizeInGiB, or its
+    NVMe disk), else the Dv5/Ev5 rule; None when neither knows the size (Azure then judges it at create time)."""
+    from components.contracts import tes_6_0_0_vm_selection as tes
+
+    for vm in tes.all_vm_sizes():
+        if vm.vm_size.lower() == vm_size.lower():
+            return vm.local_disk_gib
+    known = EPHEMERAL_TEMP_DISK.fullmatch(vm_size)
+    return int(known["vcpus"]) * TEMP_DISK_GIB_PER_VCPU if known else None
+
+
 def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
     pool = reader.child(name, {"vmSize", "minCount", "maxCount"})
     min_count = pool.integer("minCount", default_min, minimum=1, maximum=1000)
@@ -313,12 +389,13 @@ def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, 
     if max_count < min_count:
         raise pool.fail("maxCount", f"{max_count} is below minCount ({min_count})")
     vm_size = pool.string("vmSize", default_size, pattern=r"Standard_[A-Za-z0-9_]+", hint="an Azure VM size")
-    known = EPHEMERAL_TEMP_DISK.fullmatch(vm_size)
-    if known and int(known["vcpus"]) * TEMP_DISK_GIB_PER_VCPU < OS_DISK_SIZE_GB:
+    temp_disk = _temp_disk_gib(vm_size)
+    if temp_disk is not None and temp_disk < OS_DISK_SIZE_GB:
+        what = "no temporary disk" if temp_disk == 0 else f"a {temp_disk:g} GiB temporary disk"
         raise pool.fail(
             "vmSize",
-            f"{vm_size!r} has a {int(known['vcpus']) * TEMP_DISK_GIB_PER_VCPU:g} GiB temporary disk, too small for the "
-            f"{OS_DISK_SIZE_GB} GiB ephemeral OS disk; use 4 vCPUs or more (e.g. Standard_D4ds_v5)",
+            f"{vm_size!r} has {what}, too small for the {OS_DISK_SIZE_GB} GiB ephemeral OS disk; use a size with a "
+            "local disk of that size (a 'd' size with 4 vCPUs or more, e.g. Standard_D4ds_v5)",
         )
     return NodePoolSettings(vm_size=vm_size, min_count=min_count, max_count=max_count)
 
@@ -556,7 +633,7 @@ def _parse_rotation(reader: Reader) -> SecretRotation:
     return SecretRotation(period_days=period, grace_days=grace)
 
 
-def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerSettings | None:
+def _parse_scanner(reader: Reader, secret_keys: frozenset[str], today: datetime.date) -> ImageScannerSettings | None:
     if not reader.has("imageScanner"):
         given = [k for k in SCANNER_CREDENTIALS if reader.has(k)]
         if given:
@@ -582,6 +659,12 @@ def _parse_scanner(reader: Reader, secret_keys: frozenset[str]) -> ImageScannerS
         password_secret_name=scanner.string("passwordSecretName", "image-scanner-password", pattern=secret_name),
         credentials_expire_on=_date(scanner, "credentialsExpireOn") if scanner.has("credentialsExpireOn") else None,
     )
+    if settings.credentials_expire_on and settings.credentials_expire_on <= today:
+        raise scanner.fail(
+            "credentialsExpireOn",
+            f"{settings.credentials_expire_on} is not in the future: the scanner's registry credential has expired "
+            "and every pool's start task would fail; rotate it (pulumi config set --secret) and set the new date",
+        )
     if settings.username_secret_name == settings.password_secret_name:
         raise scanner.fail(
             "passwordSecretName",
@@ -640,7 +723,7 @@ def parse_settings(
     environment_known = bool(environment)
     # Defaults below follow the environment; an invalid one (already reported) is read as the stack's name says.
     environment = environment or ("prod" if guardrails.is_production("", stack) else "dev")
-    location = attempt(lambda: reader.choice("location", REGIONS), "")
+    location = attempt(lambda: _parse_location(reader), "")
     workload = attempt(
         lambda: reader.string(
             "workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits"
@@ -680,7 +763,7 @@ def parse_settings(
     dns = attempt(lambda: _parse_dns(reader, location), None)
     data_accounts = attempt(lambda: _parse_data_accounts(reader, names.storage_account), ()) if names else ()
     postgres = attempt(lambda: _parse_postgres(reader, environment), None)
-    scanner = attempt(lambda: _parse_scanner(reader, secret_keys), None)
+    scanner = attempt(lambda: _parse_scanner(reader, secret_keys, today), None)
     rotation = attempt(lambda: _parse_rotation(reader), SecretRotation())
     if production and scanner and scanner.credentials_expire_on is None:
         # Production secrets expire (pack rule keyvault-secrets-and-keys-expire-production); only the operator knows
@@ -691,7 +774,19 @@ def parse_settings(
                 "registry credential expires (its Key Vault secrets carry it); rotate it before then"
             )
         )
-    tags = attempt(lambda: reader.string_map("tags"), {})
+    tags = attempt(lambda: _parse_tags(reader), {})
+    resource_group_name = attempt(
+        lambda: (
+            reader.string(
+                "resourceGroupName",
+                pattern=RESOURCE_GROUP_NAME,
+                hint="1-90 letters, digits, _ - . ( ), not ending in a period",
+            )
+            if reader.has("resourceGroupName")
+            else None
+        ),
+        None,
+    )
     overrides = attempt(lambda: _parse_overrides(reader), {})
     lock = images or attempt(lambda: load_lock(lock_path), None)
     if lock is not None and not image_build.enabled:
@@ -717,7 +812,7 @@ def parse_settings(
         environment=environment,
         location=location,
         workload=workload,
-        resource_group_name=reader.optional_string("resourceGroupName"),
+        resource_group_name=resource_group_name,
         names=names,
         network=network,
         dns=dns,
@@ -1015,7 +1110,8 @@ def load_settings() -> Settings:
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
             continue
-        if isinstance(value, str) and value[:1] in "{[":
+        # An empty value is "" (the stack file's `key: ""`), not JSON: the key's own check says what is wrong.
+        if isinstance(value, str) and value[:1] and value[:1] in "{[":
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:

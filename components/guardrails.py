@@ -74,9 +74,19 @@ def is_production(environment: str, stack: str | None) -> bool:
 def check(breaches: Mapping[str, object], overrides: Mapping[str, str], production: bool) -> list[ConfigError]:
     """One error per breached guardrail that no override accepts. `breaches` maps override names to the offending
     value; `overrides` is the stack's guardrailOverrides (name -> reason)."""
-    if not production:
-        return []
     errors = []
+    # An override of something not breached is a standing pre-approval: the day the breach happens it would pass
+    # unseen. Refused everywhere, so no stack carries one.
+    for name in sorted(set(overrides) - set(breaches)):
+        g = GUARDRAILS[name]
+        errors.append(
+            ConfigError(
+                f"{PROJECT}:guardrailOverrides.{name}: overrides nothing ({g.key} meets the guardrail: {g.rule}); "
+                "remove it"
+            )
+        )
+    if not production:
+        return errors
     for name, value in breaches.items():
         if name in overrides:
             continue

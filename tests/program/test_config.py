@@ -498,3 +498,55 @@ NODE_2404 = {
     "sku": "2404",
     "nodeAgentSkuId": "batch.node.ubuntu 24.04",
 }
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("coa-lockdown:environment", "coa-lockdown:environment: must be a non-empty string, got ''"),
+        ("coa-lockdown:location", "coa-lockdown:location: must be a non-empty string, got ''"),
+        ("coa-lockdown:nameSuffix", "coa-lockdown:nameSuffix: must be a non-empty string, got ''"),
+    ],
+)
+def test_an_empty_value_in_the_stack_file_names_its_key_not_json(
+    tmp_path_factory: pytest.TempPathFactory, key: str, expected: str
+) -> None:
+    """`key: ""` reaches the program as an empty string through the real config loader (not as broken JSON)."""
+    from stackquery import run_variant
+
+    with pytest.raises(ProgramError) as error:
+        run_variant(tmp_path_factory.mktemp("empty"), "dev", {key: ""})
+    assert expected in str(error.value) and "not valid JSON" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words"),
+    [
+        ("resourceGroupName", "rg/genomics", ["coa-lockdown:resourceGroupName", "'rg/genomics' is not valid"]),
+        ("resourceGroupName", "rg-genomics.", ["coa-lockdown:resourceGroupName", "not ending in a period"]),
+        ("resourceGroupName", "r" * 91, ["coa-lockdown:resourceGroupName", "1-90"]),
+        ("tags", {"cost/center": "x"}, ["coa-lockdown:tags.cost/center", "not a valid tag name"]),
+        ("tags", {"owner": "x" * 257}, ["coa-lockdown:tags.owner", "Azure allows 256"]),
+        # The pack decides production from these tags, among other signals; a user tag must not change them.
+        ("tags", {"environment": "dev"}, ["coa-lockdown:tags.environment", "is set by the stack"]),
+        # No local temporary disk for the ephemeral OS disk (D4s_v5: remote storage only).
+        ("kubernetes.systemPool", {"vmSize": "Standard_D4s_v5"}, ["systemPool.vmSize", "has no temporary disk"]),
+        ("kubernetes.userPool", {"vmSize": "Standard_D2ds_v5"}, ["userPool.vmSize", "75 GiB temporary disk"]),
+    ],
+)
+def test_azure_naming_and_disk_rules_are_checked_up_front(path: str, value: Any, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_settings(with_change("prod", path, value))
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_expired_scanner_credentials_are_refused() -> None:
+    import datetime
+
+    raw = with_change("prod", "imageScanner", {**SCANNER, "credentialsExpireOn": "2027-01-31"})
+    raw.update({"imageScannerUsername": "scanner", "imageScannerPassword": "s3cret"})
+    secret = frozenset(SCANNER_SECRETS)
+    assert parse_settings(raw, secret_keys=secret, today=datetime.date(2027, 1, 30)).image_scanner is not None
+    with pytest.raises(ConfigError, match=r"imageScanner.credentialsExpireOn: 2027-01-31 is not in the future"):
+        parse_settings(raw, secret_keys=secret, today=datetime.date(2027, 1, 31))

@@ -98,9 +98,12 @@ def test_an_override_needs_a_known_name_and_a_real_reason() -> None:
         )
 
 
-def test_an_unused_override_is_not_reported_as_in_force() -> None:
-    values = changed("prod", guardrailOverrides={"sharedKeyAccess": "kept from an earlier migration"})
-    assert parse(values, stack="prod").guardrail_overrides == {}
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_an_override_that_overrides_nothing_is_refused(stack: str) -> None:
+    """A standing pre-approval would let the breach through unseen the day it happens."""
+    values = changed(stack, guardrailOverrides={"sharedKeyAccess": "kept from an earlier migration"})
+    with pytest.raises(ConfigError, match=r"guardrailOverrides.sharedKeyAccess: overrides nothing .*; remove it"):
+        parse(values, stack=stack)
 
 
 def test_production_defaults_protect_lock_and_geo_replicate() -> None:
@@ -187,7 +190,8 @@ AZURE_RULES = [
     ("dev", {"postgres__storageSizeGb": 65536}, "postgres.storageSizeGb", "out of range"),
     ("dev", {"postgres__skuTier": "GeneralPurpose"}, "postgres.skuTier", "Burstable SKU"),
     ("prod", {"postgres__skuName": "Standard_E4ds_v5"}, "postgres.skuTier", "MemoryOptimized SKU"),
-    ("dev", {"location": "westus"}, "location", "is not valid"),
+    ("dev", {"location": "westus"}, "location", "has no availability zones"),
+    ("dev", {"location": "westeuropa"}, "location", "is not valid"),
 ]
 
 
@@ -213,7 +217,6 @@ def test_azure_rules_are_checked_before_any_resource(stack: str, change: dict[st
         {"resourceGroupName": "rg-genomics-shared"},
         {"names": {"storageAccount": "stgenomicsphi01", "keyVault": "kv-genomics-phi-01", "cluster": "aks_genomics"}},
         {"batch": {"maxNodes": 30000}, "network__subnets__batch": "10.20.128.0/17"},
-        {"guardrailOverrides": {"sharedKeyAccess": "unused override stays harmless and is not reported"}},
     ],
 )
 def test_unusual_but_valid_values_are_accepted(change: dict[str, Any]) -> None:
