@@ -371,15 +371,16 @@ TEMP_DISK_GIB_PER_VCPU = 37.5
 
 
 def _temp_disk_gib(vm_size: str) -> float | None:
-    """The size's local temporary disk: from Azure's size list as TES 6.0.0 ships it (ResourceDiskSizeInGiB, or its
-    NVMe disk), else the Dv5/Ev5 rule; None when neither knows the size (Azure then judges it at create time)."""
+    """The size's local temporary disk when this check is sure it decides: none at all (Azure's size list as TES
+    6.0.0 ships it), or the Dv5/Ev5 rule. None otherwise: a size with a smaller temporary disk may still place the
+    ephemeral OS disk on its cache disk, and Azure judges that at create time."""
     from components.contracts import tes_6_0_0_vm_selection as tes
 
-    for vm in tes.all_vm_sizes():
-        if vm.vm_size.lower() == vm_size.lower():
-            return vm.local_disk_gib
     known = EPHEMERAL_TEMP_DISK.fullmatch(vm_size)
-    return int(known["vcpus"]) * TEMP_DISK_GIB_PER_VCPU if known else None
+    if known:
+        return int(known["vcpus"]) * TEMP_DISK_GIB_PER_VCPU
+    listed = [vm for vm in tes.all_vm_sizes() if vm.vm_size.lower() == vm_size.lower()]
+    return 0.0 if listed and listed[0].local_disk_gib == 0 else None
 
 
 def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, default_max: int) -> NodePoolSettings:
