@@ -52,6 +52,9 @@ class ImageBuild(pulumi.ComponentResource):
         super().__init__("coa:registry:ImageBuild", name, None, opts)
         self.digests = {}
         self.builds: list[command.local.Command] = []
+        # One build at a time: each scales the shared pool to zero when it finishes (--release-pool), which must not
+        # happen under another build still running on it.
+        previous: list[pulumi.Resource] = []
         for key in args.images.built():
             pin = args.images[key]
             assert pin.build is not None  # built() lists build entries only
@@ -70,8 +73,9 @@ class ImageBuild(pulumi.ComponentResource):
                 ),
                 # A new commit, registry or pool builds again; the script itself is not a trigger.
                 triggers=[pin.build.commit, *pin.build.submodules.values(), args.registry_id, args.agent_pool_name],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *previous]),
             )
+            previous = [build]
             self.builds.append(build)
             self.digests[key] = build.stdout.apply(digest_from)
         self.register_outputs({"digests": self.digests})

@@ -124,3 +124,10 @@ def test_the_builds_run_while_the_cluster_is_created(stack: ProgramRun) -> None:
 
     for build in _builds(stack).values():
         assert cluster.urn not in ancestors_of(build.urn, set())  # type: ignore[attr-defined]
+
+
+def test_builds_run_one_after_the_other_on_the_shared_pool(stack: ProgramRun) -> None:
+    """Each build scales the pool to zero when it ends: the next one must not have started on it yet."""
+    builds = _builds(stack)
+    assert builds["tes"].urn in builds["triggerservice"].dependencies  # type: ignore[attr-defined]
+    assert builds["triggerservice"].urn not in builds["tes"].dependencies  # type: ignore[attr-defined]
