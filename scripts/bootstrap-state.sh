@@ -6,7 +6,9 @@
 #   - the state container;
 #   - a Key Vault (RBAC, purge protection) and the RSA key behind azurekeyvault:// secrets;
 #   - two Entra applications for GitHub Actions, federated with the repository (no client secret):
-#       <prefix>-preview  subject pull_request: Reader, Storage Blob Data Reader, Key Vault Crypto User
+#       <prefix>-preview  subjects pull_request and environment:drift (the scheduled drift check): Reader,
+#                         Storage Blob Data Reader, Key Vault Crypto User, Azure Kubernetes Service RBAC
+#                         Reader and Cluster User Role (read the release on the private cluster)
 #       <prefix>-deploy   subjects ref:refs/heads/main and environment:<prod>: Contributor, Role Based
 #                         Access Control Administrator, <prefix>-lock-operator (custom: management locks
 #                         only), <prefix>-policy-assigner (custom: policy assignments only), Storage Blob
@@ -444,7 +446,12 @@ preview_app_id="" preview_sp_id="" deploy_app_id="" deploy_sp_id=""
 ensure_app preview_app_id "${app_prefix}-preview"
 ensure_service_principal preview_sp_id "${preview_app_id}" "${app_prefix}-preview"
 ensure_federated_credential "${preview_app_id}" github-pull-request "${subject_prefix}:pull_request"
+# The scheduled drift check (.github/workflows/drift.yml) previews with a refresh: read only, from main's code.
+ensure_federated_credential "${preview_app_id}" github-environment-drift "${subject_prefix}:environment:drift"
 ensure_role "${preview_sp_id}" ServicePrincipal Reader "${preview_scope}"
+# Reading the Helm release back from the private cluster: a kubeconfig (Cluster User) and read-only Kubernetes RBAC.
+ensure_role "${preview_sp_id}" ServicePrincipal "Azure Kubernetes Service Cluster User Role" "${preview_scope}"
+ensure_role "${preview_sp_id}" ServicePrincipal "Azure Kubernetes Service RBAC Reader" "${preview_scope}"
 ensure_role "${preview_sp_id}" ServicePrincipal "Storage Blob Data Reader" "${container_scope}"
 ensure_role "${preview_sp_id}" ServicePrincipal "Key Vault Crypto User" "${key_scope}"
 

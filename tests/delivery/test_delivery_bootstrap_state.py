@@ -196,7 +196,8 @@ def test_first_run_creates_everything_with_least_privilege_roles(
 
     subjects = [json.loads(value_after(call, "--parameters"))["subject"]
                 for call in find(made, "ad", "app", "federated-credential", "create")]  # fmt: skip
-    assert subjects == ["repo:acme/coa-lockdown:pull_request", "repo:acme/coa-lockdown:ref:refs/heads/main",
+    assert subjects == ["repo:acme/coa-lockdown:pull_request", "repo:acme/coa-lockdown:environment:drift",
+                        "repo:acme/coa-lockdown:ref:refs/heads/main",
                         "repo:acme/coa-lockdown:environment:prod"]  # fmt: skip
 
     account_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-coa-state/providers/Microsoft.Storage/storageAccounts/stcoastate01"
@@ -209,6 +210,8 @@ def test_first_run_creates_everything_with_least_privilege_roles(
         (OPERATOR, "Key Vault Crypto Officer", key.rsplit("/keys/", 1)[0]),
         (OPERATOR, "Storage Blob Data Contributor", container),
         ("sp-preview-id", "Reader", subscription),
+        ("sp-preview-id", "Azure Kubernetes Service Cluster User Role", subscription),
+        ("sp-preview-id", "Azure Kubernetes Service RBAC Reader", subscription),
         ("sp-preview-id", "Storage Blob Data Reader", container),
         ("sp-preview-id", "Key Vault Crypto User", key),
         ("sp-deploy-id", "Contributor", subscription),

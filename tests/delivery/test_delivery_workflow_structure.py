@@ -22,6 +22,7 @@ ALLOWED_WRITES = {
     ("deploy.yml", "prod"): {"id-token"},
     ("build-images.yml", "build"): {"id-token"},
     ("pull-request.yml", "image-digests"): set(),
+    ("drift.yml", "drift"): {"id-token"},
 }
 
 
@@ -41,7 +42,9 @@ def pulumi_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def test_the_workflows_exist_with_their_triggers(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    assert set(workflows) == {"pull-request.yml", "deploy.yml", "build-images.yml"}
+    assert set(workflows) == {"pull-request.yml", "deploy.yml", "build-images.yml", "drift.yml"}
+    # Drift is checked every night (and on demand), from main's code.
+    assert set(workflows["drift.yml"]["on"]) == {"schedule", "workflow_dispatch"}
     assert set(workflows["pull-request.yml"]["on"]) == {"pull_request"}
     assert workflows["deploy.yml"]["on"] == {"push": {"branches": ["main"]}}
     # Builds run only when a maintainer asks; their result comes back as an artifact to review, never a push.
@@ -52,7 +55,12 @@ def test_jobs_that_reach_private_endpoints_run_inside_the_network(workflows: dic
     """The Helm release talks to the private API server, the smoke test to the cluster, the image build to the
     private registry: none of that is reachable from a GitHub-hosted runner."""
     private = "${{ vars.PRIVATE_RUNNER_LABEL || 'self-hosted' }}"
-    for name, job_id in (("deploy.yml", "dev"), ("deploy.yml", "prod"), ("build-images.yml", "build")):
+    for name, job_id in (
+        ("deploy.yml", "dev"),
+        ("deploy.yml", "prod"),
+        ("build-images.yml", "build"),
+        ("drift.yml", "drift"),
+    ):
         assert workflows[name]["jobs"][job_id]["runs-on"] == private, f"{name}:{job_id}"
 
 
@@ -103,7 +111,7 @@ def test_azure_login_uses_oidc_and_no_stored_credential(
             env = job.get("env", {})
             assert env.get("ARM_USE_OIDC") == "true", f"{name}:{job_id}"
             assert env.get("ARM_CLIENT_ID") == inputs["client-id"], f"{name}:{job_id}"
-    assert logins == 4, "expected azure/login in the preview, dev, prod and image build jobs"
+    assert logins == 5, "expected azure/login in the preview, dev, prod, image build and drift jobs"
     for path in workflow_paths:
         text = path.read_text(encoding="utf-8")
         for forbidden in (
@@ -145,7 +153,7 @@ def test_every_preview_and_up_runs_the_policy_pack_against_self_managed_state(
             # A mandatory violation must fail the job, not be swallowed.
             assert "continue-on-error" not in step and "continue-on-error" not in inputs, where
             assert "continue-on-error" not in workflow["jobs"][job_id], where
-    assert sorted(commands) == ["preview", "up", "up"]
+    assert sorted(commands) == ["preview", "preview", "up", "up"]
 
 
 def test_dependencies_are_installed_before_pulumi_runs(
@@ -306,3 +314,16 @@ def test_no_run_step_prints_or_traces_a_secret(
             for line in script.splitlines():
                 if re.search(r"\b(echo|printf|cat|env|printenv)\b", line):
                     assert not SECRET_WORD.search(line), f"{name}:{job_id} prints a secret-looking value: {line}"
+
+
+def test_drift_is_a_read_only_refreshed_preview_that_fails_on_any_difference(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    job = workflows["drift.yml"]["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["stack"] == STACKS
+    # The read-only identity, through its own federated subject (environment:drift), never the deploy identity.
+    assert job["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PREVIEW_CLIENT_ID }}" and job["environment"] == "drift"
+    ((_, step),) = pulumi_steps(workflows["drift.yml"])
+    inputs = step["with"]
+    assert inputs["command"] == "preview" and inputs["refresh"] is True and inputs["expect-no-changes"] is True
+    assert inputs["always-include-summary"] is True
