@@ -44,6 +44,10 @@ Optional:
   --preview-scope SCOPE       where the preview identity may read (default: the deploy scope)
   --assignable-role-ids LIST  comma-separated role definition GUIDs; limits which roles the deploy
                               identity may assign (strongly recommended)
+  --data-account-id ID        an existing storage account a stack reads (dataStorageAccounts with
+                              roleAssignments: stack), repeatable: the deploy identity may then assign
+                              the workload's four data roles there (Reader, Storage Blob Delegator,
+                              Storage Blob Data Reader/Contributor) and nothing else
   --sku NAME                  Standard_LRS|Standard_ZRS|Standard_GRS|Standard_GZRS|Standard_RAGRS|
                               Standard_RAGZRS (default: Standard_ZRS)
   --retention-days N          soft delete retention, 7-365 (default: 30)
@@ -75,6 +79,7 @@ note() { echo "# $*"; }
 subscription="" location="" resource_group="" storage_account="" key_vault="" github_repo=""
 container="pulumi-state" key_name="pulumi-state" app_prefix="coa-lockdown-github"
 prod_environment="prod" deploy_scope="" preview_scope="" assignable_role_ids=""
+data_account_ids=()
 sku="Standard_ZRS" retention_days="30" network="public" pe_subnet_id="" blob_dns_zone_id=""
 vault_dns_zone_id="" operator_object_id="" operator_principal_type="User" dry_run=false
 
@@ -105,6 +110,7 @@ while [[ $# -gt 0 ]]; do
     --deploy-scope) deploy_scope=${value} ;;
     --preview-scope) preview_scope=${value} ;;
     --assignable-role-ids) assignable_role_ids=${value} ;;
+    --data-account-id) data_account_ids+=("${value}") ;;
     --sku) sku=${value} ;;
     --retention-days) retention_days=${value} ;;
     --network) network=${value} ;;
@@ -164,6 +170,11 @@ deploy_scope=${deploy_scope:-/subscriptions/${subscription}}
 preview_scope=${preview_scope:-${deploy_scope}}
 scope_re="^/subscriptions/${GUID_PART}(/resourceGroups/[A-Za-z0-9._()-]+)?$"
 check --deploy-scope "${deploy_scope}" "${scope_re}" "must be /subscriptions/<guid> or /subscriptions/<guid>/resourceGroups/<name>"
+for data_account_id in "${data_account_ids[@]}"; do
+  check --data-account-id "${data_account_id}" \
+    "^/subscriptions/${GUID_PART}/resourceGroups/[A-Za-z0-9._()-]+/providers/Microsoft.Storage/storageAccounts/[a-z0-9]{3,24}$" \
+    "must be a storage account id: /subscriptions/<guid>/resourceGroups/<name>/providers/Microsoft.Storage/storageAccounts/<name>"
+done
 check --preview-scope "${preview_scope}" "${scope_re}" "must be /subscriptions/<guid> or /subscriptions/<guid>/resourceGroups/<name>"
 # The workflows deploy into the subscription of the deploy scope.
 workload_subscription=${deploy_scope#/subscriptions/}
@@ -298,10 +309,15 @@ ensure_federated_credential() {
   run az ad app federated-credential create --id "${app_id}" --parameters "${parameters}" --output none
 }
 
-# Role assignment writes and deletes only for the listed role definitions (Azure ABAC condition).
+# Role assignment writes and deletes only for the listed role definitions (Azure ABAC condition); the listed
+# ones are --assignable-role-ids unless given as arguments.
 assignable_roles_condition() {
   local ids
-  ids=$(IFS=','; echo "${role_ids[*]}")
+  if [[ $# -gt 0 ]]; then
+    ids=$(IFS=','; echo "$*")
+  else
+    ids=$(IFS=','; echo "${role_ids[*]}")
+  fi
   ids=${ids//,/, }
   printf "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {%s})) AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {%s}))" "${ids}" "${ids}"
 }
@@ -480,6 +496,14 @@ ensure_custom_role "${app_prefix}-policy-assigner" "${deploy_scope}" \
 ensure_role "${deploy_sp_id}" ServicePrincipal "${app_prefix}-policy-assigner" "${deploy_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Storage Blob Data Contributor" "${container_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Key Vault Crypto User" "${key_scope}"
+# Data accounts outside the deploy scope (sequencer output): the stack grants the workload identity its data roles
+# there (components/data_storage.py), which only a role administrator on the account may do. Limited to those roles:
+# Reader, Storage Blob Delegator, Storage Blob Data Reader, Storage Blob Data Contributor.
+for data_account_id in "${data_account_ids[@]}"; do
+  ensure_role "${deploy_sp_id}" ServicePrincipal "Role Based Access Control Administrator" "${data_account_id}" \
+    "$(assignable_roles_condition acdd72a7-3385-48ef-bd42-f606fba81ae7 db58b8e5-c6ad-4a2a-8342-4190687cbf4a \
+      2a2b9908-6ea1-4ae2-8e65-a410df84e7d1 ba92f5b4-2d11-453d-a403-e96b0029c9fe)"
+done
 
 cat <<EOF
 

@@ -119,6 +119,10 @@ def find(all_calls: list[list[str]], *prefix: str) -> list[list[str]]:
             "--subscription-id 'not-a-guid': must be a subscription GUID",
         ),
         (
+            [*REQUIRED, "--data-account-id", "stseqout01"],
+            "--data-account-id 'stseqout01': must be a storage account id",
+        ),
+        (
             [*REQUIRED, "--key-vault", "kv--state"],
             "--key-vault 'kv--state': must not contain '--'",
         ),
@@ -272,3 +276,26 @@ def test_a_real_run_requires_the_azure_cli(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "the Azure CLI (az) is not on PATH" in result.stderr
+
+
+def test_a_data_account_gets_a_role_administrator_limited_to_the_workloads_data_roles(
+    stub_az: tuple[dict[str, str], Path],
+) -> None:
+    """dataStorageAccounts with roleAssignments: stack: the deploy identity may assign there exactly the four roles
+    components/data_storage.py grants, and nothing else, on that account only."""
+    env, log = stub_az
+    account = (
+        "/subscriptions/7d3c9a1e-4b2f-4e6a-9c8d-1f0e2a3b4c5d/resourceGroups/rg-seq/providers/"
+        "Microsoft.Storage/storageAccounts/stseqout01"
+    )
+    result = bootstrap(env, *REQUIRED, "--data-account-id", account)
+    assert result.returncode == 0, result.stderr
+    (grant,) = [c for c in find(calls(log), "role", "assignment", "create") if value_after(c, "--scope") == account]
+    assert value_after(grant, "--assignee-object-id") == "sp-deploy-id"
+    assert value_after(grant, "--role") == "Role Based Access Control Administrator"
+    condition = value_after(grant, "--condition")
+    from components.contracts.roles import ROLES
+
+    data_roles = ("Reader", "Storage Blob Delegator", "Storage Blob Data Reader", "Storage Blob Data Contributor")
+    assert condition.count(", ".join(ROLES[r] for r in data_roles)) == 2  # write and delete both limited
+    assert ROLES["Storage Blob Data Contributor"] in condition and "Owner" not in condition
