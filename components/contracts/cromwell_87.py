@@ -59,6 +59,15 @@ CROMWELL_87 = Contract(
             source=f"{CROMWELL}:database/sql/src/main/scala/cromwell/database/slick/SlickDatabase.scala:23",
             quote='if (config.hasPath("db.url")) "db.url" else "db.properties.url"',
         ),
+        # With lookups on (the default, reference.conf:391-402), every task with a tagged image sends Cromwell to the
+        # registry (AzureContainerRegistry flow, with an Entra token) before it starts (JobPreparationActor.scala:
+        # 165-169); off, it continues without a hash (:170-172). Call caching is off, so nothing needs the hash.
+        Setting(
+            name="conf:docker.hash-lookup.enabled",
+            shape=r"false",
+            source=f"{CROMWELL}:core/src/main/scala/cromwell/core/DockerConfiguration.scala:25",
+            quote='val enabled = validate(dockerHashLookupConfig.as[Boolean]("enabled"))',
+        ),
         # The default is relative (reference.conf:293, "cromwell-workflow-logs"): it would land in the read-only image;
         # it must be the mounted container.
         Setting(

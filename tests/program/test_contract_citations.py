@@ -99,7 +99,9 @@ def expected_tokens(entry: Cited) -> tuple[str, ...]:
         # conf:<key> is a Cromwell HOCON key, read by that name; <Section>__<Property> binds a .NET options property of
         # the same name, so the property is what the reading line shows; other names are read whole.
         if entry.name.startswith("conf:"):
-            return (entry.name.removeprefix("conf:"),)
+            # A dotted HOCON path is read segment by segment (getConfig("docker").getConfig("hash-lookup")...): the
+            # reading line shows its last segment.
+            return (entry.name.removeprefix("conf:").rsplit(".", 1)[-1],)
         return (entry.name.rsplit("__", 1)[-1],)
     if isinstance(entry, Container):
         return (entry.name,)
