@@ -4,7 +4,9 @@ these tables (tests/contracts/); a failure names the entry and its citation.
 
 Scopes name the resource an Azure action must be granted on, in this project's vocabulary: `storage-account` (the CoA
 account), `data-account` (each existing account of config dataStorageAccounts; blob data actions on each of its
-listed containers), `batch-account`, `batch-subnet`, `workload-identity` (the identity itself), `key-vault`, `registry`.
+listed containers), `batch-account`, `batch-subnet`, `workload-identity` (the identity itself), `key-vault`, `registry`,
+`cosmos-account` (the Cosmos DB account of the TES 3.2 generation), `subscription` (the stack's subscription, only for a
+read that Azure offers at no narrower scope, such as the VM SKU list).
 Egress destinations: `kube-dns`, `postgres` (the delegated subnet), `private-endpoints` (the endpoint subnet),
 `azure-public` (Entra ID, ARM and its metadata endpoint: public addresses through NAT or the hub firewall; such an
 entry names its `fqdns`, which become the hub firewall's allow-list), or `pod:<component>` for another pod of the
@@ -13,7 +15,10 @@ release.
 Principals: who acts. `pod` is the workload's own pod (workload identity); `batch-node` is the TES runner on the Batch
 pool nodes TES creates (it runs as the pool identity, which this project sets to the same workload identity); `kubelet`
 is the AKS node agent pulling the workload's image (kubelet identity). Entries with a `condition` apply only when the
-stack turns that option on (e.g. `sharedKeyAccess`: Cromwell's blob filesystem).
+stack turns that option on (e.g. `sharedKeyAccess`: Cromwell's blob filesystem). Which Entra ID principal a `pod` is
+depends on the generation (`Contract.pod_identity`): the workload identity (TES 6), or an Entra application whose client
+secret the pod reads from Key Vault (TES 3.2); `via="secrets-csi"` entries are always the workload identity, which the
+secrets-store CSI driver uses to read the vault.
 
 What a citation points at, by kind: a Setting, the line that reads the key (for a .NET options class, the property or
 the `options.Value.<Property>` read; the section binding is named in a comment); a Container, the line naming it; an
@@ -33,7 +38,15 @@ CITATION = re.compile(r"^[\w.-]+/[\w.-]+@[\w.-]+:[\w./-]*\w:\d+(-\d+)?$")
 QUOTE_MAX = 120  # a quote is the key part of one line, not a paste of the source
 
 Scope = Literal[
-    "storage-account", "data-account", "batch-account", "batch-subnet", "workload-identity", "key-vault", "registry"
+    "storage-account",
+    "data-account",
+    "batch-account",
+    "batch-subnet",
+    "workload-identity",
+    "key-vault",
+    "registry",
+    "cosmos-account",
+    "subscription",
 ]
 Destination = Literal["kube-dns", "postgres", "private-endpoints", "azure-public"] | str
 # `aks-node` and `acr-build` are the platform's own egress (components/contracts/platform.py); they hold no grants.
@@ -106,7 +119,9 @@ class AzureAction(Cited):
 @dataclass(frozen=True, kw_only=True)
 class Egress(Cited):
     """A network destination the principal opens connections to. `fqdns` name the hosts behind `azure-public` (the
-    hub firewall allows exactly these); `optional` marks a destination the workload runs without, differently."""
+    hub firewall allows exactly these); `optional` marks a destination the workload runs without, differently.
+    `end_port` makes the entry the range port..end_port (a NetworkPolicy `endPort`), for clients that pick the port at
+    run time (Cosmos DB direct mode)."""
 
     to: Destination
     port: int
@@ -116,11 +131,14 @@ class Egress(Cited):
     fqdns: tuple[str, ...] = ()
     optional: bool = False
     condition: Condition | None = None
+    end_port: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if (self.to == "azure-public") != bool(self.fqdns):
             raise ContractError(f"{self!r}: an azure-public destination names its fqdns, and only it does")
+        if not 1 <= self.port <= 65535 or (self.end_port is not None and not self.port < self.end_port <= 65535):
+            raise ContractError(f"{self!r}: ports are 1-65535 and end_port, when given, is above port")
 
 
 # What a Mount's citation shows. `path`: a reference line that uses this path. The other two are mounts our chart
@@ -168,6 +186,9 @@ class Contract:
     version: str
     image_key: str
     listen_port: int
+    # The Entra ID principal the pod's own SDK calls run as: the workload identity (federated token), or an Entra
+    # application whose client secret reaches the pod from Key Vault (generations whose SDK has no federated flow).
+    pod_identity: Literal["workload", "application"] = "workload"
     settings: Sequence[Setting] = ()
     containers: Sequence[Container] = ()
     azure_actions: Sequence[AzureAction] = ()

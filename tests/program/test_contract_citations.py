@@ -1,6 +1,7 @@
 """Each runtime-contract entry against the line it cites: the entry's key must appear in the quote recorded from that
 line (Cited.quote). The quote is the record: it was copied from the reference source at the cited tag when the entry
-was written, and CI has no copy of those sources to re-read."""
+was written, and CI has no copy of those sources to re-read. Every generation's contracts are checked, including those
+the stack does not run by default (TES/TriggerService 3.2.0)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,19 @@ from components.contracts import (
     all_contracts,
 )
 from components.contracts.platform import ACR_BUILD, AKS_NODES
+from components.contracts.tes_3_2_0 import TES_3_2_0
+from components.contracts.triggerservice_3_2_0 import TRIGGERSERVICE_3_2_0
+
+# The contracts of the reduced-assurance generation (CoA 3.2.0), not part of all_contracts() until a stack selects it.
+OTHER_GENERATIONS = (TES_3_2_0, TRIGGERSERVICE_3_2_0)
 
 # The SDK call (or its distinctive part) that performs each Azure action on the cited line.
 ACTION_TOKENS: dict[str, tuple[str, ...]] = {
-    "Microsoft.Storage/storageAccounts/read": ("GetStorageAccountsAsync", "storageAccounts.list"),
+    "Microsoft.Storage/storageAccounts/read": (
+        "GetStorageAccountsAsync",
+        "storageAccounts.list",
+        "StorageAccounts.ListAsync",
+    ),
     "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action": ("GetUserDelegationKey",),
     # Through a user-delegation SAS that grants Write, or an upload with the identity's own token.
     "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write": (
@@ -42,14 +52,21 @@ ACTION_TOKENS: dict[str, tuple[str, ...]] = {
     "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete": ("DeleteIfExistsAsync",),
     "Microsoft.Storage/storageAccounts/blobServices/containers/read": ("GetBlobContainersAsync",),
     "Microsoft.Storage/storageAccounts/blobServices/containers/write": ("CreateIfNotExistsAsync",),
-    "Microsoft.Storage/storageAccounts/listKeys/action": ("getKeys",),
-    "Microsoft.Batch/batchAccounts/read": ("GetBatchAccountsAsync",),
-    "Microsoft.Batch/batchAccounts/pools/write": ("CreateOrUpdateAsync",),
-    "Microsoft.Batch/batchAccounts/pools/delete": (".DeleteAsync(",),
+    "Microsoft.Storage/storageAccounts/listKeys/action": ("getKeys", "GetKeysAsync"),
+    "Microsoft.DocumentDB/databaseAccounts/read": ("CosmosDBAccounts.ListAsync",),
+    "Microsoft.DocumentDB/databaseAccounts/listKeys/action": ("ListKeysAsync",),
+    "Microsoft.Compute/skus/read": ("ComputeSkus",),
+    "Microsoft.Batch/batchAccounts/read": ("GetBatchAccountsAsync", "BatchAccount.ListAsync"),
+    # An ARM pool write (TES 6 CreateOrUpdate, TES 3.2 Create).
+    "Microsoft.Batch/batchAccounts/pools/write": ("CreateOrUpdateAsync", "Pool.CreateAsync"),
+    "Microsoft.Batch/batchAccounts/pools/read": ("PoolOperations.ListPools",),
+    "Microsoft.Batch/batchAccounts/pools/delete": (".DeleteAsync(", "DeletePoolAsync"),
     "Microsoft.Batch/batchAccounts/jobs/write": ("JobOperations.CreateJob",),
+    "Microsoft.Batch/batchAccounts/jobs/read": ("JobOperations.ListJobs",),
+    "Microsoft.Batch/batchAccounts/jobs/delete": ("DeleteJobAsync",),
     "Microsoft.ContainerRegistry/registries/pull/read": ("GetAcrPullTokenCredential",),
     # The pool body's NetworkConfiguration.SubnetId.
-    "Microsoft.Network/virtualNetworks/subnets/join/action": ("SubnetId = new(",),
+    "Microsoft.Network/virtualNetworks/subnets/join/action": ("SubnetId = new(", "SubnetId = batchNodesSubnetId"),
     # The pool body's user-assigned identities.
     "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action": ("UserAssignedIdentities",),
 }
@@ -61,8 +78,8 @@ DESTINATION_TOKENS: dict[str, tuple[str, ...]] = {
     # A connection to the database: EF Core's Database, Cromwell's sqlDatabase, the TES PostgreSQL repository.
     "postgres": ("Database.", "sqlDatabase", "PostgreSqlRepository"),
     # An endpoint that resolves to a private endpoint: the Batch account URL or a storage account's blob endpoint
-    # (or blob URL).
-    "private-endpoints": ("BatchUrl", "BlobEndpoint", "BlobUrl", ".endpoint("),
+    # (or blob URL, or a blobxfer --storage-url), or a Cosmos DB client opened on the account's endpoint.
+    "private-endpoints": ("BatchUrl", "BlobEndpoint", "BlobUrl", ".endpoint(", "--storage-url", "CosmosClient"),
 }
 
 # azure-public entries name their hosts (Egress.fqdns): the line shows the host, or what resolves to it.
@@ -78,14 +95,16 @@ FQDN_TOKENS: dict[str, tuple[str, ...]] = {
 # Actions an agent performs on the workload's behalf (AzureAction.via): what the cited line shows instead of an SDK call.
 VIA_TOKENS: dict[str, tuple[str, ...]] = {
     "blob-mount": ("/cromwell-executions",),  # the mounted path the workload reads and writes
-    "secrets-csi": ("Password", "password"),  # the password the Key Vault file supplies
+    # The password (or the credential connection string) the Key Vault file supplies.
+    "secrets-csi": ("Password", "password", "AzureServicesAuthConnectionString"),
     "image-pull": ("AcrPull",),  # the reference grants the node identity AcrPull on its registry
     "start-task": ("globalStartTask",),  # TES runs our global start task on every node
 }
 
 # Mounts our chart imposes (Mount.use): what the cited line must show instead of the path.
 MOUNT_USE_TOKENS: dict[str, tuple[str, ...]] = {
-    "secret-files": ("Password",),  # the app reads the password the Key Vault file supplies
+    # The app reads the password (or the credential connection string) the Key Vault file supplies.
+    "secret-files": ("Password", "AzureServicesAuthConnectionString"),
     "writable-home": ("--home",),  # the image puts its user's home on the root filesystem
 }
 
@@ -124,7 +143,8 @@ def expected_tokens(entry: Cited) -> tuple[str, ...]:
     if isinstance(entry, StartTaskRun):
         return SHEBANG_TOKENS if entry.runner == "shebang" else (entry.runner,)
     if isinstance(entry, TaskImages):
-        return ("@",)  # how the image reference's digest separator is handled
+        # How the image reference's digest separator is handled, or the reference passed on to Docker as written.
+        return ("@", "{executor.Image}")
     raise AssertionError(f"{type(entry).__name__} has no key rule: {entry}")
 
 
@@ -139,11 +159,11 @@ def shows(entry: Cited, quote: str) -> bool:
 
 def _entries() -> list[tuple[str, Cited]]:
     found: list[tuple[str, Cited]] = []
-    for contract in all_contracts():
+    for contract in (*all_contracts(), *OTHER_GENERATIONS):
         kinds = ("settings", "containers", "azure_actions", "egress", "mounts")
         entries = [e for kind in kinds for e in getattr(contract, kind)]
         entries += [e for e in (contract.start_task, contract.task_images) if e is not None]
-        found += [(f"{contract.workload}:{_label(e)}", e) for e in entries]
+        found += [(f"{contract.workload}@{contract.version}:{_label(e)}", e) for e in entries]
     # The platform's egress (AKS nodes, the ACR Tasks agent pool) is cited the same way.
     found += [(f"platform:{_label(e)}", e) for e in (*AKS_NODES, *ACR_BUILD)]
     return found
@@ -157,6 +177,8 @@ def _label(entry: Cited) -> str:
         return f"{entry.principal}:{','.join(entry.fqdns)}:{entry.port}"
     if isinstance(entry, Egress) and entry.principal != "pod":
         return f"{entry.principal}:{entry.to}"
+    if isinstance(entry, Egress) and entry.end_port is not None:
+        return f"{entry.to}:{entry.port}-{entry.end_port}"
     for attribute in ("name", "to", "path"):
         if hasattr(entry, attribute):
             return str(getattr(entry, attribute))
@@ -194,7 +216,7 @@ def test_a_quote_swapped_between_entries_is_caught() -> None:
 
 def test_the_swap_check_fails_on_a_real_swap() -> None:
     by_label = dict(ENTRIES)
-    container, setting = by_label["tes:tes-internal"], by_label["tes:BatchNodes__SubnetId"]
+    container, setting = by_label["tes@6.0.0:tes-internal"], by_label["tes@6.0.0:BatchNodes__SubnetId"]
     assert shows(container, container.quote) and shows(setting, setting.quote)
     assert not shows(container, setting.quote)
     assert not shows(setting, container.quote)
