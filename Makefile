@@ -77,9 +77,10 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(PY) -m offline bench
 
+# Every generated section of README.md and docs/ (diagrams, counts, the firewall allow-list, idle costs):
+# offline/docs.py lists them; tests/program/test_docs_generated.py fails when one is stale.
 readme: $(STAMP)
-	$(PY) -m offline diagram --stack dev --readme README.md
-	$(PY) -m offline.allowlist --readme README.md
+	$(PY) -m offline.docs
 
 clean:
 	rm -rf out $(VENV) $(SCAN_VENV) tests/delivery/tools/node_modules

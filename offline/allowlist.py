@@ -1,5 +1,7 @@
-"""The hub firewall's allow-list as a Markdown table, from the runtime contracts (components/contracts/derive.py):
-`python -m offline.allowlist --readme README.md` refreshes the table between the README's allowlist markers."""
+"""The hub firewall's allow-list as a Markdown table, from the runtime contracts (components/contracts/derive.py).
+
+`make readme` (offline/docs.py) writes it between the allowlist markers of docs/deploying.md; `python -m
+offline.allowlist` prints it, `--readme FILE` writes it into another file's markers."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.contracts.derive import AllowRule, firewall_allow_list
+from offline import docs
 
-START, END = "<!-- allowlist:start -->", "<!-- allowlist:end -->"
+START, END = docs.markers("allowlist")
 
 
 def markdown(rules: Sequence[AllowRule]) -> str:
@@ -31,11 +34,10 @@ def markdown(rules: Sequence[AllowRule]) -> str:
 
 def embed(readme: Path, table: str) -> None:
     text = readme.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise SystemExit(f"error: {readme} has no {START} ... {END} markers to write between")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
+    try:
+        readme.write_text(docs.embed(text, "allowlist", table), encoding="utf-8")
+    except docs.DocsError as exc:
+        raise SystemExit(f"error: {readme}: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

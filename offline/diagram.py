@@ -3,7 +3,9 @@
 To stay readable at a glance, attachments (role assignments, diagnostic settings, DNS zone groups, VNet links,
 federated credentials) are folded into one note per component, and five or more resources of one type in one
 component become a single `N × Type` node. Edges come from inputs that carry another resource's ARM id
-(private endpoint -> its target, subnet -> its NSG, cluster -> its subnet and identity).
+(private endpoint -> its target, subnet -> its NSG, cluster -> its subnet and identity), and from top-level
+`<parent>Name` inputs of child resources ("part of"). offline/network_diagram.py draws the reviewer's view instead:
+network boundaries, private endpoints, egress and the workflow's data path.
 """
 
 from __future__ import annotations
@@ -155,7 +157,9 @@ def mermaid(records: Sequence[ResourceRecord], project: str = "", stack: str = "
             target = by_id.get(text.lower())
             if target is None and path.endswith("Name") and path.rsplit(".", 1)[-1] != "resourceGroupName":
                 target = by_name.get(text)
-                path = "in" if target is not None else path
+                # Only a top-level `<parent>Name` input makes a child resource (a subnet's `virtualNetworkName`); a
+                # name deeper in the inputs is a reference (Helm values naming a database), labelled by its key.
+                path = "in" if target is not None and "." not in path else path
             if target is None or target.urn == record.urn:
                 continue
             key = (source, drawing.node_of[target.urn])
@@ -175,6 +179,8 @@ def architecture_markdown(records: Sequence[ResourceRecord], project: str, stack
         if record.type in ATTACHMENTS:
             per_attachment[ATTACHMENTS[record.type]] += 1
     folded = ", ".join(f"{n} {what}" for what, n in sorted(per_attachment.items())) or "nothing"
+    from offline.network_diagram import network_view
+
     return "\n".join(
         [
             f"# Architecture of `{project}` stack `{stack}`",
@@ -187,6 +193,18 @@ def architecture_markdown(records: Sequence[ResourceRecord], project: str, stack
             "",
             "```mermaid",
             mermaid(records, project, stack),
+            "```",
+            "",
+            "## Network and data path",
+            "",
+            (
+                "Subnets are boundaries (range, what the NSG admits, where egress goes); private endpoints point at "
+                "what they reach; thick numbered arrows are a workflow's data path (trigger file, TriggerService, "
+                "Cromwell, TES, Batch, the nodes, storage); dotted arrows go through something outside the stack."
+            ),
+            "",
+            "```mermaid",
+            network_view(records),
             "```",
             "",
         ]

@@ -65,3 +65,17 @@ def test_labels_are_escaped_and_markdown_wraps_the_flowchart(make_record) -> Non
     block = markdown.split("```mermaid\n", 1)[1]
     assert block.startswith("flowchart LR") and block.rstrip().endswith("```")
     assert "0 components, 1 resources" in markdown
+
+
+def test_only_a_top_level_parent_name_makes_a_child_part_of_its_parent(make_record) -> None:
+    """A blob container's `accountName` names its parent; Helm values naming the same account are a reference."""
+    account = make_record("azure-native:storage:StorageAccount", "st", arm="Microsoft.Storage/storageAccounts/st-x1")
+    container = make_record("azure-native:storage:BlobContainer", "logs", inputs={"accountName": "st-x1"})
+    release = make_record(
+        "kubernetes:helm.sh/v3:Release", "release", inputs={"values": {"storage": {"accountName": "st-x1"}}}
+    )
+    source = mermaid([account, container, release], "demo", "dev")
+    nodes = _node_ids(source)
+    target = nodes["StorageAccount<br/>st"]
+    assert f'{nodes["BlobContainer<br/>logs"]} -->|"part of"| {target}' in source
+    assert f'{nodes["Release<br/>release"]} -->|"accountName"| {target}' in source

@@ -159,7 +159,7 @@ def test_dev_accepts_an_entra_admin_group() -> None:
     )
 
 
-def test_readme_documents_the_entra_admin_keys() -> None:
-    readme = (REPO / "README.md").read_text()
+def test_the_configuration_reference_documents_the_entra_admin_keys() -> None:
+    reference = (REPO / "docs" / "configuration.md").read_text()
     for key in ("postgres.entraAdminGroupObjectId", "postgres.entraAdminGroupName"):
-        assert f"`{key}`" in readme
+        assert f"`{key}`" in reference
