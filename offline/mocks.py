@@ -32,6 +32,8 @@ class ArmShape:
     path: str
     name_input: str | None = None
     scope_input: str | None = None
+    # Lives in the subscription itself, not a resource group (policy definitions).
+    subscription_scope: bool = False
 
 
 _SHAPES: dict[str, ArmShape] = {
@@ -114,6 +116,9 @@ _SHAPES: dict[str, ArmShape] = {
     ),
     "azure-native:authorization:ManagementLockByScope": ArmShape(
         "providers/Microsoft.Authorization/locks/{name}", "lockName", scope_input="scope"
+    ),
+    "azure-native:authorization:PolicyDefinition": ArmShape(
+        "providers/Microsoft.Authorization/policyDefinitions/{name}", "policyDefinitionName", subscription_scope=True
     ),
     "azure-native:authorization:PolicyAssignment": ArmShape(
         "providers/Microsoft.Authorization/policyAssignments/{name}", "policyAssignmentName", scope_input="scope"
@@ -291,6 +296,8 @@ class AzureMocks(pulumi.runtime.Mocks):
         path = shape.path.format_map(_DefaultDict(fields, name=name))
         if shape.scope_input:
             base = str(inputs.get(shape.scope_input, f"/subscriptions/{SUBSCRIPTION_ID}"))
+        elif shape.subscription_scope:
+            base = f"/subscriptions/{SUBSCRIPTION_ID}"
         else:
             base = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}/providers"
         arm_id = f"{base.rstrip('/')}/{path}"
