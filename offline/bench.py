@@ -153,7 +153,7 @@ def bench_scales(stack: str, scales: Sequence[int], program: Path, policy_pack: 
     itself first, so its start-up and first imports are not counted.
     """
     from offline.analyzer import PolicyPackAnalyzer, PolicyPackError
-    from offline.cli import load_policy_config
+    from offline.common import load_policy_config
     from offline.harness import ProgramError, StackConfigError, run_program
 
     waivers = policy_pack / "config" / f"{stack}.json"

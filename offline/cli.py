@@ -19,18 +19,11 @@ from typing import Any, NoReturn, TextIO
 import yaml
 
 from offline import diagram, report, tree
+from offline.common import REPO_ROOT, CliError, load_policy_config, one_line
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["REPO_ROOT", "CliError", "PreviewOptions", "build_parser", "load_policy_config", "main", "preview"]
+
 OUT_FILES = ("resources.json", "policy.json", "policy.sarif", "architecture.md")
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
-
-
-def one_line(message: str) -> str:
-    # YAML errors point with a caret line under the quoted source: noise once joined into one line.
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip().strip("^"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,21 +58,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from offline.harness import ProgramError, StackConfigError
 
     return (StackConfigError, ProgramError, PolicyPackError)
-
-
-def load_policy_config(path: Path | None) -> dict[str, Any] | None:
-    """The same file `pulumi preview --policy-pack-config` takes: a JSON (or YAML) object keyed by policy name."""
-    if path is None:
-        return None
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"--policy-config {path}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise CliError(f"--policy-config {path}: not valid JSON or YAML: {one_line(str(exc))}") from None
-    if not isinstance(document, dict):
-        raise CliError(f"--policy-config {path}: must be an object keyed by policy name")
-    return document
 
 
 def run_program_checked(program: Path, stack: str, runner: Callable[[Path, str], Any], quiet: bool) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, Literal, TextIO
 
 import yaml
 
-from offline.cli import REPO_ROOT, CliError, one_line
+from offline.common import REPO_ROOT, CliError, one_line
 from offline.diff_rules import DELETE_CONFIG, DELETE_CONFIG_DEFAULT, EFFECTS, REPLACE_ON_CHANGE, STATEFUL_TYPES, Effect
 
 NO_CONFIG_KEY = "(no config key: code change)"
