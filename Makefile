@@ -1,8 +1,5 @@
-# Two commands set up and run everything on a fresh machine:
-#   make preview STACK=dev   offline preview + policy check of a stack (no Azure subscription needed)
-#   make test                linters, type check and the test suite
-#   make diff STACK=prod     stateful resources (data) the branch would replace or delete, against main's preview
-#   make scan                Checkov on every stack's exported ARM template and rendered Helm chart (out/scan/)
+# Two commands set up and run everything on a fresh machine: `make preview STACK=dev` and `make test`.
+# `make help` lists every target with one line each (the `## ` text after a target's prerequisites).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
@@ -12,7 +9,12 @@ SCAN_VENV ?= .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 SCAN_STACKS := dev prod
 
-.PHONY: preview test lint typecheck pytest bench readme clean diff scan
+.PHONY: help preview test lint typecheck pytest bench readme clean diff scan
+.DEFAULT_GOAL := help
+
+help: ## list the targets (this text)
+	@echo "make <target> [STACK=dev|prod]; STACK defaults to dev."
+	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/  \1|\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'|' '{printf "%-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt tests/delivery/tools/package-lock.json
 	python3 -m venv $(VENV)
@@ -25,18 +27,19 @@ $(SCAN_STAMP): requirements-scan.txt constraints-scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt -c constraints-scan.txt
 	touch $@
 
-preview: $(STAMP)
+preview: $(STAMP) ## offline preview and policy check of STACK, no Azure subscription needed (out/STACK/)
 	$(PY) -m offline preview --stack $(STACK) $(if $(wildcard policy/config/$(STACK).json),--policy-config policy/config/$(STACK).json)
 
-# The base's offline preview (BASE_REF via git archive, or an existing checkout BASE_SRC) goes to out/base/<stack>,
-# with its stack file; the head's is out/<stack> from `make preview`. The head's harness runs both, so the two
-# resources.json have the same shape. A base preview with mandatory violations (exit 1) still describes the base.
+# Both sides are previewed afresh, every time: the base (BASE_REF via git archive, or an existing checkout BASE_SRC)
+# to out/base/<stack> with its stack file, and this checkout to out/<stack>, so the diff never judges a preview older
+# than the code. The head's harness runs both, so the two resources.json have the same shape. A preview with
+# mandatory violations (exit 1) still describes its side.
 BASE_REF ?= origin/main
 BASE_SRC ?=
 DIFF_FORMAT ?= text
 BASE_OUT = out/base/$(STACK)
 
-diff: $(STAMP)
+diff: $(STAMP) ## data STACK would lose against main: previews both sides afresh (BASE_REF, BASE_SRC, STRICT=1)
 	@set -e; \
 	src="$(BASE_SRC)"; \
 	if [ -z "$$src" ]; then \
@@ -49,11 +52,13 @@ diff: $(STAMP)
 	status=0; $(PY) -m offline preview --stack $(STACK) --program "$$src" --out $(BASE_OUT) --format json >/dev/null || status=$$?; \
 	if [ "$$status" -gt 1 ]; then echo "error: the offline preview of the base failed (exit $$status)" >&2; exit 2; fi; \
 	cp "$$src/Pulumi.$(STACK).yaml" $(BASE_OUT)/; \
+	status=0; $(PY) -m offline preview --stack $(STACK) --format json >/dev/null || status=$$?; \
+	if [ "$$status" -gt 1 ]; then echo "error: the offline preview of this checkout failed (exit $$status)" >&2; exit 2; fi; \
 	$(PY) -m offline diff --stack $(STACK) --base $(BASE_OUT)/resources.json --base-config $(BASE_OUT)/Pulumi.$(STACK).yaml --format $(DIFF_FORMAT) $(if $(STRICT),--strict)
 
 # Each stack's offline preview, as `make preview` runs it (exit 1, mandatory policy violations, still writes the
 # resources.json the scan reads; `make preview` is where violations fail), then Checkov judged by scan/waivers.yaml.
-scan: $(STAMP) $(SCAN_STAMP)
+scan: $(STAMP) $(SCAN_STAMP) ## Checkov on every stack's ARM template and rendered chart, judged by scan/waivers.yaml
 	@set -e; for stack in $(SCAN_STACKS); do \
 	  config=; if [ -f policy/config/$$stack.json ]; then config="--policy-config policy/config/$$stack.json"; fi; \
 	  status=0; $(PY) -m offline preview --stack $$stack $$config --format json >/dev/null || status=$$?; \
@@ -61,25 +66,25 @@ scan: $(STAMP) $(SCAN_STAMP)
 	done
 	$(PY) -m scan --stacks $(SCAN_STACKS) --checkov $(SCAN_VENV)/bin/checkov
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## pyright
 	$(VENV)/bin/pyright
 
 # tests/scan runs Checkov from the scan venv.
-pytest: $(STAMP) $(SCAN_STAMP)
+pytest: $(STAMP) $(SCAN_STAMP) ## the test suite (needs PostgreSQL server binaries and Node.js)
 	$(PY) -m pytest -q -n 2
 
-test: lint typecheck pytest
+test: lint typecheck pytest ## lint, typecheck and pytest: what CI runs first
 
-bench: $(STAMP)
+bench: $(STAMP) ## median wall time and peak memory of full previews, and the pack on large stacks
 	$(PY) -m offline bench
 
-readme: $(STAMP)
+readme: $(STAMP) ## regenerate the README's diagram and firewall allow-list from the dev stack
 	$(PY) -m offline diagram --stack dev --readme README.md
 	$(PY) -m offline.allowlist --readme README.md
 
-clean:
+clean: ## remove out/, both venvs and the Node tools (the next target reinstalls)
 	rm -rf out $(VENV) $(SCAN_VENV) tests/delivery/tools/node_modules

@@ -274,7 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the main branch's Pulumi.<stack>.yaml (default: Pulumi.<stack>.yaml beside --base, if there)",
     )
-    compare.add_argument("--head-config", type=Path, help="this branch's stack file (default the repo's)")
+    compare.add_argument(
+        "--program",
+        type=Path,
+        default=REPO_ROOT,
+        help="the checkout the head preview shows: its stack file is the default --head-config, and a default --head "
+        "older than any of its sources is refused",
+    )
+    compare.add_argument("--head-config", type=Path, help="this branch's stack file (default the --program's)")
     compare.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     compare.add_argument("--strict", action="store_true", help="exit 1 for unprotected stateful resources too")
     return parser
@@ -298,6 +305,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
                 head_config=args.head_config,
                 format=args.format,
                 strict=args.strict,
+                program=args.program.resolve(),
             )
             return run(diff_options, stdout or sys.stdout)
         if args.command == "diagram":

@@ -1,0 +1,44 @@
+"""The Makefile is the newcomer's front door: `make` alone says what it can do, and `make help` lists every target."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MAKEFILE = REPO / "Makefile"
+
+
+def rule_targets() -> set[str]:
+    """Every target a user can name: rules whose target is a plain word (not a file such as $(STAMP))."""
+    text = MAKEFILE.read_text(encoding="utf-8")
+    return set(re.findall(r"^([a-z][a-z-]*):(?!=)", text, flags=re.MULTILINE))
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def listed(output: str) -> dict[str, str]:
+    return dict(re.findall(r"^  ([a-z][a-z-]*) +(\S.*)$", output, flags=re.MULTILINE))
+
+
+def test_help_lists_every_target_with_one_line_each() -> None:
+    result = make("help")
+    assert result.returncode == 0, result.stderr
+    shown = listed(result.stdout)
+    assert set(shown) == rule_targets()
+    phony = re.search(r"^\.PHONY:(.*)$", MAKEFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert phony and set(phony.group(1).split()) == rule_targets(), "every target is phony, and listed"
+    assert all(len(line) <= 120 for line in result.stdout.splitlines())
+    assert "diff" in shown and "previews both sides" in shown["diff"]
+
+
+def test_make_without_a_target_prints_the_help_and_installs_nothing() -> None:
+    result = make("-n")
+    assert result.returncode == 0, result.stderr
+    assert "pip install" not in result.stdout and "venv" not in result.stdout
+    assert make().stdout == make("help").stdout
