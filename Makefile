@@ -28,7 +28,7 @@ $(SCAN_STAMP): requirements-scan.txt constraints-scan.txt
 	touch $@
 
 preview: $(STAMP) ## offline preview and policy check of STACK, no Azure subscription needed (out/STACK/)
-	$(PY) -m offline preview --stack $(STACK) $(if $(wildcard policy/config/$(STACK).json),--policy-config policy/config/$(STACK).json)
+	$(PY) -m offline preview --stack $(STACK)
 
 # Both sides are previewed afresh, every time: the base (BASE_REF via git archive, or an existing checkout BASE_SRC)
 # to out/base/<stack> with its stack file, and this checkout to out/<stack>, so the diff never judges a preview older
@@ -60,8 +60,7 @@ diff: $(STAMP) ## data STACK would lose against main: previews both sides afresh
 # resources.json the scan reads; `make preview` is where violations fail), then Checkov judged by scan/waivers.yaml.
 scan: $(STAMP) $(SCAN_STAMP) ## Checkov on every stack's ARM template and rendered chart, judged by scan/waivers.yaml
 	@set -e; for stack in $(SCAN_STACKS); do \
-	  config=; if [ -f policy/config/$$stack.json ]; then config="--policy-config policy/config/$$stack.json"; fi; \
-	  status=0; $(PY) -m offline preview --stack $$stack $$config --format json >/dev/null || status=$$?; \
+	  status=0; $(PY) -m offline preview --stack $$stack --format json >/dev/null || status=$$?; \
 	  if [ "$$status" -gt 1 ]; then echo "error: the offline preview of $$stack failed (exit $$status)" >&2; exit 2; fi; \
 	done
 	$(PY) -m scan --stacks $(SCAN_STACKS) --checkov $(SCAN_VENV)/bin/checkov

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TextIO
 import yaml
 
 from offline import diagram, report, tree
-from offline.common import REPO_ROOT, CliError, load_policy_config, one_line
+from offline.common import REPO_ROOT, CliError, default_policy_config, load_policy_config, one_line
 
 __all__ = ["REPO_ROOT", "CliError", "PreviewOptions", "build_parser", "load_policy_config", "main", "preview"]
 
@@ -33,11 +33,16 @@ class PreviewOptions:
     out: Path | None = None
     format: str = "text"
     policy_pack: Path = REPO_ROOT / "policy"
+    # None: the stack's own, <policy_pack>/config/<stack>.json, when there is one (as the workflows pass it).
     policy_config: Path | None = None
 
     @property
     def out_dir(self) -> Path:
         return self.out if self.out is not None else Path("out") / self.stack
+
+    @property
+    def policy_config_path(self) -> Path | None:
+        return self.policy_config or default_policy_config(self.policy_pack, self.stack)
 
 
 def _default_runner(program: Path, stack: str) -> Any:
@@ -114,7 +119,7 @@ def _run_with_pack(
     pack_dir = options.policy_pack.resolve()
     if not pack_dir.is_dir():
         raise CliError(f"--policy-pack {options.policy_pack}: no such directory")
-    config = load_policy_config(options.policy_config)
+    config = load_policy_config(options.policy_config_path)
     if not program.is_dir():
         raise CliError(f"--program {options.program}: no such directory")
     starter = _PackStarter(factory, pack_dir, config)
@@ -168,6 +173,7 @@ def preview(
             "project": run.project,
             "stack": run.stack,
             "program": str(program),
+            "policyConfig": str(options.policy_config_path) if options.policy_config_path else None,
             "summary": {
                 "total": summary.total,
                 "byType": dict(summary.by_type),
@@ -179,13 +185,14 @@ def preview(
         }
         out_stream.write(json.dumps(document, indent=2, default=str) + "\n")
     else:
-        out_stream.write(_text_report(run, program, root, summary, pack, rules, findings, files) + "\n")
+        header = f"program {program}, policy config {options.policy_config_path or '(none)'}, offline: mock engine"
+        out_stream.write(_text_report(run, header, root, summary, pack, rules, findings, files) + "\n")
     return 0 if policy_doc["passed"] else 1
 
 
 def _text_report(
     run: Any,
-    program: Path,
+    header: str,
     root: tree.Node,
     summary: tree.Summary,
     pack: str,
@@ -194,7 +201,7 @@ def _text_report(
     files: Mapping[str, str],
 ) -> str:
     parts = [
-        f"Previewing stack {run.stack} of project {run.project} (program {program}, offline: mock engine)",
+        f"Previewing stack {run.stack} of project {run.project} ({header})",
         tree.render_tree(root),
         tree.render_summary(summary),
     ]
@@ -240,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
     run.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
     run.add_argument("--policy-pack", type=Path, default=REPO_ROOT / "policy", help="policy pack directory")
-    run.add_argument("--policy-config", type=Path, help="policy config JSON, as for --policy-pack-config")
+    run.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy config JSON, as for --policy-pack-config (default: the stack's own, <policy-pack>/config/<stack>.json)",
+    )
 
     draw = commands.add_parser("diagram", help="print the architecture markdown (Mermaid) of a stack")
     program_args(draw)
