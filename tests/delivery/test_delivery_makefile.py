@@ -31,8 +31,8 @@ def test_help_lists_every_target_with_one_line_each() -> None:
     assert result.returncode == 0, result.stderr
     shown = listed(result.stdout)
     assert set(shown) == rule_targets()
-    phony = re.search(r"^\.PHONY:(.*)$", MAKEFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
-    assert phony and set(phony.group(1).split()) == rule_targets(), "every target is phony, and listed"
+    phony = re.findall(r"^\.PHONY:(.*)$", MAKEFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert rule_targets() <= {word for line in phony for word in line.split()}, "every target is phony"
     assert all(len(line) <= 120 for line in result.stdout.splitlines())
     assert "diff" in shown and "previews both sides" in shown["diff"]
 
