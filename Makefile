@@ -1,5 +1,11 @@
 # Two commands set up and run everything on a fresh machine: `make preview STACK=dev` and `make test`.
 # `make help` lists every target with one line each (the `## ` text after a target's prerequisites).
+# Every path below is from the repository root: `make -f` from elsewhere is refused before anything runs.
+ROOT := $(realpath $(dir $(firstword $(MAKEFILE_LIST))))
+ifneq ($(realpath $(CURDIR)),$(ROOT))
+$(error run make from the repository root: make -C $(ROOT) $(MAKECMDGOALS))
+endif
+
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
@@ -36,11 +42,14 @@ help: ## list the targets (this text)
 	@echo "make <target> [STACK=dev|prod]; STACK defaults to dev."
 	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/  \1|\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'|' '{printf "%-12s %s\n", $$1, $$2}'
 
+# The .pth lets the venv find this checkout's packages from any directory, so `python -m offline` run from a
+# subdirectory says to run it from the root instead of failing to import (or importing tests/offline).
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt
 	@$(REQUIRE) "make $(MAKECMDGOALS)" python=$(PYTHON):$(PYTHON_VERSION)
 	$(if $(VENV_STALE),@echo "$(VENV) was made by Python $(VENV_STALE) instead of $(PYTHON_VERSION): making it again"; rm -rf $(VENV))
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "coa-lockdown.pth").write_text(sys.argv[1] + "\n")' "$(ROOT)"
 	touch $@
 
 $(SCAN_STAMP): requirements-scan.txt constraints-scan.txt

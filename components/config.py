@@ -8,15 +8,16 @@ be valid; nothing is created until the whole configuration has passed.
 from __future__ import annotations
 
 import datetime
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from components import guardrails, naming
-from components.config_reader import PROJECT, ConfigError, Reader, suggest
+from components.config_reader import PROJECT, ConfigError, Reader, shown, suggest
 from components.images import LOCK_FILE, ImageLock, load_lock
 from components.settings import (
     OS_DISK_SIZE_GB,
@@ -169,15 +170,24 @@ KNOWN_KEYS = frozenset(
 )
 
 
+# Where the full list is, for an error that cannot print all of it on one line.
+REGIONS_HINT = (
+    f"e.g. eastus2 or westeurope (all {len(REGIONS)}: REGIONS in {Path(__file__).parent.name}/{Path(__file__).name})"
+)
+
+
 def _parse_location(reader: Reader) -> str:
-    if reader.raw.get("location") in ZONELESS_REGIONS:
-        region = reader.raw["location"]
+    region = reader.string("location", hint=f"an Azure region with availability zones, {REGIONS_HINT}")
+    if region in ZONELESS_REGIONS:
+        # Zone-redundant storage (ZRS/GZRS) and zonal AKS need availability zones.
         raise reader.fail(
-            "location",
-            f"{region!r} has no availability zones: this architecture needs zone-redundant storage (ZRS/GZRS) and "
-            f"zonal AKS; use one of {', '.join(sorted(REGIONS))}",
+            "location", f"{region!r} has no availability zones, which ZRS storage and zonal AKS need; {REGIONS_HINT}"
         )
-    return reader.choice("location", REGIONS)
+    if region not in REGIONS:
+        near = difflib.get_close_matches(region.lower(), sorted(REGIONS), n=1, cutoff=0.7)
+        fix = f"did you mean {near[0]!r}?" if near else f"use a region with availability zones, {REGIONS_HINT}"
+        raise reader.fail("location", f"{region!r} is not a region this stack can run in; {fix}")
+    return region
 
 
 # Resource group names: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period.
@@ -348,9 +358,8 @@ def _parse_network(
 DEFAULT_KUBERNETES_VERSION = "1.36"
 BLOB_CSI_TOKEN_REFRESH_AKS = (1, 34)
 BLOB_CSI_TOKEN_REFRESH_REASON = (
-    "AKS before 1.34 ships blob CSI driver v1.26.x, which mounts with the workload identity token but never refreshes "
-    "it (fixed in v1.27.0: kubernetes-sigs/blob-csi-driver#2071, issue #1987), so Cromwell's mounts die hours after "
-    "each pod start; use 1.34 or later (default 1.36)"
+    "its blob CSI driver (v1.26) never refreshes the workload identity token, so Cromwell's mounts die hours after "
+    "each pod start"
 )
 
 # Ranges AKS refuses for the service and pod CIDRs (learn.microsoft.com, AKS "Configure Azure CNI Overlay" and
@@ -392,11 +401,11 @@ def _parse_pool(reader: Reader, name: str, default_size: str, default_min: int, 
     vm_size = pool.string("vmSize", default_size, pattern=r"Standard_[A-Za-z0-9_]+", hint="an Azure VM size")
     temp_disk = _temp_disk_gib(vm_size)
     if temp_disk is not None and temp_disk < OS_DISK_SIZE_GB:
-        what = "no temporary disk" if temp_disk == 0 else f"a {temp_disk:g} GiB temporary disk"
+        what = "no temporary disk" if temp_disk == 0 else f"only a {temp_disk:g} GiB temporary disk"
         raise pool.fail(
             "vmSize",
-            f"{vm_size!r} has {what}, too small for the {OS_DISK_SIZE_GB} GiB ephemeral OS disk; use a size with a "
-            "local disk of that size (a 'd' size with 4 vCPUs or more, e.g. Standard_D4ds_v5)",
+            f"{vm_size!r} has {what} for the {OS_DISK_SIZE_GB} GiB ephemeral OS disk; use a 'd' size with 4 vCPUs "
+            "or more (e.g. Standard_D4ds_v5)",
         )
     return NodePoolSettings(vm_size=vm_size, min_count=min_count, max_count=max_count)
 
@@ -407,12 +416,11 @@ def _parse_image_build(reader: Reader, location: str) -> ImageBuildSettings:
     enabled = section.boolean("enabled", default.enabled)
     tier = section.choice("agentPoolTier", ACR_AGENT_POOL_TIERS, default.agent_pool_tier)
     if enabled and location and location not in ACR_AGENT_POOL_REGIONS:
+        # Elsewhere TES and TriggerService are built with scripts/build-images.sh --import-to and pinned by digest.
         raise section.fail(
             "enabled",
-            f"ACR Tasks agent pools, the only way to build into a registry without public access, are not offered in "
-            f"{location} (they are in {', '.join(sorted(ACR_AGENT_POOL_REGIONS))}); build TES and TriggerService "
-            "elsewhere with scripts/build-images.sh --import-to, record their digests in images.lock.json, and set "
-            "imageBuild.enabled false",
+            f"ACR Tasks agent pools (the only builds a private registry accepts) are not offered in {location}; build "
+            "elsewhere (scripts/build-images.sh --import-to), pin the digests, and set false",
         )
     return ImageBuildSettings(enabled=enabled, agent_pool_tier=tier)
 
@@ -454,9 +462,7 @@ def _parse_aks(reader: Reader) -> AksSettings:
         "version", DEFAULT_KUBERNETES_VERSION, pattern=r"1\.\d{2}(\.\d+)?", hint="a version such as 1.36"
     )
     if tuple(int(part) for part in version.split(".")[:2]) < BLOB_CSI_TOKEN_REFRESH_AKS:
-        raise k8s.fail(
-            "version", f"{version!r} is too old for this chart's blob mounts: {BLOB_CSI_TOKEN_REFRESH_REASON}"
-        )
+        raise k8s.fail("version", f"{version!r} is too old: {BLOB_CSI_TOKEN_REFRESH_REASON}; use 1.34 or later")
     return AksSettings(
         kubernetes_version=version,
         service_cidr=service_cidr,
@@ -537,8 +543,8 @@ def _parse_entra_admin(pg: Reader, prod: bool) -> EntraAdminGroup | None:
     if name != name.strip() or len(name.encode("utf-8")) > POSTGRES_ROLE_NAME_BYTES:
         raise pg.fail(
             name_key,
-            f"{name!r} is not valid: the group's exact display name, at most {POSTGRES_ROLE_NAME_BYTES} bytes "
-            "(PostgreSQL role name limit) without leading or trailing spaces",
+            f"{shown(name)} is not valid: the group's exact display name, at most {POSTGRES_ROLE_NAME_BYTES} bytes, "
+            "no leading or trailing spaces",
         )
     return EntraAdminGroup(object_id=object_id, display_name=name)
 
@@ -564,15 +570,17 @@ def _parse_dns(reader: Reader, location: str) -> DnsSettings:
             )
         expected = zone_name(key, location)
         if not _AZURE_ID.match(zone_id) or not zone_id.lower().endswith(f"/privatednszones/{expected}"):
-            raise ConfigError(f"{dns.key('existingZoneIds')}.{key}: {zone_id!r} is not the id of a {expected} zone")
+            named = re.search(r"/privateDnsZones/([^/]+)$", zone_id, re.IGNORECASE)
+            given = f"the id of zone {named.group(1)}" if named and _AZURE_ID.match(zone_id) else "not a zone id"
+            raise ConfigError(f"{dns.key('existingZoneIds')}.{key}: {given}; {key} needs the id of a {expected} zone")
     resolution = dns.choice("hubZoneResolution", tuple(HUB_ZONE_RESOLUTION)) if dns.has("hubZoneResolution") else None
     if existing and resolution is None:
         # Without a link or a resolver, pods and Batch nodes resolve storage, ACR, Batch and Key Vault names to
         # public addresses, which refuse them (public network access is off).
-        choices = "; ".join(f"{k}: {v}" for k, v in HUB_ZONE_RESOLUTION.items())
         raise dns.fail(
             "hubZoneResolution",
-            f"is required with existingZoneIds: say how this VNet resolves the hub's zones ({choices})",
+            "is required with existingZoneIds: linkedByHub (the hub links its zones here), linkHere (this stack links "
+            "them) or dnsServers (a hub resolver in dns.servers)",
         )
     if resolution and not existing:
         raise dns.fail("hubZoneResolution", f"{resolution!r} is set but existingZoneIds is empty; remove it")
@@ -663,8 +671,8 @@ def _parse_scanner(reader: Reader, secret_keys: frozenset[str], today: datetime.
     if settings.credentials_expire_on and settings.credentials_expire_on <= today:
         raise scanner.fail(
             "credentialsExpireOn",
-            f"{settings.credentials_expire_on} is not in the future: the scanner's registry credential has expired "
-            "and every pool's start task would fail; rotate it (pulumi config set --secret) and set the new date",
+            f"{settings.credentials_expire_on} has passed, so every pool's start task would fail; rotate the "
+            "credential (pulumi config set --secret) and set its new expiry",
         )
     if settings.username_secret_name == settings.password_secret_name:
         raise scanner.fail(
@@ -771,8 +779,8 @@ def parse_settings(
         # when the scanner's registry credential does.
         errors.append(
             ConfigError(
-                f"{PROJECT}:imageScanner.credentialsExpireOn: required in a production stack: the date the scanner's "
-                "registry credential expires (its Key Vault secrets carry it); rotate it before then"
+                f"{PROJECT}:imageScanner.credentialsExpireOn: is required in production: the day the scanner's "
+                "registry credential expires (its Key Vault secrets expire with it)"
             )
         )
     tags = attempt(lambda: _parse_tags(reader), {})
@@ -796,7 +804,9 @@ def parse_settings(
     if lock is not None and lock.unpinned():
         breaches["unpinnedImages"] = f"digests pending for {', '.join(lock.unpinned())}"
     if not (protect and locks):
-        breaches["unprotectedState"] = {"protectStatefulResources": protect, "resourceLocks": locks}
+        breaches["unprotectedState"] = {
+            k: v for k, v in (("protectStatefulResources", protect), ("resourceLocks", locks)) if not v
+        }
     if shared_key:
         breaches["sharedKeyAccess"] = shared_key
     if aks is not None and not aks.admin_group_object_ids:
@@ -807,7 +817,7 @@ def parse_settings(
         breaches["locallyRedundantStorage"] = redundancy
     errors.extend(guardrails.check(breaches, overrides, production))
     if errors:
-        raise ConfigError(errors[0].args[0] if len(errors) == 1 else _joined(errors))
+        raise ConfigError(*(line for error in errors for line in error.errors))
     assert names and aks and network and dns and postgres and batch_images and lock  # every failure was recorded
     return Settings(
         environment=environment,
@@ -837,10 +847,6 @@ def parse_settings(
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
     )
-
-
-def _joined(errors: list[ConfigError]) -> str:
-    return f"{len(errors)} configuration errors:\n" + "\n".join(f"  - {e.args[0]}" for e in errors)
 
 
 # Storage redundancy (StorageV2 SKUs Standard_<x>); zone-redundant at least, geo-redundant in production.
@@ -930,11 +936,11 @@ def _check_allowed_vm_sizes(
     ]
     unpriced = sorted({vm.vm_size for vm in covered if vm.price_per_hour is None})
     if unpriced:
+        # Unpriced sizes cost 0 whenever prices.azure.com is unreachable, so every task would run on them.
         raise batch.fail(
             key,
-            f"covers {', '.join(unpriced[:4])}{' ...' if len(unpriced) > 4 else ''}, which TES 6.0.0's list has no "
-            "price for: they cost 0 whenever prices.azure.com is unreachable, so every task would run on the first "
-            "of them; list priced families (e.g. standardDDSv5Family)",
+            f"covers {', '.join(unpriced[:3])}{' ...' if len(unpriced) > 3 else ''}, which TES 6.0.0 has no price "
+            "for (free when prices.azure.com is unreachable); list priced families (e.g. standardDDSv5Family)",
         )
     for vm in covered:
         generation = "V2" if "V2" in (vm.hyper_v_generations or ()) else "V1"
@@ -943,8 +949,8 @@ def _check_allowed_vm_sizes(
         if problem:
             raise batch.fail(
                 key,
-                f"covers {vm.vm_size} (Hyper-V {generation}), which TES would start on the batch.images."
-                f"{'gen2' if generation == 'V2' else 'gen1'} image: {problem}; list sizes that support generation 2",
+                f"covers {vm.vm_size}, which TES would start on batch.images.{'gen2' if generation == 'V2' else 'gen1'}: "
+                f"{problem}; list generation 2 sizes",
             )
 
 
@@ -964,8 +970,8 @@ def _parse_batch_images(batch: Reader, today: datetime.date) -> BatchNodeImages:
         if agent in RETIRED_NODE_AGENTS:
             raise image.fail(
                 "nodeAgentSkuId",
-                f"{agent!r} is retired by Azure Batch; use {DEFAULT_BATCH_IMAGE.node_agent_sku_id!r} "
-                "(microsoft-dsvm ubuntu-hpc 2204) or 'batch.node.ubuntu 24.04' (ubuntu-hpc 2404)",
+                f"{agent!r} is retired by Azure Batch; use 'batch.node.ubuntu 22.04' (sku 2204) or "
+                "'batch.node.ubuntu 24.04' (sku 2404)",
             )
         node_image = BatchNodeImage(
             publisher=image.string("publisher", DEFAULT_BATCH_IMAGE.publisher),
@@ -976,11 +982,15 @@ def _parse_batch_images(batch: Reader, today: datetime.date) -> BatchNodeImages:
         )
         known = batch_node_images.facts(node_image)
         if known is None:
-            names = ", ".join("/".join(k) for k, f in batch_node_images.KNOWN_IMAGES.items() if f.docker)
+            supported = [
+                "/".join(k)
+                for k, f in batch_node_images.KNOWN_IMAGES.items()
+                if f.docker and (f.batch_support_ends is None or f.batch_support_ends >= today)
+            ]
             raise image.fail(
                 "sku",
-                f"{node_image.publisher}/{node_image.offer}/{node_image.sku} is not a Batch image with Docker this "
-                f"project knows the generations and support dates of; use one of {names}",
+                f"{node_image.publisher}/{node_image.offer}/{node_image.sku} is not an image this project knows; "
+                f"use {' or '.join(supported)}",
             )
         if known.node_agent_sku_id != agent:
             raise image.fail(
@@ -1009,12 +1019,7 @@ CONTAINER_NAME = r"(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]"
 # TES 6's node runner probes every input URL anonymously and treats only 401, 403 and 409 as "private, sign a SAS"
 # (ga4gh-tes@6.0.0:src/Tes.Runner/Storage/ArmUrlTransformationStrategy.cs:71 and Transfer/BlobApiHttpUtils.cs:185-205).
 # An account that allows blob public access answers 404 for a private container, and the download fails.
-DATA_ACCOUNT_PUBLIC_ACCESS = (
-    "TES 6's node runner probes inputs anonymously and signs a SAS only after a 401, 403 or 409 "
-    "(ga4gh-tes@6.0.0 Tes.Runner/Transfer/BlobApiHttpUtils.cs:185-205); an account that allows blob public access "
-    "answers 404 for a private container and every download from it fails. Ask the owner to set "
-    "allowBlobPublicAccess false on the account, then state it here"
-)
+DATA_ACCOUNT_PUBLIC_ACCESS = "TES 6 signs a SAS only after a 401, 403 or 409, and such an account answers 404"
 DATA_ACCOUNT_KEYS = {
     "id",
     "containers",
@@ -1062,10 +1067,13 @@ def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageA
         if not item.has("allowBlobPublicAccess"):
             raise item.fail(
                 "allowBlobPublicAccess",
-                f"is required: state the account's setting (false). {DATA_ACCOUNT_PUBLIC_ACCESS}",
+                "is required: state the account's setting, false (TES 6 cannot read an account that allows public access)",
             )
         if item.boolean("allowBlobPublicAccess", False):
-            raise item.fail("allowBlobPublicAccess", f"true cannot work: {DATA_ACCOUNT_PUBLIC_ACCESS}")
+            raise item.fail(
+                "allowBlobPublicAccess",
+                f"true cannot work ({DATA_ACCOUNT_PUBLIC_ACCESS}); ask the owner to turn it off",
+            )
         grantor = item.choice("roleAssignments", ("stack", "owner"))
         accounts.append(
             DataStorageAccount(
@@ -1084,11 +1092,11 @@ def _parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageA
 
 # Why the article's generation (CoA 3.2: TES 3.2 on Cosmos DB) is refused rather than deployed; the README's
 # "Generations" section gives the citations (CromwellOnAzure@3.2.0).
+# Its pods get tokens only from IMDS (AAD Pod Identity, which breaks Pod Security 'restricted') or a long-lived client
+# secret, it signs blob SAS and reads Cosmos DB with account keys, and its node setup targets retired Batch images.
 COSMOS_GENERATION_REFUSED = (
-    "the Cosmos DB generation (CoA/TES 3.2) cannot run locked down: its pods get tokens only from IMDS (AAD Pod "
-    "Identity, which breaks Pod Security 'restricted') or a long-lived client secret, it signs blob SAS and reads "
-    "Cosmos DB with account keys, and its node setup targets Batch images that are retired; use taskDatabase "
-    "'postgresql' (TES 6.0.0, workload identity, no keys)"
+    "TES 3.2 on Cosmos DB cannot run locked down (IMDS or secret tokens, account keys, retired images); use "
+    "taskDatabase 'postgresql'"
 )
 
 
@@ -1101,11 +1109,34 @@ def _parse_task_database(reader: Reader) -> TaskDatabaseKind:
     return "postgresql"
 
 
+# Config namespaces a stack file may use: the project's own, and those of the providers and engine the program uses.
+NAMESPACES = frozenset({PROJECT, "azure-native", "kubernetes", "random", "command", "pulumi"})
+
+
+def check_namespaces(keys: Iterable[str]) -> None:
+    """A key in an unknown namespace is refused before anything else: a typo in `coa-lockdown:` would otherwise
+    leave the program without the key and report that one as missing, or silently use its default."""
+    errors = []
+    for full_key in sorted(keys):
+        namespace = full_key.partition(":")[0]
+        if namespace not in NAMESPACES:
+            near = difflib.get_close_matches(namespace, sorted(NAMESPACES), n=1, cutoff=0.6)
+            fix = (
+                f"did you mean {near[0]}:?"
+                if near
+                else f"use {PROJECT}: or a provider's ({', '.join(sorted(NAMESPACES - {PROJECT}))})"
+            )
+            errors.append(f"{full_key}: unknown namespace '{namespace}'; {fix}")
+    if errors:
+        raise ConfigError(*errors)
+
+
 def load_settings() -> Settings:
     """Read every `coa-lockdown:*` key of the running stack (values arrive as strings, objects as JSON)."""
     from pulumi.runtime import config as runtime_config
 
     everything: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    check_namespaces(everything)
     raw: dict[str, Any] = {}
     for full_key, value in everything.items():
         namespace, _, key = full_key.partition(":")

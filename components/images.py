@@ -203,11 +203,9 @@ def parse_lock(raw: Any) -> ImageLock:
         try:
             pins[key] = _pin(key, entry)
         except ConfigError as error:
-            errors.append(error.args[0])
+            errors += error.errors
     if errors:
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{len(errors)} image lock errors:\n  - " + "\n  - ".join(errors)
-        )
+        raise ConfigError(*errors)
     return ImageLock(pins=pins)
 
 

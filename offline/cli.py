@@ -298,8 +298,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def checkout_of(path: Path) -> Path | None:
+    """The checkout `path` is in: the nearest directory holding a Pulumi project and its offline package."""
+    for directory in (path, *path.parents):
+        if (directory / "Pulumi.yaml").is_file() and (directory / "offline" / "__init__.py").is_file():
+            return directory
+    return None
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
+    cwd = Path.cwd().resolve()
+    root = checkout_of(cwd)
+    if root is not None and (cwd != root or root != REPO_ROOT):
+        # out/, the base preview and the head preview are paths from the root, and this is REPO_ROOT's code.
+        print(f"error: run `python -m offline` from the repository root, {root} (not {cwd})", file=sys.stderr)
+        return 2
     try:
         if args.command == "bench":
             from offline.bench import run_bench
@@ -339,6 +353,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except _user_errors() as exc:
+        config_errors = getattr(exc, "config_errors", ())
+        if config_errors:
+            # One line per configuration error, each starting with its key (the whole configuration is checked at
+            # once, so there may be several).
+            print("\n".join(f"error: {line}" for line in config_errors), file=sys.stderr)
+            return 2
         kind = {"ProgramError": "the program raised", "PolicyPackError": "the policy pack failed"}.get(
             type(exc).__name__, "stack configuration"
         )

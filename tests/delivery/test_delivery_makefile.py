@@ -42,3 +42,18 @@ def test_make_without_a_target_prints_the_help_and_installs_nothing() -> None:
     assert result.returncode == 0, result.stderr
     assert "pip install" not in result.stdout and "venv" not in result.stdout
     assert make().stdout == make("help").stdout
+
+
+def test_make_from_another_directory_says_to_run_it_from_the_root() -> None:
+    result = subprocess.run(
+        ["make", "-f", str(MAKEFILE), "preview"], cwd=REPO / "components", capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"*** run make from the repository root: make -C {REPO.resolve()} preview.  Stop." in result.stderr
+    assert not (REPO / "components" / ".venv").exists()
+
+
+def test_a_new_venv_finds_the_checkout_from_any_directory(tmp_path: Path) -> None:
+    result = make("-n", "preview", f"VENV={tmp_path / 'venv'}")
+    pth = [line for line in result.stdout.splitlines() if "coa-lockdown.pth" in line]
+    assert len(pth) == 1 and pth[0].endswith(f'"{REPO.resolve()}"'), result.stdout

@@ -337,5 +337,5 @@ def test_a_node_size_too_small_for_the_ephemeral_os_disk_is_refused(size: str, f
     if fits:  # Known to fit, or unknown to this check (Azure then refuses a size that cannot hold it).
         parse_settings(raw, stack="dev")
         return
-    with pytest.raises(ValueError, match=rf"coa-lockdown:kubernetes\.userPool\.vmSize: '{size}' has a 75 GiB"):
+    with pytest.raises(ValueError, match=rf"coa-lockdown:kubernetes\.userPool\.vmSize: '{size}' has only a 75 GiB"):
         parse_settings(raw, stack="dev")
