@@ -10,22 +10,18 @@ from components.access import Access, AccessArgs
 from components.admission import AdmissionArgs, ImageAdmission
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
-from components.config import load_settings
 from components.contracts import derive
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
 from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import CHART_IMAGES
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
 from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
-from components.preflight import core_needs, host, registry_data_endpoint
-from components.private_dns import PrivateDns, PrivateDnsArgs, zone_name
+from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
 from components.registry import BuildAgentPoolSpec, Registry, RegistryArgs, cache_rules_for
-from components.rotation import RotationSchedule
 from components.storage import Storage, StorageArgs
 from components.workload import (
     NAMESPACE,
@@ -35,6 +31,11 @@ from components.workload import (
     CromwellOnAzure,
     CromwellOnAzureArgs,
 )
+from configuration.image_lock import CHART_IMAGES
+from configuration.preflight import core_needs, host, registry_data_endpoint
+from configuration.private_dns_zones import zone_name
+from configuration.rotation import RotationSchedule
+from configuration.stack import load_settings
 
 settings = load_settings()
 # Options that switch runtime-contract entries on (components/contracts/__init__.py Condition).
@@ -46,7 +47,7 @@ conditions = {
     )
     if on
 }
-# The day decides which rotation period the generated passwords belong to (components/rotation.py).
+# The day decides which rotation period the generated passwords belong to (configuration/rotation.py).
 rotation = RotationSchedule(
     period_days=settings.secret_rotation.period_days,
     grace_days=settings.secret_rotation.grace_days,

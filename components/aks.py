@@ -15,7 +15,7 @@ from pulumi_azure_native import containerservice as cs
 from components.access import assign
 from components.identity import Identity
 from components.monitoring import diagnostics
-from components.settings import OS_DISK_SIZE_GB, AksSettings, EgressMode, NodePoolSettings
+from configuration.settings import OS_DISK_SIZE_GB, AksSettings, EgressMode, NodePoolSettings
 
 # kubelogin login modes that need no browser or device code: the CI runner's `az login` (azure/login with OIDC),
 # a federated token file (workload identity, e.g. a self-hosted runner on AKS), or a service principal from env.

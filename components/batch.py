@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import batch
 
-from components import config
 from components.monitoring import diagnostics
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.start_task import GLOBAL_START_TASK_PATH, ImageScannerSettings, StartTaskSettings, render_start_task
+from configuration import settings
 
 # TES's BatchNodes:GlobalStartTask default resolves to this blob in its default storage account.
 START_TASK_CONTAINER, START_TASK_BLOB = GLOBAL_START_TASK_PATH.strip("/").split("/", 1)
@@ -26,7 +26,7 @@ def _start_task_path(container_name: str) -> str:
     return GLOBAL_START_TASK_PATH
 
 
-def scanner_settings(scanner: config.ImageScannerSettings | None, key_vault_name: str) -> ImageScannerSettings | None:
+def scanner_settings(scanner: settings.ImageScannerSettings | None, key_vault_name: str) -> ImageScannerSettings | None:
     """The stack's image-scanner configuration as the start task needs it (credentials stay in Key Vault)."""
     if scanner is None:
         return None

@@ -114,7 +114,7 @@ class KeyVault(pulumi.ComponentResource):
         self, key: str, secret_name: str, *, generation: int, expires: int, length: int = 32
     ) -> pulumi.Output[str]:
         """Generate a password with pulumi-random, store it in the vault with its expiry, and return it as a secret
-        output. A new `generation` (components/rotation.py) replaces the password: that is the rotation."""
+        output. A new `generation` (configuration/rotation.py) replaces the password: that is the rotation."""
         password = random.RandomPassword(
             f"{self._name}-{key}-password",
             keepers={"generation": str(generation)},

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import network
 
-from components.settings import EgressMode, SubnetPlan
+from configuration.settings import EgressMode, SubnetPlan
 
 # Lowest priority number users can set; our deny rules sit at the end of the evaluated range so that explicit
 # allows above them stay readable.

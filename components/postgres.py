@@ -11,8 +11,8 @@ from pulumi_azure_native import dbforpostgresql as pg
 from components.keyvault import KeyVault
 from components.monitoring import diagnostics
 from components.protection import Protection
-from components.rotation import SLOTS, RotationSchedule, Slot
-from components.settings import EntraAdminGroup
+from configuration.rotation import SLOTS, RotationSchedule, Slot
+from configuration.settings import EntraAdminGroup
 
 ADMIN_LOGIN = "coa_admin"
 ADMIN_PASSWORD_SECRET = "postgres-admin-password"
@@ -27,7 +27,7 @@ SLOT_SUFFIX: dict[Slot, str] = {"a": "", "b": "-b"}
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseUser:
-    """An application database, the role that owns its objects, and two logins that take turns (components/rotation.py).
+    """An application database, the role that owns its objects, and two logins that take turns (configuration/rotation.py).
 
     ARM cannot create PostgreSQL roles: the database init hook creates them, as the admin, with the passwords in Key
     Vault. Each login is a member of the owner role and assumes it at login, so tables created through either login

@@ -29,7 +29,7 @@ class PrivateEndpointArgs:
     target_resource_id: pulumi.Input[str]
     # Sub-resource of the target ("blob", "vault", "Sql", "batchAccount", "nodeManagement", "registry").
     group_id: str
-    # Catalogue key of the zone the endpoint's records belong in (components.private_dns.ZONES).
+    # Catalogue key of the zone the endpoint's records belong in (configuration.private_dns_zones.ZONES).
     zone_key: str
     # Services that answer on several names (Azure Monitor) register records in more than one zone.
     extra_zone_keys: Sequence[str] = ()

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import containerregistry as acr
 
-from components.images import ImageLock
 from components.monitoring import diagnostics
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+from configuration.image_lock import ImageLock
 
 
 @dataclass(frozen=True, kw_only=True)

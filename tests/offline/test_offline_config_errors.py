@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, check_namespaces
+from configuration.reader import ConfigError
+from configuration.stack import check_namespaces
 from offline import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def test_each_error_is_its_own_line_that_starts_with_its_key(
     assert all(line.startswith("error: coa-lockdown:") and len(line) <= 200 for line in lines), lines
     assert lines[0] == (
         "error: coa-lockdown:location: 'westus' has no availability zones, which ZRS storage and zonal AKS need; "
-        "e.g. eastus2 or westeurope (all 24: REGIONS in components/config.py)"
+        "e.g. eastus2 or westeurope (all 24: REGIONS in configuration/regions.py)"
     )
 
 

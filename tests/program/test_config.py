@@ -10,7 +10,9 @@ import pytest
 import yaml
 from stackquery import stack_values
 
-from components.config import ConfigError, Settings, parse_settings
+from configuration.reader import ConfigError
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 from offline.harness import ProgramError, run_program
 
 REPO = Path(__file__).resolve().parents[2]
@@ -493,7 +495,7 @@ def test_bad_config_stops_the_program_before_any_resource(tmp_path: Path) -> Non
 
 def test_config_and_policy_pack_agree_on_retired_node_agents() -> None:
     """The pack stands alone (it checks any stack), so it keeps its own list; the two must not drift."""
-    from components.config import RETIRED_NODE_AGENTS
+    from configuration.batch import RETIRED_NODE_AGENTS
     from policy.coa_policies.batch import RETIRED_NODE_AGENTS as PACK_RETIRED
 
     assert set(PACK_RETIRED) == set(RETIRED_NODE_AGENTS)

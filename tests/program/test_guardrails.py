@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from stackquery import resolved_lock, stack_values
 
-from components.config import ConfigError, parse_settings
-from components.images import ImageLock
-from components.settings import Settings
+from configuration.image_lock import ImageLock
+from configuration.reader import ConfigError
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from stackquery import REPO, one, run_variant
 
-from components.private_dns import ZONES
+from configuration.private_dns_zones import ZONES
 from offline.harness import ProgramError, ProgramRun
 
 HUB = "/subscriptions/00000000-0000-4000-8000-00000000beef/resourceGroups/rg-hub-dns/providers/Microsoft.Network"

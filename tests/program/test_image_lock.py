@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config_reader import ConfigError
-from components.images import CHART_IMAGES, load_lock, parse_lock
 from components.registry import DEFAULT_CACHE_RULES
+from configuration.image_lock import CHART_IMAGES, load_lock, parse_lock
+from configuration.reader import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = json.loads((REPO / "images.lock.json").read_text())

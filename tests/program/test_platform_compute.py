@@ -15,7 +15,8 @@ from stackquery import by_id, one, stack_values
 
 from components.access import ROLES, assignment_name
 from components.aks import ci_kubeconfig
-from components.config import Settings, parse_settings
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 from offline.harness import ProgramRun
 from offline.mocks import SUBSCRIPTION_ID
 

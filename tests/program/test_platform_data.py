@@ -373,7 +373,8 @@ def test_operator_secrets_expire_when_the_operator_says(variant: ProgramRun) -> 
 
 
 def test_production_needs_the_scanner_credentials_expiry() -> None:
-    from components.config import ConfigError, parse_settings
+    from configuration.reader import ConfigError
+    from configuration.stack import parse_settings
 
     raw = stack_values("prod")
     scanner = {k: v for k, v in VARIANT_CONFIG["coa-lockdown:imageScanner"].items() if k != "credentialsExpireOn"}

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from stackquery import by_id, one, stack_values
 
-from components.config import ConfigError, parse_settings
-from components.settings import EntraAdminGroup
+from configuration.reader import ConfigError
+from configuration.settings import EntraAdminGroup
+from configuration.stack import parse_settings
 from offline.harness import ProgramError, ProgramRun, run_program
 from offline.mocks import TENANT_ID
 from offline.records import ResourceRecord

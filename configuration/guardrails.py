@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.config_reader import PROJECT, ConfigError
+from configuration.reader import PROJECT, ConfigError
 from policy.coa_policies import production as shared
 
 

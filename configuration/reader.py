@@ -11,6 +11,10 @@ from typing import Any
 
 PROJECT = "coa-lockdown"
 
+# An Entra ID object id, and any ARM resource id.
+GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+AZURE_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+$", re.IGNORECASE)
+
 
 class ConfigError(ValueError):
     """Configuration values that are missing or invalid: one line per error in `errors`, each starting with its key.
