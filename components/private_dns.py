@@ -10,20 +10,19 @@ import pulumi
 import pulumi_azure_native as azure_native
 from pulumi_azure_native import privatedns
 
+from components.placement import Placement
 from configuration.private_dns_zones import ZONES, zone_name
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrivateDnsArgs:
-    resource_group_name: pulumi.Input[str]
-    location: str
+    placement: Placement
     virtual_network_id: pulumi.Input[str]
     # Hub zones owned elsewhere (Azure Landing Zones); when given, no zone of that key is created here.
     existing_zone_ids: Mapping[str, str] = field(default_factory=dict)
     # Link the hub's zones to this VNet from this stack (config dns.hubZoneResolution linkHere); otherwise the hub
     # links them, or a hub resolver answers for them.
     link_existing_zones: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 ZONE_ID = re.compile(
@@ -56,21 +55,21 @@ class PrivateDns(pulumi.ComponentResource):
                 continue
             zone = privatedns.PrivateZone(
                 f"{name}-{key}",
-                resource_group_name=args.resource_group_name,
-                private_zone_name=zone_name(key, args.location),
+                resource_group_name=args.placement.resource_group_name,
+                private_zone_name=zone_name(key, args.placement.location),
                 location="global",  # private DNS zones are global resources
-                tags=dict(args.tags),
+                tags=dict(args.placement.tags),
                 opts=child,
             )
             self.links[key] = privatedns.VirtualNetworkLink(
                 f"{name}-{key}-link",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 private_zone_name=zone.name,
                 location="global",
                 virtual_network=privatedns.SubResourceArgs(id=args.virtual_network_id),
                 # Private endpoints write their own records through zone groups; VMs must not register here.
                 registration_enabled=False,
-                tags=dict(args.tags),
+                tags=dict(args.placement.tags),
                 opts=child,
             )
             self.zone_ids[key] = zone.id
@@ -104,6 +103,6 @@ class PrivateDns(pulumi.ComponentResource):
             virtual_network=privatedns.SubResourceArgs(id=args.virtual_network_id),
             registration_enabled=False,
             # A spoke is one of many links on a hub zone: the hub owns the zone, this stack only its own link.
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self, provider=providers[subscription]),
         )

@@ -110,6 +110,9 @@ def test_flow_logs_cover_the_vnet_with_retention_and_traffic_analytics(hub: Prog
     assert flow["storageId"] == one(hub, "azure-native:storage:StorageAccount").id
     assert flow["retentionPolicy"] == {"days": 120, "enabled": True}
     assert flow["networkWatcherName"] == "NetworkWatcher_eastus2"
+    # In the watcher's own group, which Azure creates; with the stack's region and tags.
+    assert flow["resourceGroupName"] == "NetworkWatcherRG"
+    assert (flow["location"], flow["tags"]) == (vnet.inputs["location"], vnet.inputs["tags"])
     analytics = flow["flowAnalyticsConfiguration"]["networkWatcherFlowAnalyticsConfiguration"]
     assert analytics["enabled"] is True
     assert analytics["workspaceResourceId"] == one(hub, "azure-native:operationalinsights:Workspace").id
