@@ -22,6 +22,7 @@ NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 PYTHON_VERSION := 3.11
 PYTHON ?= $(or $(shell command -v python$(PYTHON_VERSION) 2>/dev/null),python3)
 REQUIRE := scripts/prerequisites.sh
+VENV_PTH := $(VENV)/lib/python$(PYTHON_VERSION)/site-packages/coa-lockdown.pth
 version_of = $(shell $(1) -I -S -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 # A venv made by another Python (an earlier python3) is made again: pip fails on it with conflicts that never name
 # Python, and a new interpreter cannot reuse its packages.
@@ -42,15 +43,17 @@ help: ## list the targets (this text)
 	@echo "make <target> [STACK=dev|prod]; STACK defaults to dev."
 	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/  \1|\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'|' '{printf "%-12s %s\n", $$1, $$2}'
 
-# The .pth lets the venv find this checkout's packages from any directory, so `python -m offline` run from a
-# subdirectory says to run it from the root instead of failing to import (or importing tests/offline).
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt policy/requirements.txt
 	@$(REQUIRE) "make $(MAKECMDGOALS)" python=$(PYTHON):$(PYTHON_VERSION)
 	$(if $(VENV_STALE),@echo "$(VENV) was made by Python $(VENV_STALE) instead of $(PYTHON_VERSION): making it again"; rm -rf $(VENV))
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "coa-lockdown.pth").write_text(sys.argv[1] + "\n")' "$(ROOT)"
 	touch $@
+
+# The venv finds this checkout's packages from any directory, so `python -m offline` run from a subdirectory says to
+# run it from the root instead of failing to import (or importing tests/offline). Existing venvs get it too.
+$(VENV_PTH): $(STAMP)
+	echo "$(ROOT)" > $@
 
 $(SCAN_STAMP): requirements-scan.txt constraints-scan.txt
 	@$(REQUIRE) "make $(MAKECMDGOALS)" python=$(PYTHON):$(PYTHON_VERSION)
@@ -64,7 +67,7 @@ $(NODE_STAMP): $(NODE_TOOLS)/package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --prefix $(NODE_TOOLS)
 	touch $@
 
-preview: $(STAMP) ## offline preview and policy check of STACK, no Azure subscription needed (out/STACK/)
+preview: $(STAMP) $(VENV_PTH) ## offline preview and policy check of STACK, no Azure subscription needed (out/STACK/)
 	$(PY) -m offline preview --stack $(STACK)
 
 # Both sides are previewed afresh, every time: the base (BASE_REF via git archive, or an existing checkout BASE_SRC)
@@ -76,7 +79,7 @@ BASE_SRC ?=
 DIFF_FORMAT ?= text
 BASE_OUT = out/base/$(STACK)
 
-diff: $(STAMP) ## data STACK would lose against main: previews both sides afresh (BASE_REF, BASE_SRC, STRICT=1)
+diff: $(STAMP) $(VENV_PTH) ## data STACK would lose against main: previews both sides afresh (BASE_REF, BASE_SRC, STRICT=1)
 	@set -e; \
 	src="$(BASE_SRC)"; \
 	if [ -z "$$src" ]; then \
@@ -95,7 +98,7 @@ diff: $(STAMP) ## data STACK would lose against main: previews both sides afresh
 
 # Each stack's offline preview, as `make preview` runs it (exit 1, mandatory policy violations, still writes the
 # resources.json the scan reads; `make preview` is where violations fail), then Checkov judged by scan/waivers.yaml.
-scan: $(STAMP) $(SCAN_STAMP) ## Checkov on every stack's ARM template and rendered chart, judged by scan/waivers.yaml
+scan: $(STAMP) $(VENV_PTH) $(SCAN_STAMP) ## Checkov on every stack's ARM template and rendered chart, judged by scan/waivers.yaml
 	@set -e; for stack in $(SCAN_STACKS); do \
 	  status=0; $(PY) -m offline preview --stack $$stack --format json >/dev/null || status=$$?; \
 	  if [ "$$status" -gt 1 ]; then echo "error: the offline preview of $$stack failed (exit $$status)" >&2; exit 2; fi; \
@@ -117,10 +120,10 @@ pytest: $(STAMP) $(SCAN_STAMP) $(NODE_STAMP) ## the test suite (also needs Node.
 
 test: lint typecheck pytest ## lint, typecheck and pytest: what CI runs first
 
-bench: $(STAMP) ## median wall time and peak memory of full previews, and the pack on large stacks
+bench: $(STAMP) $(VENV_PTH) ## median wall time and peak memory of full previews, and the pack on large stacks
 	$(PY) -m offline bench
 
-readme: $(STAMP) ## regenerate the README's diagram and firewall allow-list from the dev stack
+readme: $(STAMP) $(VENV_PTH) ## regenerate the README's diagram and firewall allow-list from the dev stack
 	$(PY) -m offline diagram --stack dev --readme README.md
 	$(PY) -m offline.allowlist --readme README.md
 

@@ -80,7 +80,7 @@ def test_a_venv_made_by_another_python_is_made_again(tmp_path: Path) -> None:
     assert re.search(rf"^\S+ -m venv {re.escape(str(venv))}$", result.stdout, re.MULTILINE)
 
 
-def test_a_venv_of_the_right_python_is_kept(tmp_path: Path) -> None:
+def test_a_venv_of_the_right_python_is_kept_and_learns_where_the_checkout_is(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     stub(venv / "bin" / "python", "3.11")
     (venv / ".installed").touch()
@@ -88,7 +88,10 @@ def test_a_venv_of_the_right_python_is_kept(tmp_path: Path) -> None:
     result = make("-n", "preview", f"VENV={venv}")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{venv}/bin/python -m offline preview --stack dev"
+    assert result.stdout.splitlines() == [
+        f'echo "{REPO.resolve()}" > {venv}/lib/python3.11/site-packages/coa-lockdown.pth',
+        f"{venv}/bin/python -m offline preview --stack dev",
+    ]
 
 
 @pytest.mark.parametrize("target", ["preview", "diff", "scan", "lint", "typecheck", "bench"])

@@ -56,8 +56,11 @@ def write_preview(out: Path, run: ProgramRun) -> Path:
 
 def make(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     venv = Path(sys.prefix)
-    # -o: the test's own interpreter already has every dependency; make must not reinstall it.
-    command = ["make", "--no-print-directory", "-C", str(directory), "-o", f"{venv}/.installed", f"VENV={venv}", *args]
+    # -o: the test's own interpreter already has every dependency and finds the checkout it runs in; make must not
+    # reinstall it or point it at this copy.
+    kept = [f"{venv}/.installed", f"{venv}/lib/python3.11/site-packages/coa-lockdown.pth"]
+    command = ["make", "--no-print-directory", "-C", str(directory), *(f"-o{path}" for path in kept), f"VENV={venv}"]
+    command += args
     return subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
 
 
