@@ -1,6 +1,7 @@
 """coa-lockdown: composes the components for one stack. All configuration is validated before anything is created."""
 
 import calendar
+import dataclasses
 import datetime
 
 import pulumi
@@ -10,22 +11,19 @@ from components.access import Access, AccessArgs
 from components.admission import AdmissionArgs, ImageAdmission
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
-from components.config import load_settings
 from components.contracts import derive
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
 from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import CHART_IMAGES
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import FlowLogArgs, Network, NetworkArgs, VnetFlowLog
+from components.placement import Placement
 from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
-from components.preflight import core_needs, host, registry_data_endpoint
-from components.private_dns import PrivateDns, PrivateDnsArgs, zone_name
+from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
 from components.registry import BuildAgentPoolSpec, Registry, RegistryArgs, cache_rules_for
-from components.rotation import RotationSchedule
 from components.storage import Storage, StorageArgs
 from components.workload import (
     NAMESPACE,
@@ -35,6 +33,11 @@ from components.workload import (
     CromwellOnAzure,
     CromwellOnAzureArgs,
 )
+from configuration.image_lock import CHART_IMAGES
+from configuration.preflight import core_needs, host, registry_data_endpoint
+from configuration.private_dns_zones import zone_name
+from configuration.rotation import RotationSchedule
+from configuration.stack import load_settings
 
 settings = load_settings()
 # Options that switch runtime-contract entries on (components/contracts/__init__.py Condition).
@@ -46,7 +49,7 @@ conditions = {
     )
     if on
 }
-# The day decides which rotation period the generated passwords belong to (components/rotation.py).
+# The day decides which rotation period the generated passwords belong to (configuration/rotation.py).
 rotation = RotationSchedule(
     period_days=settings.secret_rotation.period_days,
     grace_days=settings.secret_rotation.grace_days,
@@ -69,56 +72,49 @@ else:
         tags=tags,
         opts=pulumi.ResourceOptions(protect=protection.protect),
     ).name
+# Where every component puts its resources.
+placement = Placement(resource_group_name=resource_group_name, location=settings.location, tags=tags)
 
 monitoring = Monitoring(
     f"{prefix}-mon",
     MonitoringArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         retention_days=settings.log_retention_days,
         protection=protection,
-        tags=tags,
     ),
 )
 network = Network(
     f"{prefix}-net",
     NetworkArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         address_space=settings.network.address_space,
         subnets=settings.network.subnets,
         egress=settings.network.egress,
         firewall_private_ip=settings.network.firewall_private_ip,
         trusted_source_cidrs=settings.network.trusted_source_cidrs,
         dns_servers=settings.dns.servers,
-        tags=tags,
     ),
 )
 dns = PrivateDns(
     f"{prefix}-dns",
     PrivateDnsArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         virtual_network_id=network.vnet_id,
         existing_zone_ids=settings.dns.existing_zone_ids,
         link_existing_zones=settings.dns.hub_zone_resolution == "linkHere",
-        tags=tags,
     ),
 )
 endpoints = PrivateEndpointSpec(
-    resource_group_name=resource_group_name,
-    location=settings.location,
+    placement=placement,
     subnet_id=network.subnet_ids["privateEndpoints"],
     zone_ids=dns.zone_ids,
     zone_group_managed_by_policy=settings.dns.zone_groups_managed_by_policy,
-    tags=tags,
 )
 monitoring.connect_private_link(endpoints)
 storage = Storage(
     f"{prefix}-storage",
     StorageArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         account_name=settings.names.storage_account,
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
@@ -127,20 +123,17 @@ storage = Storage(
         allow_shared_key_access=settings.storage_shared_key_access,
         redundancy=settings.storage_redundancy,
         protection=protection,
-        tags=tags,
     ),
 )
 vault = KeyVault(
     f"{prefix}-vault",
     KeyVaultArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         tenant_id=client.tenant_id,
         vault_name=settings.names.key_vault,
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
         protection=protection,
-        tags=tags,
     ),
 )
 if settings.image_scanner:
@@ -162,14 +155,13 @@ if settings.image_scanner:
     )
 identities = Identities(
     f"{prefix}-identity",
-    IdentitiesArgs(resource_group_name=resource_group_name, location=settings.location, tags=tags),
+    IdentitiesArgs(placement=placement),
 )
 
 registry = Registry(
     f"{prefix}-registry",
     RegistryArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         registry_name=settings.names.registry,
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
@@ -181,7 +173,6 @@ registry = Registry(
         )
         if settings.image_build.enabled and settings.images.built()
         else None,
-        tags=tags,
     ),
 )
 # TES and TriggerService are not on MCR: built from their pinned source into the registry, before the release needs them.
@@ -198,8 +189,7 @@ image_build = ImageBuild(
 postgres = Postgres(
     f"{prefix}-postgres",
     PostgresArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         server_name=settings.names.postgres_server,
         tenant_id=client.tenant_id,
         delegated_subnet_id=network.subnet_ids["postgres"],
@@ -218,14 +208,12 @@ postgres = Postgres(
         users=(CROMWELL_USER, TES_USER),
         entra_admin=settings.postgres.entra_admin,
         protection=protection,
-        tags=tags,
     ),
 )
 batch = Batch(
     f"{prefix}-batch",
     BatchArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         account_name=settings.names.batch_account,
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
@@ -235,15 +223,13 @@ batch = Batch(
         configuration_container_name=storage.container_names["configuration"],
         batch_subnet_id=network.subnet_ids["batch"],
         scanner=scanner_settings(settings.image_scanner, settings.names.key_vault),
-        tags=tags,
     ),
 )
 
 aks = Aks(
     f"{prefix}-aks",
     AksArgs(
-        resource_group_name=resource_group_name,
-        location=settings.location,
+        placement=placement,
         cluster_name=settings.names.cluster,
         settings=settings.aks,
         subscription_id=client.subscription_id,
@@ -256,7 +242,6 @@ aks = Aks(
         kubelet=identities.kubelet,
         # Uptime SLA for the production API server.
         sku_tier="Standard" if settings.is_production else "Free",
-        tags=tags,
     ),
 )
 # The monitoring add-on authenticates with Entra ID: it needs a DCR and a private configuration endpoint on the cluster.
@@ -266,7 +251,6 @@ access = Access(
     f"{prefix}-access",
     AccessArgs(
         subscription_id=client.subscription_id,
-        identity_resource_group_name=resource_group_name,
         workload=identities.workload,
         kubelet=identities.kubelet,
         oidc_issuer_url=aks.oidc_issuer_url,
@@ -365,16 +349,16 @@ if settings.network.flow_logs:
     VnetFlowLog(
         f"{prefix}-flowlog",
         FlowLogArgs(
+            placement=dataclasses.replace(
+                placement, resource_group_name=settings.network.flow_logs.network_watcher_resource_group
+            ),
             network_watcher_name=settings.network.flow_logs.network_watcher_name,
-            network_watcher_resource_group=settings.network.flow_logs.network_watcher_resource_group,
-            location=settings.location,
             virtual_network_id=network.vnet_id,
             storage_account_id=storage.account_id,
             workspace_id=monitoring.workspace_id,
             workspace_customer_id=monitoring.workspace_customer_id,
             workspace_region=settings.location,
             retention_days=settings.network.flow_logs.retention_days,
-            tags=tags,
         ),
     )
 
@@ -474,7 +458,7 @@ pulumi.export(
     },
 )
 # What the hub firewall must allow for this stack (prod egress: firewall), derived from the runtime contracts: one row
-# per host or service tag and port, with who needs it. The README's table is the checked-in stacks' copy.
+# per host or service tag and port, with who needs it. docs/deploying.md's table is the checked-in stacks' copy.
 pulumi.export(
     "firewallAllowList",
     [

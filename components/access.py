@@ -76,8 +76,6 @@ def assign(
 @dataclass(frozen=True, kw_only=True)
 class AccessArgs:
     subscription_id: pulumi.Input[str]
-    # Resource group of the workload identity (federated credentials are its child resources).
-    identity_resource_group_name: pulumi.Input[str]
     workload: Identity
     kubelet: Identity
     oidc_issuer_url: pulumi.Input[str]
@@ -144,7 +142,7 @@ class Access(pulumi.ComponentResource):
         for namespace, service_account in args.service_accounts:
             credential = managedidentity.FederatedIdentityCredential(
                 f"{name}-fic-{service_account}",
-                resource_group_name=args.identity_resource_group_name,
+                resource_group_name=args.workload.resource_group_name,
                 resource_name_=args.workload.name,
                 federated_identity_credential_resource_name=service_account,
                 issuer=args.oidc_issuer_url,

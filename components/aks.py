@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -15,7 +14,8 @@ from pulumi_azure_native import containerservice as cs
 from components.access import assign
 from components.identity import Identity
 from components.monitoring import diagnostics
-from components.settings import OS_DISK_SIZE_GB, AksSettings, EgressMode, NodePoolSettings
+from components.placement import Placement
+from configuration.settings import OS_DISK_SIZE_GB, AksSettings, EgressMode, NodePoolSettings
 
 # kubelogin login modes that need no browser or device code: the CI runner's `az login` (azure/login with OIDC),
 # a federated token file (workload identity, e.g. a self-hosted runner on AKS), or a service principal from env.
@@ -27,8 +27,7 @@ AUDIT_LOG_CATEGORIES = ("kube-audit", "kube-audit-admin", "guard")
 
 @dataclass(frozen=True, kw_only=True)
 class AksArgs:
-    resource_group_name: pulumi.Input[str]
-    location: str
+    placement: Placement
     cluster_name: str
     settings: AksSettings
     subscription_id: pulumi.Input[str]
@@ -44,7 +43,6 @@ class AksArgs:
     sku_tier: str = "Free"
     # kubelogin mode written into the provider's kubeconfig (see ci_kubeconfig).
     kubelogin_mode: str = "azurecli"
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def ci_kubeconfig(kubeconfig: str, login: str = "azurecli") -> str:
@@ -111,7 +109,7 @@ def _pool(mode: str, pool: NodePoolSettings, args: AksArgs) -> dict[str, Any]:
         max_pods=250,
         # One surge node per pool: the aks subnet is sized for maxCount + 1 per pool (config validation).
         upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="1"),
-        tags=dict(args.tags),
+        tags=dict(args.placement.tags),
     )
 
 
@@ -178,9 +176,9 @@ class Aks(pulumi.ComponentResource):
         system_pool = _pool(cs.AgentPoolMode.SYSTEM, s.system_pool, args)
         cluster = cs.ManagedCluster(
             f"{name}-aks",
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             resource_name_=args.cluster_name,
-            location=args.location,
+            location=args.placement.location,
             dns_prefix=args.cluster_name,
             kubernetes_version=s.kubernetes_version,
             sku=cs.ManagedClusterSKUArgs(name=cs.ManagedClusterSKUName.BASE, tier=args.sku_tier),
@@ -260,7 +258,7 @@ class Aks(pulumi.ComponentResource):
                     **system_pool,
                 )
             ],
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=prerequisites,
@@ -271,7 +269,7 @@ class Aks(pulumi.ComponentResource):
         # Pools added after creation must be AgentPool resources (a cluster PUT cannot add or remove pools).
         user_pool = cs.AgentPool(
             f"{name}-pool-user",
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             resource_name_=cluster.name,
             agent_pool_name="user",
             **_pool(cs.AgentPoolMode.USER, s.user_pool, args),
@@ -287,7 +285,7 @@ class Aks(pulumi.ComponentResource):
         )
 
         credentials = cs.list_managed_cluster_user_credentials_output(
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             resource_name=cluster.name,
             # exec format: a kubelogin exec plugin instead of the removed azure auth-provider.
             format="exec",

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import batch
 
-from components import config
 from components.monitoring import diagnostics
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.start_task import GLOBAL_START_TASK_PATH, ImageScannerSettings, StartTaskSettings, render_start_task
+from configuration import settings
 
 # TES's BatchNodes:GlobalStartTask default resolves to this blob in its default storage account.
 START_TASK_CONTAINER, START_TASK_BLOB = GLOBAL_START_TASK_PATH.strip("/").split("/", 1)
@@ -26,7 +26,7 @@ def _start_task_path(container_name: str) -> str:
     return GLOBAL_START_TASK_PATH
 
 
-def scanner_settings(scanner: config.ImageScannerSettings | None, key_vault_name: str) -> ImageScannerSettings | None:
+def scanner_settings(scanner: settings.ImageScannerSettings | None, key_vault_name: str) -> ImageScannerSettings | None:
     """The stack's image-scanner configuration as the start task needs it (credentials stay in Key Vault)."""
     if scanner is None:
         return None
@@ -41,8 +41,7 @@ def scanner_settings(scanner: config.ImageScannerSettings | None, key_vault_name
 
 @dataclass(frozen=True, kw_only=True)
 class BatchArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     account_name: str
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
@@ -56,7 +55,6 @@ class BatchArgs:
     # Subnet TES puts its pools in (BatchNodes:SubnetId); nodes there get no public IP addresses.
     batch_subnet_id: pulumi.Input[str]
     scanner: ImageScannerSettings | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Batch(pulumi.ComponentResource):
@@ -73,8 +71,8 @@ class Batch(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account = batch.BatchAccount(
             f"{name}-ba",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             account_name=args.account_name,  # globally unique per region, 3-24 lowercase alphanumerics (config)
             # Pool VMs live in Batch-managed subscriptions: the account's core quota applies, not ours.
             pool_allocation_mode=batch.PoolAllocationMode.BATCH_SERVICE,
@@ -90,7 +88,7 @@ class Batch(pulumi.ComponentResource):
                 authentication_mode=batch.AutoStorageAuthenticationMode.BATCH_ACCOUNT_MANAGED_IDENTITY,
                 node_identity_reference=batch.ComputeNodeIdentityReferenceArgs(resource_id=args.identity_id),
             ),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=child,
         )
         # Both endpoints share privatelink.batch.azure.com: `batchAccount` carries the API TES calls,

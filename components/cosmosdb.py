@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,6 +12,7 @@ import pulumi
 from pulumi_azure_native import cosmosdb
 
 from components.monitoring import diagnostics
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.protection import Protection
 
@@ -68,8 +69,7 @@ class CosmosDataRoleAssignment:
 
 @dataclass(frozen=True, kw_only=True)
 class CosmosDbArgs:
-    resource_group_name: pulumi.Input[str]
-    location: str
+    placement: Placement
     account_name: str
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
@@ -82,7 +82,6 @@ class CosmosDbArgs:
     max_autoscale_throughput: int = TES_MAX_AUTOSCALE_THROUGHPUT
     data_role_assignments: Sequence[CosmosDataRoleAssignment] = ()
     protection: Protection = field(default_factory=Protection)
-    tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _ACCOUNT_NAME.fullmatch(self.account_name):
@@ -113,14 +112,14 @@ class CosmosDb(pulumi.ComponentResource):
         super().__init__("coa:data:CosmosDb", name, None, opts)
         account = cosmosdb.DatabaseAccount(
             f"{name}-cosmos",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             account_name=args.account_name,
             kind=cosmosdb.DatabaseAccountKind.GLOBAL_DOCUMENT_DB,
             database_account_offer_type=cosmosdb.DatabaseAccountOfferType.STANDARD,
             locations=[
                 cosmosdb.LocationArgs(
-                    location_name=args.location, failover_priority=0, is_zone_redundant=args.zone_redundant
+                    location_name=args.placement.location, failover_priority=0, is_zone_redundant=args.zone_redundant
                 )
             ],
             # TES reads its own writes within a session; CoA 3.2's deployer creates the account with Session too
@@ -146,13 +145,13 @@ class CosmosDb(pulumi.ComponentResource):
             enable_free_tier=False,
             enable_analytical_storage=False,
             enable_multiple_write_locations=False,
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=args.protection.options(self),
         )
         args.protection.lock(f"{name}-cosmos", account, self, "Cosmos DB account (TES task store)")
         database = cosmosdb.SqlResourceSqlDatabase(
             f"{name}-tes",
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             account_name=account.name,
             database_name=TES_DATABASE,
             resource=cosmosdb.SqlDatabaseResourceArgs(id=TES_DATABASE),
@@ -164,7 +163,7 @@ class CosmosDb(pulumi.ComponentResource):
         )
         container = cosmosdb.SqlResourceSqlContainer(
             f"{name}-tasks",
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             account_name=account.name,
             database_name=database.name,
             container_name=TES_CONTAINER,
@@ -198,7 +197,7 @@ class CosmosDb(pulumi.ComponentResource):
         self.data_role_assignments = [
             cosmosdb.SqlResourceSqlRoleAssignment(
                 f"{name}-data-{assignment.key}",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 account_name=account.name,
                 role_assignment_id=str(
                     uuid.uuid5(_ROLE_ASSIGNMENT_NAMESPACE, f"{args.account_name}/{assignment.key}/{assignment.role}")

@@ -19,7 +19,7 @@ from components.access import assign
 from components.contracts.derive import Grant, data_container_roles
 from components.identity import Identity
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
-from components.settings import DataStorageAccount
+from configuration.settings import DataStorageAccount
 
 # Logical names of the account-level assignments as first deployed.
 ACCOUNT_GRANT_SUFFIX = {"Reader": "read", "Storage Blob Delegator": "delegate"}

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import managedidentity
 
+from components.placement import Placement
+
 
 @dataclass(frozen=True, kw_only=True)
 class IdentitiesArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
-    tags: Mapping[str, str] = field(default_factory=dict)
+    placement: Placement
 
 
 class Identity:
-    """The three facts of a user-assigned identity that other resources consume."""
+    """The facts of a user-assigned identity that other resources consume, and the group it lives in (its federated
+    credentials are child resources there)."""
 
-    def __init__(self, identity: managedidentity.UserAssignedIdentity) -> None:
+    def __init__(self, identity: managedidentity.UserAssignedIdentity, resource_group_name: pulumi.Input[str]) -> None:
         self.resource = identity
+        self.resource_group_name = resource_group_name
         self.id = identity.id
         self.name = identity.name
         self.principal_id = identity.principal_id
@@ -38,11 +39,12 @@ class Identities(pulumi.ComponentResource):
             return Identity(
                 managedidentity.UserAssignedIdentity(
                     f"{name}-id-{role}",
-                    resource_group_name=args.resource_group_name,
-                    location=args.location,
-                    tags=dict(args.tags),
+                    resource_group_name=args.placement.resource_group_name,
+                    location=args.placement.location,
+                    tags=dict(args.placement.tags),
                     opts=pulumi.ResourceOptions(parent=self),
-                )
+                ),
+                args.placement.resource_group_name,
             )
 
         self.control_plane = create("aks-control-plane")

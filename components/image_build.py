@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_command as command
 
-from components.images import DIGEST, ImageLock
+from configuration.image_lock import DIGEST, ImageLock
 
 # Relative to the program directory (the working directory of `pulumi up`).
 BUILD_SCRIPT = "scripts/build-images.sh"

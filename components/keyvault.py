@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,6 +9,7 @@ import pulumi_random as random
 from pulumi_azure_native import keyvault
 
 from components.monitoring import diagnostics
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.protection import Protection
 
@@ -19,14 +19,12 @@ SOFT_DELETE_DAYS = 90
 
 @dataclass(frozen=True, kw_only=True)
 class KeyVaultArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     tenant_id: pulumi.Input[str]
     vault_name: str
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
     protection: Protection = field(default_factory=Protection)
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class KeyVault(pulumi.ComponentResource):
@@ -38,8 +36,8 @@ class KeyVault(pulumi.ComponentResource):
         self._args = args
         vault = keyvault.Vault(
             f"{name}-kv",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             vault_name=args.vault_name,  # globally unique, 3-24 characters (checked in config)
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=args.tenant_id,
@@ -54,7 +52,7 @@ class KeyVault(pulumi.ComponentResource):
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,
             ),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=args.protection.options(self),
         )
         args.protection.lock(f"{name}-kv", vault, self, "Key Vault")
@@ -93,7 +91,7 @@ class KeyVault(pulumi.ComponentResource):
         writes a new version."""
         secret = keyvault.Secret(
             f"{self._name}-{key}",
-            resource_group_name=self._args.resource_group_name,
+            resource_group_name=self._args.placement.resource_group_name,
             vault_name=self._vault.name,
             secret_name=secret_name,
             properties=keyvault.SecretPropertiesArgs(
@@ -101,7 +99,7 @@ class KeyVault(pulumi.ComponentResource):
                 content_type="text/plain",
                 attributes=keyvault.SecretAttributesArgs(enabled=True, expires=expires) if expires else None,
             ),
-            tags=dict(self._args.tags),
+            tags=dict(self._args.placement.tags),
             opts=pulumi.ResourceOptions(
                 parent=self, protect=self._args.protection.protect, additional_secret_outputs=["properties"]
             ),
@@ -114,7 +112,7 @@ class KeyVault(pulumi.ComponentResource):
         self, key: str, secret_name: str, *, generation: int, expires: int, length: int = 32
     ) -> pulumi.Output[str]:
         """Generate a password with pulumi-random, store it in the vault with its expiry, and return it as a secret
-        output. A new `generation` (components/rotation.py) replaces the password: that is the rotation."""
+        output. A new `generation` (configuration/rotation.py) replaces the password: that is the rotation."""
         password = random.RandomPassword(
             f"{self._name}-{key}-password",
             keepers={"generation": str(generation)},

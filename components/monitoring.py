@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights
 
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.protection import Protection
 
@@ -37,12 +38,10 @@ CONTAINER_INSIGHTS_SETTINGS = {
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     retention_days: int
     # Audit trail: the workspace is stateful and protected with the other data stores in production.
     protection: Protection = field(default_factory=Protection)
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -55,8 +54,8 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         workspace = operationalinsights.Workspace(
             f"{name}-log",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
             retention_in_days=args.retention_days,
             # Shared-key ingestion off: agents and apps must authenticate with Entra ID.
@@ -64,14 +63,14 @@ class Monitoring(pulumi.ComponentResource):
             # Ingestion and queries only through the Azure Monitor Private Link Scope (connect_private_link).
             public_network_access_for_ingestion="Disabled",
             public_network_access_for_query="Disabled",
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=args.protection.options(self),
         )
         args.protection.lock(f"{name}-log", workspace, self, "Log Analytics workspace (audit trail)")
         insights = applicationinsights.Component(
             f"{name}-appi",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             kind="web",
             application_type="web",
             ingestion_mode="LogAnalytics",
@@ -82,7 +81,7 @@ class Monitoring(pulumi.ComponentResource):
             disable_ip_masking=False,
             public_network_access_for_ingestion="Disabled",
             public_network_access_for_query="Disabled",
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=child,
         )
         self._name = name
@@ -112,19 +111,19 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         scope = monitor.PrivateLinkScope(
             f"{self._name}-ampls",
-            resource_group_name=self._args.resource_group_name,
+            resource_group_name=self._args.placement.resource_group_name,
             location="global",  # AMPLS is a global resource
             access_mode_settings=monitor.AccessModeSettingsArgs(
                 ingestion_access_mode="PrivateOnly", query_access_mode="PrivateOnly"
             ),
-            tags=dict(self._args.tags),
+            tags=dict(self._args.placement.tags),
             opts=child,
         )
         self._scope = scope
         for key, resource in (("log", self._workspace), ("appi", self._insights)):
             monitor.PrivateLinkScopedResource(
                 f"{self._name}-ampls-{key}",
-                resource_group_name=self._args.resource_group_name,
+                resource_group_name=self._args.placement.resource_group_name,
                 scope_name=scope.name,
                 linked_resource_id=resource.id,
                 opts=child,
@@ -153,7 +152,7 @@ class Monitoring(pulumi.ComponentResource):
             # The workspace only accepts private ingestion: a DCE outside an AMPLS would be unreachable.
             raise ValueError(f"monitoring {self._name}: call connect_private_link before collect_container_insights")
         child = pulumi.ResourceOptions(parent=self)
-        rg = self._args.resource_group_name
+        rg = self._args.placement.resource_group_name
         endpoint = monitor.DataCollectionEndpoint(
             f"{self._name}-dce-ci",
             resource_group_name=rg,
@@ -164,7 +163,7 @@ class Monitoring(pulumi.ComponentResource):
             network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(
                 public_network_access=monitor.KnownPublicNetworkAccessOptions.DISABLED
             ),
-            tags=dict(self._args.tags),
+            tags=dict(self._args.placement.tags),
             opts=child,
         )
         # "When using AMA with AMPLS ... DCEs must be added to the AMPLS configuration" (Azure Monitor docs,
@@ -182,7 +181,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{self._name}-dcr-ci",
             resource_group_name=rg,
             # A DCR lives in its destination workspace's region (Microsoft's template: workspaceRegion).
-            location=self._args.location,
+            location=self._args.placement.location,
             kind=monitor.KnownDataCollectionRuleResourceKind.LINUX,
             description="Container Insights: AKS logs, events and inventory to the workspace (Entra ID ingestion)",
             data_sources=monitor.DataCollectionRuleDataSourcesArgs(
@@ -201,7 +200,7 @@ class Monitoring(pulumi.ComponentResource):
                 ]
             ),
             data_flows=[monitor.DataFlowArgs(streams=list(CONTAINER_INSIGHTS_STREAMS), destinations=[destination])],
-            tags=dict(self._args.tags),
+            tags=dict(self._args.placement.tags),
             opts=child,
         )
         # Association names are fixed: an association carries either a rule or an endpoint, never both.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import network
 
-from components.settings import EgressMode, SubnetPlan
+from components.placement import Placement
+from configuration.settings import EgressMode, SubnetPlan
 
 # Lowest priority number users can set; our deny rules sit at the end of the evaluated range so that explicit
 # allows above them stay readable.
@@ -19,8 +20,7 @@ POSTGRES_DELEGATION = "Microsoft.DBforPostgreSQL/flexibleServers"
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     address_space: ipaddress.IPv4Network
     subnets: SubnetPlan
     egress: EgressMode
@@ -31,7 +31,6 @@ class NetworkArgs:
     # Custom DNS servers (a hub resolver) for every VNet client: AKS nodes and pods, Batch nodes. Empty: Azure DNS,
     # which answers from the private zones linked to this VNet.
     dns_servers: Sequence[str] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def _rule(name: str, priority: int, access: str, source: str | list[str], ports: str = "*") -> network.SecurityRuleArgs:
@@ -72,11 +71,11 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
+        tags = dict(args.placement.tags)
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             address_space=network.AddressSpaceArgs(address_prefixes=[str(args.address_space)]),
             dhcp_options=network.DhcpOptionsArgs(dns_servers=list(args.dns_servers)) if args.dns_servers else None,
             tags=tags,
@@ -88,8 +87,8 @@ class Network(pulumi.ComponentResource):
         if args.egress == "natGateway":
             egress_ip = network.PublicIPAddress(
                 f"{name}-pip-egress",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args.placement.resource_group_name,
+                location=args.placement.location,
                 sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
                 public_ip_allocation_method="Static",
                 public_ip_address_version="IPv4",
@@ -98,8 +97,8 @@ class Network(pulumi.ComponentResource):
             )
             nat = network.NatGateway(
                 f"{name}-ng",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args.placement.resource_group_name,
+                location=args.placement.location,
                 sku=network.NatGatewaySkuArgs(name="Standard"),
                 public_ip_addresses=[network.SubResourceArgs(id=egress_ip.id)],
                 idle_timeout_in_minutes=4,
@@ -112,8 +111,8 @@ class Network(pulumi.ComponentResource):
                 raise ValueError("network: egress 'firewall' needs firewall_private_ip")
             routes = network.RouteTable(
                 f"{name}-rt",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args.placement.resource_group_name,
+                location=args.placement.location,
                 # Routes learned over the hub gateway could bypass the firewall.
                 disable_bgp_route_propagation=True,
                 routes=[
@@ -135,8 +134,8 @@ class Network(pulumi.ComponentResource):
         for key, cidr in args.subnets.items():
             nsg = network.NetworkSecurityGroup(
                 f"{name}-nsg-{key}",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args.placement.resource_group_name,
+                location=args.placement.location,
                 security_rules=inbound_rules(key, str(args.address_space), args.trusted_source_cidrs),
                 tags=tags,
                 opts=child,
@@ -145,7 +144,7 @@ class Network(pulumi.ComponentResource):
             egress_needed = key in {"aks", "batch", "acrTasks"}
             subnet = network.Subnet(
                 f"{name}-snet-{key}",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 virtual_network_name=vnet.name,
                 address_prefix=str(cidr),
                 network_security_group=network.NetworkSecurityGroupArgs(id=nsg.id),
@@ -174,16 +173,16 @@ class Network(pulumi.ComponentResource):
 
 @dataclass(frozen=True, kw_only=True)
 class FlowLogArgs:
+    # Flow logs live in the region's Network Watcher, which Azure creates in its own group (NetworkWatcherRG): the
+    # placement names that group.
+    placement: Placement
     network_watcher_name: str
-    network_watcher_resource_group: str
-    location: pulumi.Input[str]
     virtual_network_id: pulumi.Input[str]
     storage_account_id: pulumi.Input[str]
     workspace_id: pulumi.Input[str]
     workspace_customer_id: pulumi.Input[str]
     workspace_region: pulumi.Input[str]
     retention_days: int
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class VnetFlowLog(pulumi.ComponentResource):
@@ -193,10 +192,9 @@ class VnetFlowLog(pulumi.ComponentResource):
         super().__init__("coa:network:VnetFlowLog", name, None, opts)
         network.FlowLog(
             f"{name}-flowlog",
-            # Flow logs live in the region's Network Watcher, which Azure creates in NetworkWatcherRG.
-            resource_group_name=args.network_watcher_resource_group,
+            resource_group_name=args.placement.resource_group_name,
             network_watcher_name=args.network_watcher_name,
-            location=args.location,
+            location=args.placement.location,
             target_resource_id=args.virtual_network_id,
             storage_id=args.storage_account_id,
             enabled=True,
@@ -211,7 +209,7 @@ class VnetFlowLog(pulumi.ComponentResource):
                     traffic_analytics_interval=10,
                 )
             ),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,9 +10,10 @@ from pulumi_azure_native import dbforpostgresql as pg
 
 from components.keyvault import KeyVault
 from components.monitoring import diagnostics
+from components.placement import Placement
 from components.protection import Protection
-from components.rotation import SLOTS, RotationSchedule, Slot
-from components.settings import EntraAdminGroup
+from configuration.rotation import SLOTS, RotationSchedule, Slot
+from configuration.settings import EntraAdminGroup
 
 ADMIN_LOGIN = "coa_admin"
 ADMIN_PASSWORD_SECRET = "postgres-admin-password"
@@ -27,7 +28,7 @@ SLOT_SUFFIX: dict[Slot, str] = {"a": "", "b": "-b"}
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseUser:
-    """An application database, the role that owns its objects, and two logins that take turns (components/rotation.py).
+    """An application database, the role that owns its objects, and two logins that take turns (configuration/rotation.py).
 
     ARM cannot create PostgreSQL roles: the database init hook creates them, as the admin, with the passwords in Key
     Vault. Each login is a member of the owner role and assumes it at login, so tables created through either login
@@ -66,8 +67,7 @@ TLS_PARAMETERS = (("require_secure_transport", "on"), ("ssl_min_protocol_version
 
 @dataclass(frozen=True, kw_only=True)
 class PostgresArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     server_name: str
     tenant_id: pulumi.Input[str]
     # Subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers, and the privatelink.postgres zone linked to the
@@ -92,7 +92,6 @@ class PostgresArgs:
     # The Entra ID group whose members administer the server with Entra tokens; None leaves Entra ID without admin.
     entra_admin: EntraAdminGroup | None = None
     protection: Protection = field(default_factory=Protection)
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Postgres(pulumi.ComponentResource):
@@ -113,8 +112,8 @@ class Postgres(pulumi.ComponentResource):
         )
         server = pg.Server(
             f"{name}-psql",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             server_name=args.server_name,  # becomes <name>.postgres.database.azure.com (checked in config)
             version=args.version,
             sku=pg.SkuArgs(name=args.sku_name, tier=args.sku_tier),
@@ -145,7 +144,7 @@ class Postgres(pulumi.ComponentResource):
                 if args.geo_redundant_backup
                 else pg.GeographicallyRedundantBackup.DISABLED,
             ),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=args.protection.options(
                 self, depends_on=[args.private_dns_zone_link] if args.private_dns_zone_link else None
             ),
@@ -157,7 +156,7 @@ class Postgres(pulumi.ComponentResource):
         for parameter, value in TLS_PARAMETERS:
             previous = pg.Configuration(
                 f"{name}-{parameter.replace('_', '-')}",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 server_name=server.name,
                 configuration_name=parameter,
                 value=value,
@@ -170,7 +169,7 @@ class Postgres(pulumi.ComponentResource):
             # group's display name, which becomes its PostgreSQL role.
             previous = pg.AdministratorsMicrosoftEntra(
                 f"{name}-entra-admin",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 server_name=server.name,
                 object_id=args.entra_admin.object_id,
                 principal_name=args.entra_admin.display_name,
@@ -191,7 +190,7 @@ class Postgres(pulumi.ComponentResource):
         for user in args.users:
             database = pg.Database(
                 f"{name}-{user.key}-db",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 server_name=server.name,
                 database_name=user.database,
                 charset="UTF8",

@@ -1,4 +1,4 @@
-"""The private DNS zones this architecture resolves through, in one keyed catalogue, and the component owning them."""
+"""The component owning the private DNS zones of the catalogue (configuration/private_dns_zones.py) and their VNet links."""
 
 from __future__ import annotations
 
@@ -10,38 +10,19 @@ import pulumi
 import pulumi_azure_native as azure_native
 from pulumi_azure_native import privatedns
 
-# Catalogue key -> zone name. Zone names are fixed by Azure ("Azure Private Endpoint private DNS zone values").
-# `aks` is regional: the private API server of a cluster in <region> registers in privatelink.<region>.azmk8s.io.
-ZONES: dict[str, str] = {
-    "blob": "privatelink.blob.core.windows.net",
-    "vault": "privatelink.vaultcore.azure.net",
-    "batch": "privatelink.batch.azure.com",
-    "postgres": "privatelink.postgres.database.azure.com",
-    "registry": "privatelink.azurecr.io",
-    "aks": "privatelink.{location}.azmk8s.io",
-    # Azure Monitor Private Link Scope: ingestion and query endpoints of Log Analytics and Application Insights.
-    "monitor": "privatelink.monitor.azure.com",
-    "omsOpinsights": "privatelink.oms.opinsights.azure.com",
-    "odsOpinsights": "privatelink.ods.opinsights.azure.com",
-    "agentSvc": "privatelink.agentsvc.azure-automation.net",
-}
-
-
-def zone_name(key: str, location: str) -> str:
-    return ZONES[key].format(location=location)
+from components.placement import Placement
+from configuration.private_dns_zones import ZONES, zone_name
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrivateDnsArgs:
-    resource_group_name: pulumi.Input[str]
-    location: str
+    placement: Placement
     virtual_network_id: pulumi.Input[str]
     # Hub zones owned elsewhere (Azure Landing Zones); when given, no zone of that key is created here.
     existing_zone_ids: Mapping[str, str] = field(default_factory=dict)
     # Link the hub's zones to this VNet from this stack (config dns.hubZoneResolution linkHere); otherwise the hub
     # links them, or a hub resolver answers for them.
     link_existing_zones: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 ZONE_ID = re.compile(
@@ -74,21 +55,21 @@ class PrivateDns(pulumi.ComponentResource):
                 continue
             zone = privatedns.PrivateZone(
                 f"{name}-{key}",
-                resource_group_name=args.resource_group_name,
-                private_zone_name=zone_name(key, args.location),
+                resource_group_name=args.placement.resource_group_name,
+                private_zone_name=zone_name(key, args.placement.location),
                 location="global",  # private DNS zones are global resources
-                tags=dict(args.tags),
+                tags=dict(args.placement.tags),
                 opts=child,
             )
             self.links[key] = privatedns.VirtualNetworkLink(
                 f"{name}-{key}-link",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 private_zone_name=zone.name,
                 location="global",
                 virtual_network=privatedns.SubResourceArgs(id=args.virtual_network_id),
                 # Private endpoints write their own records through zone groups; VMs must not register here.
                 registration_enabled=False,
-                tags=dict(args.tags),
+                tags=dict(args.placement.tags),
                 opts=child,
             )
             self.zone_ids[key] = zone.id
@@ -122,6 +103,6 @@ class PrivateDns(pulumi.ComponentResource):
             virtual_network=privatedns.SubResourceArgs(id=args.virtual_network_id),
             registration_enabled=False,
             # A spoke is one of many links on a hub zone: the hub owns the zone, this stack only its own link.
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self, provider=providers[subscription]),
         )

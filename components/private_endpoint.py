@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 from pulumi_azure_native import network
+
+from components.placement import Placement
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrivateEndpointSpec:
     """Where a PaaS component puts its endpoints; shared by every component the same way."""
 
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     subnet_id: pulumi.Input[str]
     zone_ids: Mapping[str, pulumi.Input[str]]
     # Enterprise tenants where Azure Policy (DeployIfNotExists) writes the zone groups: skip ours.
     zone_group_managed_by_policy: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +29,7 @@ class PrivateEndpointArgs:
     target_resource_id: pulumi.Input[str]
     # Sub-resource of the target ("blob", "vault", "Sql", "batchAccount", "nodeManagement", "registry").
     group_id: str
-    # Catalogue key of the zone the endpoint's records belong in (components.private_dns.ZONES).
+    # Catalogue key of the zone the endpoint's records belong in (configuration.private_dns_zones.ZONES).
     zone_key: str
     # Services that answer on several names (Azure Monitor) register records in more than one zone.
     extra_zone_keys: Sequence[str] = ()
@@ -60,18 +60,18 @@ class PrivateEndpoint(pulumi.ComponentResource):
         ]
         endpoint = network.PrivateEndpoint(
             f"{name}-pep",
-            resource_group_name=spec.resource_group_name,
-            location=spec.location,
+            resource_group_name=spec.placement.resource_group_name,
+            location=spec.placement.location,
             subnet=network.SubnetArgs(id=spec.subnet_id),
             private_link_service_connections=None if args.approval == "owner" else connection,
             manual_private_link_service_connections=connection if args.approval == "owner" else None,
-            tags=dict(spec.tags),
+            tags=dict(spec.placement.tags),
             opts=child,
         )
         if not spec.zone_group_managed_by_policy:
             network.PrivateDnsZoneGroup(
                 f"{name}-dns",
-                resource_group_name=spec.resource_group_name,
+                resource_group_name=spec.placement.resource_group_name,
                 private_endpoint_name=endpoint.name,
                 private_dns_zone_group_name="default",
                 private_dns_zone_configs=[

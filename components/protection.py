@@ -5,7 +5,7 @@ holding it, fails in Azure whatever tool tries).
 Locks go on the data-bearing resources themselves, never on the resource group: a group lock is inherited by every
 resource in it, and TES deletes Batch pools through ARM (components/contracts/tes_6_0_0.py), which a lock would block.
 A lock on a resource also covers its children's ARM deletes (blob containers, secrets, databases), not data-plane
-writes. Creating locks needs Microsoft.Authorization/locks/* on the deploying identity (README, "Deploying for real").
+writes. Creating locks needs Microsoft.Authorization/locks/* on the deploying identity (docs/deploying.md).
 """
 
 from __future__ import annotations
@@ -39,6 +39,6 @@ class Protection:
             scope=resource.id,
             level=authorization.LockLevel.CAN_NOT_DELETE,
             lock_name="coa-lockdown-do-not-delete",
-            notes=f"{what}: holds workflow or audit data. Remove it only on purpose (README: resourceLocks).",
+            notes=f"{what}: holds workflow or audit data. Remove it only on purpose (docs/deploying.md, teardown).",
             opts=pulumi.ResourceOptions(parent=parent, protect=self.protect),
         )

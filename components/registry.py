@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import containerregistry as acr
 
-from components.images import ImageLock
 from components.monitoring import diagnostics
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
+from configuration.image_lock import ImageLock
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,8 +95,7 @@ class BuildAgentPoolSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class RegistryArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     registry_name: str
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
@@ -103,7 +103,6 @@ class RegistryArgs:
     # Zone redundancy can only be chosen when the registry is created.
     zone_redundant: bool = False
     build_agent_pool: BuildAgentPoolSpec | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Registry(pulumi.ComponentResource):
@@ -120,8 +119,8 @@ class Registry(pulumi.ComponentResource):
 
         registry = acr.Registry(
             f"{name}-cr",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             registry_name=args.registry_name,  # globally unique, 5-50 alphanumerics (checked in config)
             # Private endpoints, disabling public access and the export policy all need Premium.
             sku=acr.SkuArgs(name=acr.SkuName.PREMIUM),
@@ -137,7 +136,7 @@ class Registry(pulumi.ComponentResource):
                 # Images cannot be exported or imported to other registries (Azure requires public access off).
                 export_policy=acr.ExportPolicyArgs(status=acr.ExportPolicyStatus.DISABLED),
             ),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=child,
         )
         self.target_repositories: dict[str, str] = {}
@@ -149,7 +148,7 @@ class Registry(pulumi.ComponentResource):
         for rule in args.cache_rules:
             cache_rule = acr.CacheRule(
                 f"{name}-cache-{rule.key}",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 registry_name=registry.name,
                 # 5-50 alphanumerics and hyphens.
                 cache_rule_name=f"cache-{rule.key}",
@@ -179,18 +178,18 @@ class Registry(pulumi.ComponentResource):
         if args.build_agent_pool:
             pool = acr.AgentPool(
                 f"{name}-pool",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 registry_name=registry.name,
                 # 3-20 letters, digits and hyphens.
                 agent_pool_name="coabuild",
-                location=args.location,
+                location=args.placement.location,
                 os=acr.OS.LINUX,
                 tier=args.build_agent_pool.tier,
                 # Billed while it has instances: scripts/build-images.sh scales it to 1 for a build and back to 0
                 # (--release-pool), so the count is left to it.
                 count=1,
                 virtual_network_subnet_resource_id=args.build_agent_pool.subnet_id,
-                tags=dict(args.tags),
+                tags=dict(args.placement.tags),
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
             )
             self.agent_pool_name = pool.name

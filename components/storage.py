@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import storage
 
 from components.monitoring import diagnostics
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from components.protection import Protection
 
@@ -27,8 +28,7 @@ COA_CONTAINERS = (
 
 @dataclass(frozen=True, kw_only=True)
 class StorageArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    placement: Placement
     account_name: str
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
@@ -39,7 +39,6 @@ class StorageArgs:
     redundancy: str = "ZRS"
     soft_delete_days: int = 14
     protection: Protection = field(default_factory=Protection)
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Storage(pulumi.ComponentResource):
@@ -50,8 +49,8 @@ class Storage(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account = storage.StorageAccount(
             f"{name}-st",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             account_name=args.account_name,  # globally unique, 3-24 lowercase alphanumerics (checked in config)
             kind="StorageV2",
             sku=storage.SkuArgs(name=f"Standard_{args.redundancy}"),
@@ -82,13 +81,13 @@ class Storage(pulumi.ComponentResource):
             ),
             # Any SAS that is still issued (user delegation) must be short-lived.
             sas_policy=storage.SasPolicyArgs(expiration_action="Log", sas_expiration_period="1.00:00:00"),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=args.protection.options(self),
         )
         args.protection.lock(f"{name}-st", account, self, "CoA storage account")
         blob_service = storage.BlobServiceProperties(
             f"{name}-blob",
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             account_name=account.name,
             blob_services_name="default",  # the only blob service name Azure accepts
             is_versioning_enabled=True,
@@ -105,7 +104,7 @@ class Storage(pulumi.ComponentResource):
         for container in args.containers:
             created = storage.BlobContainer(
                 f"{name}-{container}",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 account_name=account.name,
                 container_name=container,
                 public_access=storage.PublicAccess.NONE,

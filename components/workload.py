@@ -12,9 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import all_contracts, derive
-from components.images import ImageLock
 from components.postgres import DatabaseLogin
-from components.settings import BatchNodeImages, DataStorageAccount
+from configuration.image_lock import ImageLock
+from configuration.settings import BatchNodeImages, DataStorageAccount
 
 NAMESPACE = "coa"
 RELEASE_NAME = "coa"
@@ -84,7 +84,7 @@ class ChartOptions:
     contract_conditions: frozenset[str] = frozenset()
     cromwell_database: str = "cromwell_db"
     cromwell_login: str = "cromwell_a"
-    # Every login slot the database init hook keeps in step with Key Vault (components/rotation.py).
+    # Every login slot the database init hook keeps in step with Key Vault (configuration/rotation.py).
     database_logins: Sequence[DatabaseLogin] = ()
     tes_database: str = "tes_db"
     tes_login: str = "tes_a"

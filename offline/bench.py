@@ -125,11 +125,8 @@ def run_bench(
         for stack in stacks:
             command = [sys.executable, "-m", "offline", "preview", "--stack", stack, "--format", "json"]
             command += ["--program", str(program.resolve()), "--policy-pack", str(policy_pack.resolve())]
+            # The preview reads the stack's policy config (its waivers) itself, as the workflows pass it.
             command += ["--out", str(Path(scratch) / stack)]
-            # The stack's declared waivers, as `make preview` and the workflows pass them.
-            waivers = policy_pack / "config" / f"{stack}.json"
-            if waivers.is_file():
-                command += ["--policy-config", str(waivers.resolve())]
             try:
                 samples = [measure(command, repo) for _ in range(runs)]
             except RuntimeError as exc:
@@ -153,14 +150,13 @@ def bench_scales(stack: str, scales: Sequence[int], program: Path, policy_pack: 
     itself first, so its start-up and first imports are not counted.
     """
     from offline.analyzer import PolicyPackAnalyzer, PolicyPackError
-    from offline.cli import load_policy_config
+    from offline.common import default_policy_config, load_policy_config
     from offline.harness import ProgramError, StackConfigError, run_program
 
-    waivers = policy_pack / "config" / f"{stack}.json"
     try:
         with contextlib.redirect_stdout(sys.stderr):  # whatever the program prints is not part of the table
             run = run_program(program, stack)
-        config = load_policy_config(waivers if waivers.is_file() else None)
+        config = load_policy_config(default_policy_config(policy_pack, stack))
         with PolicyPackAnalyzer(policy_pack, config) as analyzer:
             analyzer.analyze(run.resources)
             stdout.write(

@@ -20,16 +20,16 @@ from typing import Any, TextIO
 
 import yaml
 
-from components.config import ConfigError
 from components.contracts import tes_6_0_0_vm_selection as tes
-from components.settings import Settings
+from configuration.reader import ConfigError
+from configuration.settings import Settings
 from offline import capacity_limits as lim
 from offline.stack_settings import REPO_ROOT, load_stack_settings
 from offline.stackconfig import StackConfigError
 
 DEFAULT_WORKLOAD = REPO_ROOT / "workloads" / "tso500.yaml"
 PRICE_CASES: tuple[tes.Prices, ...] = ("bundled", "unreachable")
-# Quota as good as unlimited: the plan asks what the real quota must cover (as components/preflight.py does).
+# Quota as good as unlimited: the plan asks what the real quota must cover (as configuration/preflight.py does).
 AMPLE = 10**6
 
 

@@ -59,7 +59,7 @@ JOBS_PER_POOL = 1
 # Batch service allocation mode (components/batch.py): the Batch account's quotas apply. New accounts' defaults vary by
 # region and subscription and can be zero (MicrosoftDocs/azure-docs@0238229:includes/azure-batch-limits.md: dedicated
 # cores 10-900, low-priority 10-100, active jobs 100-300, pools 0-100): what the plan needs is requested, not assumed.
-# Azure reserves five addresses in every subnet; a node without a public IP takes one (components/config.py).
+# Azure reserves five addresses in every subnet; a node without a public IP takes one (configuration/network.py).
 AZURE_RESERVED_ADDRESSES = 5
 
 

@@ -19,18 +19,11 @@ from typing import Any, NoReturn, TextIO
 import yaml
 
 from offline import diagram, report, tree
+from offline.common import REPO_ROOT, CliError, default_policy_config, load_policy_config, one_line
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["REPO_ROOT", "CliError", "PreviewOptions", "build_parser", "load_policy_config", "main", "preview"]
+
 OUT_FILES = ("resources.json", "policy.json", "policy.sarif", "architecture.md")
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
-
-
-def one_line(message: str) -> str:
-    # YAML errors point with a caret line under the quoted source: noise once joined into one line.
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip().strip("^"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,11 +33,16 @@ class PreviewOptions:
     out: Path | None = None
     format: str = "text"
     policy_pack: Path = REPO_ROOT / "policy"
+    # None: the stack's own, <policy_pack>/config/<stack>.json, when there is one (as the workflows pass it).
     policy_config: Path | None = None
 
     @property
     def out_dir(self) -> Path:
         return self.out if self.out is not None else Path("out") / self.stack
+
+    @property
+    def policy_config_path(self) -> Path | None:
+        return self.policy_config or default_policy_config(self.policy_pack, self.stack)
 
 
 def _default_runner(program: Path, stack: str) -> Any:
@@ -65,21 +63,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from offline.harness import ProgramError, StackConfigError
 
     return (StackConfigError, ProgramError, PolicyPackError)
-
-
-def load_policy_config(path: Path | None) -> dict[str, Any] | None:
-    """The same file `pulumi preview --policy-pack-config` takes: a JSON (or YAML) object keyed by policy name."""
-    if path is None:
-        return None
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"--policy-config {path}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise CliError(f"--policy-config {path}: not valid JSON or YAML: {one_line(str(exc))}") from None
-    if not isinstance(document, dict):
-        raise CliError(f"--policy-config {path}: must be an object keyed by policy name")
-    return document
 
 
 def run_program_checked(program: Path, stack: str, runner: Callable[[Path, str], Any], quiet: bool) -> Any:
@@ -136,7 +119,7 @@ def _run_with_pack(
     pack_dir = options.policy_pack.resolve()
     if not pack_dir.is_dir():
         raise CliError(f"--policy-pack {options.policy_pack}: no such directory")
-    config = load_policy_config(options.policy_config)
+    config = load_policy_config(options.policy_config_path)
     if not program.is_dir():
         raise CliError(f"--program {options.program}: no such directory")
     starter = _PackStarter(factory, pack_dir, config)
@@ -190,6 +173,7 @@ def preview(
             "project": run.project,
             "stack": run.stack,
             "program": str(program),
+            "policyConfig": str(options.policy_config_path) if options.policy_config_path else None,
             "summary": {
                 "total": summary.total,
                 "byType": dict(summary.by_type),
@@ -201,13 +185,14 @@ def preview(
         }
         out_stream.write(json.dumps(document, indent=2, default=str) + "\n")
     else:
-        out_stream.write(_text_report(run, program, root, summary, pack, rules, findings, files) + "\n")
+        header = f"program {program}, policy config {options.policy_config_path or '(none)'}, offline: mock engine"
+        out_stream.write(_text_report(run, header, root, summary, pack, rules, findings, files) + "\n")
     return 0 if policy_doc["passed"] else 1
 
 
 def _text_report(
     run: Any,
-    program: Path,
+    header: str,
     root: tree.Node,
     summary: tree.Summary,
     pack: str,
@@ -216,7 +201,7 @@ def _text_report(
     files: Mapping[str, str],
 ) -> str:
     parts = [
-        f"Previewing stack {run.stack} of project {run.project} (program {program}, offline: mock engine)",
+        f"Previewing stack {run.stack} of project {run.project} ({header})",
         tree.render_tree(root),
         tree.render_summary(summary),
     ]
@@ -262,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default out/<stack>)")
     run.add_argument("--format", choices=("text", "json"), default="text", help="what to print on stdout")
     run.add_argument("--policy-pack", type=Path, default=REPO_ROOT / "policy", help="policy pack directory")
-    run.add_argument("--policy-config", type=Path, help="policy config JSON, as for --policy-pack-config")
+    run.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy config JSON, as for --policy-pack-config (default: the stack's own, <policy-pack>/config/<stack>.json)",
+    )
 
     draw = commands.add_parser("diagram", help="print the architecture markdown (Mermaid) of a stack")
     program_args(draw)
@@ -296,14 +285,35 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the main branch's Pulumi.<stack>.yaml (default: Pulumi.<stack>.yaml beside --base, if there)",
     )
-    compare.add_argument("--head-config", type=Path, help="this branch's stack file (default the repo's)")
+    compare.add_argument(
+        "--program",
+        type=Path,
+        default=REPO_ROOT,
+        help="the checkout the head preview shows: its stack file is the default --head-config, and a default --head "
+        "older than any of its sources is refused",
+    )
+    compare.add_argument("--head-config", type=Path, help="this branch's stack file (default the --program's)")
     compare.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     compare.add_argument("--strict", action="store_true", help="exit 1 for unprotected stateful resources too")
     return parser
 
 
+def checkout_of(path: Path) -> Path | None:
+    """The checkout `path` is in: the nearest directory holding a Pulumi project and its offline package."""
+    for directory in (path, *path.parents):
+        if (directory / "Pulumi.yaml").is_file() and (directory / "offline" / "__init__.py").is_file():
+            return directory
+    return None
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
+    cwd = Path.cwd().resolve()
+    root = checkout_of(cwd)
+    if root is not None and (cwd != root or root != REPO_ROOT):
+        # out/, the base preview and the head preview are paths from the root, and this is REPO_ROOT's code.
+        print(f"error: run `python -m offline` from the repository root, {root} (not {cwd})", file=sys.stderr)
+        return 2
     try:
         if args.command == "bench":
             from offline.bench import run_bench
@@ -320,6 +330,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
                 head_config=args.head_config,
                 format=args.format,
                 strict=args.strict,
+                program=args.program.resolve(),
             )
             return run(diff_options, stdout or sys.stdout)
         if args.command == "diagram":
@@ -342,6 +353,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except _user_errors() as exc:
+        config_errors = getattr(exc, "config_errors", ())
+        if config_errors:
+            # One line per configuration error, each starting with its key (the whole configuration is checked at
+            # once, so there may be several).
+            print("\n".join(f"error: {line}" for line in config_errors), file=sys.stderr)
+            return 2
         kind = {"ProgramError": "the program raised", "PolicyPackError": "the policy pack failed"}.get(
             type(exc).__name__, "stack configuration"
         )

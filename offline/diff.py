@@ -19,7 +19,7 @@ from typing import Any, Literal, TextIO
 
 import yaml
 
-from offline.cli import REPO_ROOT, CliError, one_line
+from offline.common import REPO_ROOT, CliError, newer_inputs, one_line
 from offline.diff_rules import DELETE_CONFIG, DELETE_CONFIG_DEFAULT, EFFECTS, REPLACE_ON_CHANGE, STATEFUL_TYPES, Effect
 
 NO_CONFIG_KEY = "(no config key: code change)"
@@ -101,7 +101,8 @@ class DiffOptions:
     head_config: Path | None = None
     format: str = "text"
     strict: bool = False
-    repo: Path = REPO_ROOT
+    # The checkout the head preview was made from: its stack file, and the sources a default head must be newer than.
+    program: Path = REPO_ROOT
 
     @property
     def base_path(self) -> Path:
@@ -120,7 +121,7 @@ class DiffOptions:
 
     @property
     def head_config_path(self) -> Path:
-        return self.head_config if self.head_config is not None else self.repo / f"Pulumi.{self.stack}.yaml"
+        return self.head_config if self.head_config is not None else self.program / f"Pulumi.{self.stack}.yaml"
 
 
 # ---- reading -------------------------------------------------------------------------------------------------------
@@ -401,10 +402,26 @@ def _cascade(
                 break
 
 
+def check_fresh(options: DiffOptions) -> None:
+    """A guard against data loss never judges a preview older than the code: the default head (out/<stack>, which
+    `make preview` and `make diff` write) must be newer than every file the program is made from."""
+    if options.head is not None or not options.head_path.is_file():
+        return
+    newer = newer_inputs(options.head_path, options.program, options.stack)
+    if newer:
+        changed = newer[0].relative_to(options.program)
+        more = f" and {len(newer) - 1} more file{'s' if len(newer) > 2 else ''}" if len(newer) > 1 else ""
+        raise CliError(
+            f"--head {options.head_path}: older than {changed}{more}, so it does not show this checkout; "
+            f"`make diff STACK={options.stack}` previews both sides itself (or re-run `make preview STACK={options.stack}`)"
+        )
+
+
 def diff(options: DiffOptions) -> DiffResult:
     base_doc = load_resources(options.base_path, "--base", " (run the offline preview on the base branch first)")
+    check_fresh(options)
     head_doc = load_resources(
-        options.head_path, "--head", f" (run `make preview STACK={options.stack}` or `python -m offline preview` first)"
+        options.head_path, "--head", f" (run `make diff STACK={options.stack}`, which previews both sides)"
     )
     for option, path, doc in (("--base", options.base_path, base_doc), ("--head", options.head_path, head_doc)):
         if doc.get("stack") not in (None, options.stack):

@@ -44,7 +44,7 @@ class Rule:
     role: Literal["name", "scope", ""] = ""
 
 
-# Names derived by components/naming.py: `<abbr><workload><environment><nameSuffix>` unless names.<kind> is set.
+# Names derived by configuration/naming.py: `<abbr><workload><environment><nameSuffix>` unless names.<kind> is set.
 def _derived(override: str) -> tuple[str, ...]:
     return (override, "nameSuffix", "workload", "environment")
 

@@ -169,8 +169,8 @@ def load_policy_config(path: Path) -> dict[str, Any]:
 
 def stack_facts(paths: Paths) -> StackFacts:
     """The stack file read by the program's own parser, so the evidence and the deployment agree on every value."""
-    from components.config import parse_settings
-    from components.config_reader import PROJECT, ConfigError
+    from configuration.reader import PROJECT, ConfigError
+    from configuration.stack import parse_settings
     from offline.stackconfig import StackConfigError, load_stack_config
 
     try:

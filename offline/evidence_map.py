@@ -5,7 +5,7 @@ its `framework` (policy/coa_policies/_core.py SAFEGUARDS), and policy.json carri
 have no place in the pack's metadata, so their rules are chosen here, one reason each. Checkov checks join a safeguard
 when a rule under it names them in its anchor; the checks below join one on their own (each with its reason), chiefly
 so that every check scan/waivers.yaml waives has a safeguard to be shown under. Guardrail overrides
-(components/guardrails.py) are placed the same way. Changing this table is a review decision, like a waiver.
+(configuration/guardrails.py) are placed the same way. Changing this table is a review decision, like a waiver.
 """
 
 from __future__ import annotations

@@ -48,7 +48,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ProgramError(Exception):
-    """The program itself raised; the message is the program's own error."""
+    """The program itself raised; the message is the program's own error.
+
+    `config_errors` holds the lines of a configuration error (the program's ConfigError carries them as `errors`,
+    one per line, each starting with its key), so they can be printed one per line."""
+
+    def __init__(self, message: str, config_errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.config_errors = config_errors
+
+
+def _config_errors(exc: BaseException) -> tuple[str, ...]:
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ == "ConfigError" and isinstance(errors, tuple) and all(isinstance(e, str) for e in errors):
+        return errors
+    return ()
 
 
 @dataclass
@@ -519,7 +533,7 @@ def run_program(program_dir: Path, stack: str, *, mocks: pulumi.runtime.Mocks | 
     except pulumi.RunError as exc:
         raise ProgramError(str(exc)) from None
     except Exception as exc:
-        raise ProgramError(f"{type(exc).__name__}: {exc}") from exc
+        raise ProgramError(f"{type(exc).__name__}: {exc}", _config_errors(exc)) from exc
     finally:
         loop.close()
         asyncio.set_event_loop(None)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Literal, TextIO
 
 from components import retirement_calendar as rc
-from components.config import ConfigError
-from components.settings import Settings
+from configuration.reader import ConfigError
+from configuration.settings import Settings
 from offline.stack_settings import load_stack_settings
 from offline.stackconfig import StackConfigError
 

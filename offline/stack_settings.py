@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from components.config import parse_settings
-from components.settings import Settings
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 from offline.stackconfig import load_stack_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def load_stack_settings(stack: str, program_dir: Path = REPO_ROOT) -> Settings:
         namespace, _, key = full_key.partition(":")
         if namespace != config.project:
             continue
-        # The CLI hands objects over as JSON text, as in components/config.py load_settings.
+        # The CLI hands objects over as JSON text, as in configuration/stack.py load_settings.
         raw[key] = json.loads(value) if value[:1] in "{[" else value
     secret_keys = frozenset(k.partition(":")[2] for k in config.secret_keys if k.startswith(f"{config.project}:"))
     return parse_settings(

@@ -99,7 +99,7 @@ def extract(git_dir: Path, regions: Iterable[str], tag: str = TAG) -> str:
         "commit": commit,
         "vmSizes": {"path": VM_SIZES_PATH, "blob": _git(git_dir, "rev-parse", f"{tag}:{VM_SIZES_PATH}").strip()},
         "dataDisks": {"path": DATA_DISKS_PATH, "blob": _git(git_dir, "rev-parse", f"{tag}:{DATA_DISKS_PATH}").strip()},
-        "regions": "$regions is components/config.py REGIONS; NotInRegions: those of them the size is not offered in",
+        "regions": "$regions is configuration/regions.py REGIONS; NotInRegions: those of them the size is not offered in",
         "rows": "one source entry per row, in the source's order, fields as named in vmSizeColumns/dataDiskColumns",
         "generator": "scripts/extract_tes_vm_sizes.py",
     }
@@ -116,7 +116,7 @@ def extract(git_dir: Path, regions: Iterable[str], tag: str = TAG) -> str:
 
 def _project_regions() -> frozenset[str]:
     sys.path.insert(0, str(REPO))
-    from components.config import REGIONS
+    from configuration.regions import REGIONS
 
     return REGIONS
 
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--git-dir", type=Path, required=True, help="microsoft/ga4gh-tes checkout or bare mirror")
     parser.add_argument("--tag", default=TAG)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--region", action="append", help="restrict to these regions (default: components.config)")
+    parser.add_argument("--region", action="append", help="restrict to these regions (default: configuration.stack)")
     parser.add_argument("--check", action="store_true", help="compare with --out instead of writing it")
     args = parser.parse_args(argv)
     try:

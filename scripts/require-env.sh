@@ -15,7 +15,7 @@ for name in "$@"; do
     exit 2
   fi
   if [[ -z ${!name:-} ]]; then
-    echo "::error::repository variable ${name} is not set (see README.md, "Continuous delivery")"
+    echo "::error::repository variable ${name} is not set (see docs/delivery.md, "Repository variables")"
     missing=1
   fi
 done

@@ -34,7 +34,7 @@ CONNECTION_STRING = 'connectionString = EnvironmentHelper.GetEnvironmentVariable
 COSMOS_CLIENT = "this.cosmosClient = new CosmosClient(endpoint, key);"
 
 # The node image keys, one per line of BatchScheduler's BatchNodeInfo block. TES 3.2 uses this one image for every VM
-# size: the Docker-carrying supported images are generation 2 only (components/batch_node_images.py), so the allowed VM
+# size: the Docker-carrying supported images are generation 2 only (configuration/batch_node_images.py), so the allowed VM
 # sizes must all support generation 2.
 _IMAGE_KEYS = (
     ("BatchImageOffer", r"[a-z0-9-]+", 91),

@@ -10,7 +10,7 @@ from . import production as shared
 from ._core import UNKNOWN, NotApplicableError, ResourceCheck, Subject, finding, get, get_ci, stack_of
 
 # How a rule recognises production: any one of these signals suffices, none switches another off. The defaults
-# are the program's own definition (production.py), shared with components/guardrails.py.
+# are the program's own definition (production.py), shared with configuration/guardrails.py.
 PRODUCTION_CONFIG: dict[str, dict[str, Any]] = {
     "production": {"type": "boolean", "default": False},
     "productionTag": {"type": "string", "default": shared.PRODUCTION_TAG},

@@ -1,4 +1,4 @@
-"""What makes a stack production: the one definition the program (components/guardrails.py) and the pack share.
+"""What makes a stack production: the one definition the program (configuration/guardrails.py) and the pack share.
 
 It lives in the pack because the Pulumi CLI runs the pack as its own program from `policy/` (only that directory is
 on its path); the program imports it as `policy.coa_policies.production`. Plain Python only: the program's runtime

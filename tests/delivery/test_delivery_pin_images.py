@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "pin_images.py"
 sys.path.insert(0, str(REPO))
-from components.images import parse_lock  # noqa: E402
+from configuration.image_lock import parse_lock  # noqa: E402
 
 
 def digest(n: int) -> str:

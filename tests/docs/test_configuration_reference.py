@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import config_reader
-from components.config import KNOWN_KEYS, parse_settings
-from components.config_reader import ConfigError
+from configuration import reader as config_reader
+from configuration.reader import ConfigError
+from configuration.stack import KNOWN_KEYS, parse_settings
 
 REPO = Path(__file__).resolve().parents[2]
 # Refused with its reason rather than documented as a key (docs/workflows.md, "The article's generation is refused").

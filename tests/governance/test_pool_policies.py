@@ -158,8 +158,8 @@ def test_every_agent_batch_has_retired_is_denied_today() -> None:
 
 
 def test_the_config_parser_refuses_no_agent_the_policy_allows() -> None:
-    # components/config.py refuses these agents at parse time; the policy must deny at least as much.
-    from components.config import RETIRED_NODE_AGENTS
+    # configuration/batch.py refuses these agents at parse time; the policy must deny at least as much.
+    from configuration.batch import RETIRED_NODE_AGENTS
 
     assert set(RETIRED_NODE_AGENTS) <= set(RETIRED)
 

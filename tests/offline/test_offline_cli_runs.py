@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -80,3 +81,23 @@ def test_insecure_program_fails_naming_rules_and_resources(tmp_path: Path) -> No
     subnet = next(r for r in resources if r["type"] == "azure-native:network:Subnet")
     nsg = next(r for r in resources if r["type"] == "azure-native:network:NetworkSecurityGroup")
     assert subnet["inputs"]["networkSecurityGroup"]["id"] == nsg["id"] and nsg["urn"] in subnet["dependencies"]
+
+
+@pytest.mark.parametrize("subdirectory", ["components", "tests"])
+def test_run_from_a_subdirectory_it_says_to_run_from_the_root(subdirectory: str) -> None:
+    # The venv's coa-lockdown.pth (make) puts the repository on the path, as PYTHONPATH does here: from tests/,
+    # `offline` would otherwise be the test directory tests/offline.
+    result = subprocess.run(
+        [sys.executable, "-m", "offline", "preview", "--stack", "dev"],
+        cwd=REPO / subdirectory,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: run `python -m offline` from the repository root, {REPO.resolve()} (not {(REPO / subdirectory).resolve()})\n"
+    )
+    assert not (REPO / subdirectory / "out").exists()

@@ -489,7 +489,7 @@ def test_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
         "record": (["--base", str(good), "--head", str(no_type)], "resources[0] has no urn, type and name"),
         "stack": (["--base", str(dev), "--head", str(good)], "is a preview of stack 'dev', not 'prod'"),
         "yaml": (["--base", str(good), "--head", str(good), "--base-config", str(bad_yaml)], "not valid YAML"),
-        "no-head": (["--base", str(good), "--head", str(tmp_path / "none.json")], "run `make preview STACK=prod`"),
+        "no-head": (["--base", str(good), "--head", str(tmp_path / "none.json")], "run `make diff STACK=prod`"),
     }
     for label, (args, message) in cases.items():
         code = cli.main(["diff", "--stack", STACK, *args], stdout=io.StringIO())

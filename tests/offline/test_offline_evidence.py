@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.guardrails import GUARDRAILS
+from configuration.guardrails import GUARDRAILS
 from offline import cli, evidence
 from offline.evidence_inputs import Inputs, StackFacts
 from offline.evidence_map import OUTSIDE, SAFEGUARDS

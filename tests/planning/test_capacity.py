@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import Settings
+from configuration.settings import Settings
 from offline import capacity
 from offline import capacity_limits as lim
 from offline.stack_settings import REPO_ROOT, load_stack_settings

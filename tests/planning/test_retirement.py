@@ -73,7 +73,7 @@ def _use(kind: str, value: str) -> retirement.Use:
 
 
 def test_a_postgres_major_past_its_azure_end_is_retired() -> None:
-    # components/config.py still accepts postgres.version "14", whose Azure standard support ended 2026-11-12.
+    # configuration/ still accepts postgres.version "14", whose Azure standard support ended 2026-11-12.
     [row] = retirement.judge(_use("postgresql", "14"), rc.load(), today=datetime.date(2026, 12, 6))
     assert (row.status, row.failing, row.days_left) == ("retired", True, -24)
 
@@ -100,7 +100,7 @@ def test_every_row_is_dated_or_says_why_and_names_its_source() -> None:
     for entry in calendar:
         assert SOURCE.search(entry.source), f"{entry.kind} {entry.value}: source {entry.source!r} is not a citation"
     # Every Kubernetes and PostgreSQL version the config parser accepts today has a row.
-    from components.config import DEFAULT_KUBERNETES_VERSION
+    from configuration.compute import DEFAULT_KUBERNETES_VERSION
 
     assert rc.matching(calendar, "kubernetes", DEFAULT_KUBERNETES_VERSION)
     for version in ("14", "15", "16", "17"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from policy_fixtures import compliant
 
-from components import guardrails
+from configuration import guardrails
 from offline.harness import ProgramRun
 from policy.coa_policies import all_policies
 from policy.coa_policies._core import Rule
@@ -82,7 +82,7 @@ def test_the_program_imports_the_definition_without_the_pack_runtime() -> None:
         "        if name.partition('.')[0] == 'pulumi_policy':\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Refuse())\n"
-        "from components import guardrails\n"
+        "from configuration import guardrails\n"
         "print(guardrails.is_production('dev', 'genomics-prod'))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False)

@@ -7,7 +7,7 @@ import fnmatch
 import json
 from pathlib import Path
 
-from components.images import load_lock
+from configuration.image_lock import load_lock
 from offline.harness import ProgramRun
 from policy.coa_policies import all_policies
 from policy.coa_policies._core import Rule, StackResource, StackRule

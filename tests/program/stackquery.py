@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from components.images import ImageLock, parse_lock
+from configuration.image_lock import ImageLock, parse_lock
 from offline.harness import ProgramRun, run_program
 from offline.records import ResourceRecord
 

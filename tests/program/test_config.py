@@ -10,7 +10,9 @@ import pytest
 import yaml
 from stackquery import stack_values
 
-from components.config import ConfigError, Settings, parse_settings
+from configuration.reader import ConfigError
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 from offline.harness import ProgramError, run_program
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +108,12 @@ BAD_INPUTS = [
     ("dev", "names.keyVault", "kv--double", ["coa-lockdown:names.keyVault", "single hyphens"]),
     ("dev", "nameSuffix", "TOOLONG77", ["coa-lockdown:nameSuffix", "3-6 lowercase"]),
     ("dev", "environment", "staging", ["coa-lockdown:environment", "'staging' is not valid", "dev, prod"]),
-    ("dev", "location", "westeurop", ["coa-lockdown:location", "'westeurop' is not valid"]),
+    (
+        "dev",
+        "location",
+        "westeurop",
+        ["coa-lockdown:location", "'westeurop' is not a region", "did you mean 'westeurope'?"],
+    ),
     ("dev", "environment", DELETE, ["coa-lockdown:environment", "is required"]),
     ("prod", "network.firewallPrivateIp", DELETE, ["coa-lockdown:network.firewallPrivateIp", "is required"]),
     ("prod", "network.firewallPrivateIp", "10.20.0.4", ["network.firewallPrivateIp", "inside this VNet"]),
@@ -117,7 +124,12 @@ BAD_INPUTS = [
     ("dev", "kubernetes.adminGroupObjectIds", ["admins"], ["kubernetes.adminGroupObjectIds", "object id"]),
     # Keyless blob mounts lose their token on the blob CSI driver AKS 1.33 ships (v1.26.x).
     ("dev", "kubernetes.version", "1.33", ["coa-lockdown:kubernetes.version", "'1.33'", "never refreshes", "1.34"]),
-    ("prod", "kubernetes.version", "1.32.7", ["coa-lockdown:kubernetes.version", "blob-csi-driver#2071"]),
+    (
+        "prod",
+        "kubernetes.version",
+        "1.32.7",
+        ["coa-lockdown:kubernetes.version", "never refreshes the workload identity token", "1.34 or later"],
+    ),
     ("dev", "postgres.highAvailability", True, ["coa-lockdown:postgres.highAvailability", "Burstable"]),
     ("dev", "postgres.backupRetentionDays", 3, ["coa-lockdown:postgres.backupRetentionDays", "7-35"]),
     ("dev", "network.subnetz", {}, ["coa-lockdown:network.subnetz", "unknown key"]),
@@ -125,7 +137,12 @@ BAD_INPUTS = [
     ("dev", "taskDatabase", "mysql", ["coa-lockdown:taskDatabase", "use one of postgresql"]),
     # The article's generation cannot run locked down: refused with the reasons, not deployed half-working.
     ("dev", "taskDatabase", "cosmosdb", ["coa-lockdown:taskDatabase", "refused", "IMDS", "account keys", "retired"]),
-    ("prod", "cosmos", {"localAuthEnabled": False}, ["coa-lockdown:cosmos", "no longer read", "TES 6.0.0"]),
+    (
+        "prod",
+        "cosmos",
+        {"localAuthEnabled": False},
+        ["coa-lockdown:cosmos", "no longer read", "taskDatabase 'postgresql'"],
+    ),
     (
         "dev",
         "batch.images.gen2.nodeAgentSkuId",
@@ -156,13 +173,13 @@ BAD_INPUTS = [
         "dev",
         "batch.allowedVmSizes",
         ["standardDv3Family"],
-        ["coa-lockdown:batch.allowedVmSizes", "Standard_D16_v3 (Hyper-V V1)", "batch.images.gen1", "generation 2"],
+        ["coa-lockdown:batch.allowedVmSizes", "covers Standard_D16_v3", "batch.images.gen1", "generation V2, not V1"],
     ),
     (
         "prod",
         "batch.allowedVmSizes",
         ["Standard_E8ds_v5", "Standard_D16as_v4"],
-        ["coa-lockdown:batch.allowedVmSizes", "Standard_D16as_v4", "no price", "cost 0"],
+        ["coa-lockdown:batch.allowedVmSizes", "Standard_D16as_v4", "no price", "prices.azure.com is unreachable"],
     ),
     (
         "dev",
@@ -179,7 +196,7 @@ BAD_INPUTS = [
             "sku": "server",
             "nodeAgentSkuId": "batch.node.ubuntu 24.04",
         },
-        ["coa-lockdown:batch.images.gen2.sku", "not a Batch image with Docker", "microsoft-dsvm/ubuntu-hpc/2204"],
+        ["coa-lockdown:batch.images.gen2.sku", "not an image this project knows", "microsoft-dsvm/ubuntu-hpc/2204"],
     ),
     # Existing data accounts (sequencer output).
     ("prod", "dataStorageAccounts", "stseqout01", ["coa-lockdown:dataStorageAccounts", "list of objects"]),
@@ -282,7 +299,7 @@ BAD_INPUTS = [
                 "endpointApproval": "owner",
             }
         ],
-        ["dataStorageAccounts[0].allowBlobPublicAccess", "is required", "BlobApiHttpUtils.cs:185-205"],
+        ["dataStorageAccounts[0].allowBlobPublicAccess", "is required", "state the account's setting, false"],
     ),
     (
         "prod",
@@ -395,6 +412,13 @@ def test_bad_input_names_the_key(stack: str, path: str, value: Any, expected: li
         parse_settings(with_change(stack, path, value))
     for words in expected:
         assert words in str(error.value)
+    # Each error is read in a terminal: one line, its key first, short enough to take in at once.
+    for line in error.value.errors:
+        assert line.startswith(("coa-lockdown:", "images.lock.json:")) and "\n" not in line, line
+        assert len(line) <= LONGEST_ERROR, f"{len(line)} characters: {line}"
+
+
+LONGEST_ERROR = 200
 
 
 def test_image_scanner_requires_its_secrets() -> None:
@@ -471,7 +495,7 @@ def test_bad_config_stops_the_program_before_any_resource(tmp_path: Path) -> Non
 
 def test_config_and_policy_pack_agree_on_retired_node_agents() -> None:
     """The pack stands alone (it checks any stack), so it keeps its own list; the two must not drift."""
-    from components.config import RETIRED_NODE_AGENTS
+    from configuration.batch import RETIRED_NODE_AGENTS
     from policy.coa_policies.batch import RETIRED_NODE_AGENTS as PACK_RETIRED
 
     assert set(PACK_RETIRED) == set(RETIRED_NODE_AGENTS)
@@ -548,5 +572,5 @@ def test_expired_scanner_credentials_are_refused() -> None:
     raw.update({"imageScannerUsername": "scanner", "imageScannerPassword": "s3cret"})
     secret = frozenset(SCANNER_SECRETS)
     assert parse_settings(raw, secret_keys=secret, today=datetime.date(2027, 1, 30)).image_scanner is not None
-    with pytest.raises(ConfigError, match=r"imageScanner.credentialsExpireOn: 2027-01-31 is not in the future"):
+    with pytest.raises(ConfigError, match=r"imageScanner.credentialsExpireOn: 2027-01-31 has passed"):
         parse_settings(raw, secret_keys=secret, today=datetime.date(2027, 1, 31))

@@ -19,6 +19,7 @@ from components.cosmosdb import (
     CosmosDataRoleAssignment,
     CosmosDbArgs,
 )
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpointSpec
 from offline.analyzer import PolicyPackAnalyzer
 from offline.harness import ProgramError, ProgramRun, run_program
@@ -47,27 +48,20 @@ import json
 import pulumi
 
 from components.cosmosdb import CosmosDataRoleAssignment, CosmosDb, CosmosDbArgs
+from components.placement import Placement
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
 
 raw = json.loads(pulumi.Config("coa").require("args"))
-tags = raw.pop("tags")
-spec = PrivateEndpointSpec(
-    resource_group_name="rg-coa",
-    location="westeurope",
-    subnet_id=raw.pop("subnet_id"),
-    zone_ids=raw.pop("zone_ids"),
-    tags=tags,
-)
+placement = Placement(resource_group_name="rg-coa", location="westeurope", tags=raw.pop("tags"))
+spec = PrivateEndpointSpec(placement=placement, subnet_id=raw.pop("subnet_id"), zone_ids=raw.pop("zone_ids"))
 cosmos = CosmosDb(
     "tasks",
     CosmosDbArgs(
-        resource_group_name="rg-coa",
-        location="westeurope",
+        placement=placement,
         private_endpoint=spec,
         protection=Protection(**raw.pop("protection")),
         data_role_assignments=[CosmosDataRoleAssignment(**a) for a in raw.pop("data_role_assignments")],
-        tags=tags,
         **raw,
     ),
 )
@@ -284,10 +278,10 @@ def test_data_plane_roles_are_scoped_to_the_tes_database(keys: ProgramRun) -> No
 
 
 def _args(**changes: Any) -> CosmosDbArgs:
-    spec = PrivateEndpointSpec(resource_group_name="rg", location="westeurope", subnet_id=SUBNET, zone_ids={})
+    placement = Placement(resource_group_name="rg", location="westeurope")
+    spec = PrivateEndpointSpec(placement=placement, subnet_id=SUBNET, zone_ids={})
     base: dict[str, Any] = {
-        "resource_group_name": "rg",
-        "location": "westeurope",
+        "placement": placement,
         "account_name": "cosmos-coa-dev",
         "private_endpoint": spec,
         "diagnostics_workspace_id": WORKSPACE,

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from stackquery import resolved_lock, stack_values
 
-from components.config import ConfigError, parse_settings
-from components.images import ImageLock
-from components.settings import Settings
+from configuration.image_lock import ImageLock
+from configuration.reader import ConfigError
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,8 +66,9 @@ def test_production_refuses_each_breach_and_accepts_it_only_by_name(
     values = changed("prod", **change)
     with pytest.raises(ConfigError) as refused:
         parse(values, stack="prod")
-    message = str(refused.value)
-    assert f"coa-lockdown:{key}:" in message and "production" in message and f"guardrailOverrides.{override}" in message
+    (message,) = refused.value.errors
+    assert message.startswith(f"coa-lockdown:{key}: ") and len(message) <= 200, message
+    assert "refused in production" in message and f"guardrailOverrides.{override}: <reason>" in message
     values["guardrailOverrides"] = {override: "accepted for the migration window, ticket SEC-1234"}
     settings = parse(values, stack="prod")
     assert settings.guardrail_overrides == {override: "accepted for the migration window, ticket SEC-1234"}
@@ -80,7 +82,10 @@ def test_the_same_changes_are_fine_outside_production() -> None:
 
 def test_a_production_named_stack_with_a_dev_environment_is_refused() -> None:
     for stack in ("prod", "production", "genomics-prod", "prod-eastus2"):
-        with pytest.raises(ConfigError, match="coa-lockdown:environment: 'dev' is refused in a production stack"):
+        with pytest.raises(
+            ConfigError,
+            match=r"coa-lockdown:environment: dev is refused in production \(a production-named stack runs as prod\)",
+        ):
             parse(changed("prod", environment="dev"), stack=stack)
     # Not production by name: a dev environment is just dev.
     assert parse(changed("dev"), stack="products-dev").production is False
@@ -191,7 +196,7 @@ AZURE_RULES = [
     ("dev", {"postgres__skuTier": "GeneralPurpose"}, "postgres.skuTier", "Burstable SKU"),
     ("prod", {"postgres__skuName": "Standard_E4ds_v5"}, "postgres.skuTier", "MemoryOptimized SKU"),
     ("dev", {"location": "westus"}, "location", "has no availability zones"),
-    ("dev", {"location": "westeuropa"}, "location", "is not valid"),
+    ("dev", {"location": "westeuropa"}, "location", "did you mean 'westeurope'?"),
 ]
 
 

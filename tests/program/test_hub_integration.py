@@ -6,7 +6,7 @@ import pytest
 import yaml
 from stackquery import REPO, one, run_variant
 
-from components.private_dns import ZONES
+from configuration.private_dns_zones import ZONES
 from offline.harness import ProgramError, ProgramRun
 
 HUB = "/subscriptions/00000000-0000-4000-8000-00000000beef/resourceGroups/rg-hub-dns/providers/Microsoft.Network"
@@ -110,6 +110,9 @@ def test_flow_logs_cover_the_vnet_with_retention_and_traffic_analytics(hub: Prog
     assert flow["storageId"] == one(hub, "azure-native:storage:StorageAccount").id
     assert flow["retentionPolicy"] == {"days": 120, "enabled": True}
     assert flow["networkWatcherName"] == "NetworkWatcher_eastus2"
+    # In the watcher's own group, which Azure creates; with the stack's region and tags.
+    assert flow["resourceGroupName"] == "NetworkWatcherRG"
+    assert (flow["location"], flow["tags"]) == (vnet.inputs["location"], vnet.inputs["tags"])
     analytics = flow["flowAnalyticsConfiguration"]["networkWatcherFlowAnalyticsConfiguration"]
     assert analytics["enabled"] is True
     assert analytics["workspaceResourceId"] == one(hub, "azure-native:operationalinsights:Workspace").id

@@ -7,7 +7,7 @@ import pytest
 from stackquery import one, run_variant, stack_values
 
 from components.image_build import digest_from
-from components.images import load_lock
+from configuration.image_lock import load_lock
 from offline.harness import ProgramError, ProgramRun
 
 COMMAND = "command:local:Command"

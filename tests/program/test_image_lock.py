@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config_reader import ConfigError
-from components.images import CHART_IMAGES, load_lock, parse_lock
 from components.registry import DEFAULT_CACHE_RULES
+from configuration.image_lock import CHART_IMAGES, load_lock, parse_lock
+from configuration.reader import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = json.loads((REPO / "images.lock.json").read_text())
@@ -77,12 +77,11 @@ def test_missing_and_unknown_images_are_all_reported_at_once() -> None:
     lock["images"]["crommwell"] = lock["images"]["cromwell"]
     with pytest.raises(ConfigError) as refused:
         parse_lock(lock)
-    message = str(refused.value)
-    assert message.startswith("2 image lock errors")
-    assert (
-        "images.tes: missing" in message
-        and "images.crommwell: not an image the chart runs; did you mean 'cromwell'?" in message
+    assert refused.value.errors == (
+        "images.lock.json: images.tes: missing; the chart runs it",
+        "images.lock.json: images.crommwell: not an image the chart runs; did you mean 'cromwell'?",
     )
+    assert str(refused.value).startswith("2 configuration errors:\n  - images.lock.json: images.tes: missing")
 
 
 def test_a_lock_file_that_is_not_json_is_named(tmp_path: Path) -> None:

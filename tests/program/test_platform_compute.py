@@ -15,7 +15,8 @@ from stackquery import by_id, one, stack_values
 
 from components.access import ROLES, assignment_name
 from components.aks import ci_kubeconfig
-from components.config import Settings, parse_settings
+from configuration.settings import Settings
+from configuration.stack import parse_settings
 from offline.harness import ProgramRun
 from offline.mocks import SUBSCRIPTION_ID
 
@@ -337,5 +338,5 @@ def test_a_node_size_too_small_for_the_ephemeral_os_disk_is_refused(size: str, f
     if fits:  # Known to fit, or unknown to this check (Azure then refuses a size that cannot hold it).
         parse_settings(raw, stack="dev")
         return
-    with pytest.raises(ValueError, match=rf"coa-lockdown:kubernetes\.userPool\.vmSize: '{size}' has a 75 GiB"):
+    with pytest.raises(ValueError, match=rf"coa-lockdown:kubernetes\.userPool\.vmSize: '{size}' has only a 75 GiB"):
         parse_settings(raw, stack="dev")

@@ -373,13 +373,14 @@ def test_operator_secrets_expire_when_the_operator_says(variant: ProgramRun) -> 
 
 
 def test_production_needs_the_scanner_credentials_expiry() -> None:
-    from components.config import ConfigError, parse_settings
+    from configuration.reader import ConfigError
+    from configuration.stack import parse_settings
 
     raw = stack_values("prod")
     scanner = {k: v for k, v in VARIANT_CONFIG["coa-lockdown:imageScanner"].items() if k != "credentialsExpireOn"}
     raw |= {"imageScanner": scanner, "imageScannerUsername": "u", "imageScannerPassword": "p"}
     secret_keys = frozenset({"imageScannerUsername", "imageScannerPassword"})
-    with pytest.raises(ConfigError, match=r"coa-lockdown:imageScanner\.credentialsExpireOn: required in a production"):
+    with pytest.raises(ConfigError, match=r"coa-lockdown:imageScanner\.credentialsExpireOn: is required in production"):
         parse_settings(raw, stack="prod", secret_keys=secret_keys)
     raw["imageScanner"] = {**scanner, "credentialsExpireOn": "2027-02-30"}
     with pytest.raises(ConfigError, match="'2027-02-30' is not a calendar date"):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from stackquery import by_id, one, stack_values
 
-from components.config import ConfigError, parse_settings
-from components.settings import EntraAdminGroup
+from configuration.reader import ConfigError
+from configuration.settings import EntraAdminGroup
+from configuration.stack import parse_settings
 from offline.harness import ProgramError, ProgramRun, run_program
 from offline.mocks import TENANT_ID
 from offline.records import ResourceRecord
@@ -104,10 +105,13 @@ def test_every_data_collection_endpoint_is_private(stack: ProgramRun) -> None:
 def test_container_insights_needs_the_private_link_scope_first(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: coa-lockdown\nruntime: python\n")
     (tmp_path / "Pulumi.bare.yaml").write_text("config: {}\n")
-    (tmp_path / "components").symlink_to(REPO / "components")
+    for package in ("components", "configuration"):
+        (tmp_path / package).symlink_to(REPO / package)
     (tmp_path / "__main__.py").write_text(
         "from components.monitoring import Monitoring, MonitoringArgs\n"
-        "mon = Monitoring('m', MonitoringArgs(resource_group_name='rg', location='westeurope', retention_days=90))\n"
+        "from components.placement import Placement\n"
+        "where = Placement(resource_group_name='rg', location='westeurope')\n"
+        "mon = Monitoring('m', MonitoringArgs(placement=where, retention_days=90))\n"
         "mon.collect_container_insights('/subscriptions/s/resourceGroups/rg/providers/"
         "Microsoft.ContainerService/managedClusters/aks', 'westeurope')\n"
     )

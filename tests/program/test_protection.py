@@ -42,7 +42,7 @@ def test_stateful_resources_carry_can_not_delete_locks_in_prod(prod: ProgramRun,
         target = one(prod, token, name_part)
         lock = scopes[target.id]
         assert lock.inputs["level"] == "CanNotDelete" and lock.protect
-        assert "README" in lock.inputs["notes"]
+        assert "docs/deploying.md" in lock.inputs["notes"]
     # Never the resource group: its lock would be inherited by the Batch pools TES deletes through ARM.
     group = one(prod, "azure-native:resources:ResourceGroup")
     assert group.id not in scopes

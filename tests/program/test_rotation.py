@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from stackquery import one, run_variant, stack_values
 
-from components.config import ConfigError, parse_settings
 from components.postgres import SLOT_SUFFIX as SUFFIX
-from components.rotation import SLOTS, RotationSchedule
+from configuration.reader import ConfigError
+from configuration.rotation import SLOTS, RotationSchedule
+from configuration.stack import parse_settings
 from offline.harness import ProgramRun
 
 REPO = Path(__file__).resolve().parents[2]

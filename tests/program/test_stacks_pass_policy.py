@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.images import load_lock
+from configuration.image_lock import load_lock
 from offline.analyzer import PolicyPackAnalyzer, Violation
 from offline.harness import ProgramRun
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import REGIONS
 from components.contracts import tes_6_0_0_vm_selection as tes
 from components.contracts.tes_6_0_0_vm_selection import CoreQuota, TaskResources
+from configuration.regions import REGIONS
 
 REPO = Path(__file__).resolve().parents[2]
 PLENTY = CoreQuota(per_family_enforced=False, dedicated_total=10_000, low_priority_total=10_000)

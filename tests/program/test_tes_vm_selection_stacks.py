@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from stackquery import one
 
-from components import batch_node_images
-from components.batch_node_images import TES_DEFAULT_IMAGES
 from components.contracts import tes_6_0_0_vm_selection as tes
-from components.settings import BatchNodeImage
+from configuration import batch_node_images
+from configuration.batch_node_images import TES_DEFAULT_IMAGES
+from configuration.settings import BatchNodeImage
 from offline.harness import ProgramRun
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,11 +13,8 @@ import pytest
 import yaml
 from stackquery import ancestors, by_id, one, resolved_lock
 
-from components.config import DEFAULT_BATCH_IMAGE
-from components.images import ImageLock, load_lock
 from components.postgres import SLOT_SUFFIX as SUFFIX
 from components.registry import DEFAULT_CACHE_RULES
-from components.settings import BatchNodeImages
 from components.start_task import StartTaskSettings, render_start_task
 from components.workload import (
     CHART_PATH,
@@ -25,6 +22,9 @@ from components.workload import (
     ChartOptions,
     helm_values,
 )
+from configuration.batch import DEFAULT_BATCH_IMAGE
+from configuration.image_lock import ImageLock, load_lock
+from configuration.settings import BatchNodeImages
 from offline.harness import ProgramRun
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.config_reader import PROJECT, ConfigError
+from configuration.reader import PROJECT, ConfigError
 from policy.coa_policies import production as shared
 
 
@@ -30,41 +30,52 @@ GUARDRAILS: dict[str, Guardrail] = {
         Guardrail(
             override="unprotectedState",
             key="protectStatefulResources",
-            rule="production keeps protect and CanNotDelete locks on every data-bearing resource",
-            fix="set protectStatefulResources: true and resourceLocks: true",
+            # protect in Pulumi's state and CanNotDelete locks on every data-bearing resource.
+            rule="data keeps protect and locks",
+            fix="set both true",
         ),
         Guardrail(
             override="sharedKeyAccess",
             key="storage.allowSharedKeyAccess",
-            rule="production storage holds PHI and accepts Entra ID only",
-            fix="set storage.allowSharedKeyAccess: false (cromwell.executionsRoot stays mount)",
+            rule="PHI storage accepts Entra ID only",
+            fix="set it false",
         ),
         Guardrail(
             override="noClusterAdminGroups",
             key="kubernetes.adminGroupObjectIds",
-            rule="a production cluster names the Entra ID groups that administer it",
-            fix="list at least one group object id",
+            rule="its cluster has admin groups",
+            fix="list an Entra ID group object id",
         ),
         Guardrail(
             override="nonProductionEnvironment",
             key="environment",
-            rule="a production-named stack runs with environment: prod (protection, HA, firewall egress)",
+            # environment: prod turns on protection, HA and firewall egress.
+            rule="a production-named stack runs as prod",
             fix="set environment: prod",
         ),
         Guardrail(
             override="locallyRedundantStorage",
             key="storage.redundancy",
-            rule="production data survives the loss of its region (GZRS or RAGZRS)",
-            fix="set storage.redundancy: GZRS",
+            rule="data survives the loss of its region",
+            fix="set GZRS or RAGZRS",
         ),
         Guardrail(
             override="unpinnedImages",
             key="images.lock.json",
-            rule="production runs images pinned by digest (a re-pushed tag would change what runs)",
-            fix="run scripts/pin_images.py (or scripts/build-images.sh) and commit the digests it records",
+            # A re-pushed tag would change what runs.
+            rule="images run by digest",
+            fix="pin them with scripts/pin_images.py",
         ),
     )
 }
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, str) else repr(value)
 
 
 def is_production(environment: str, stack: str | None) -> bool:
@@ -81,8 +92,7 @@ def check(breaches: Mapping[str, object], overrides: Mapping[str, str], producti
         g = GUARDRAILS[name]
         errors.append(
             ConfigError(
-                f"{PROJECT}:guardrailOverrides.{name}: overrides nothing ({g.key} meets the guardrail: {g.rule}); "
-                "remove it"
+                f"{PROJECT}:guardrailOverrides.{name}: overrides nothing ({g.key} meets the guardrail); remove it"
             )
         )
     if not production:
@@ -93,8 +103,8 @@ def check(breaches: Mapping[str, object], overrides: Mapping[str, str], producti
         g = GUARDRAILS[name]
         errors.append(
             ConfigError(
-                f"{PROJECT}:{g.key}: {value!r} is refused in a production stack: {g.rule}; {g.fix}, or accept it on "
-                f"purpose with guardrailOverrides.{g.override}: <reason>"
+                f"{PROJECT}:{g.key}: {_shown(value)} is refused in production ({g.rule}); {g.fix}, or set "
+                f"guardrailOverrides.{g.override}: <reason>"
             )
         )
     return errors

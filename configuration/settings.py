@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from components.images import ImageLock
+from configuration.image_lock import ImageLock
 
 EgressMode = Literal["natGateway", "firewall"]
 # TES 6 keeps tasks in PostgreSQL; the Cosmos DB generation (TES 3.2) is refused by config.
@@ -166,7 +166,7 @@ class ImageScannerSettings:
 @dataclass(frozen=True, kw_only=True)
 class SecretRotation:
     """Generated passwords are replaced every `period_days`; each secret version expires `grace_days` after its
-    successor is due (components/rotation.py)."""
+    successor is due (configuration/rotation.py)."""
 
     period_days: int = 90
     grace_days: int = 14
@@ -179,7 +179,7 @@ HubZoneResolution = Literal["linkedByHub", "linkHere", "dnsServers"]
 
 @dataclass(frozen=True, kw_only=True)
 class DnsSettings:
-    # Existing hub zone ids keyed by the catalogue key (components.private_dns.ZONES); empty: we create the zones.
+    # Existing hub zone ids keyed by the catalogue key (configuration.private_dns_zones.ZONES); empty: we create the zones.
     existing_zone_ids: Mapping[str, str]
     zone_groups_managed_by_policy: bool
     # Required with existing_zone_ids; None when every zone is created (and linked) here.
@@ -221,7 +221,7 @@ class Settings:
     protect_stateful_resources: bool
     # CanNotDelete locks on the stateful resources (components/protection.py).
     resource_locks: bool
-    # Production by environment or by stack name (components/guardrails.py).
+    # Production by environment or by stack name (configuration/guardrails.py).
     production: bool
     # Storage SKU Standard_<redundancy>: ZRS, GZRS or RAGZRS.
     storage_redundancy: str

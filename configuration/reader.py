@@ -11,9 +11,29 @@ from typing import Any
 
 PROJECT = "coa-lockdown"
 
+# An Entra ID object id, and any ARM resource id.
+GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+AZURE_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+$", re.IGNORECASE)
+
 
 class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the key."""
+    """Configuration values that are missing or invalid: one line per error in `errors`, each starting with its key.
+
+    The message is the one error, or a count followed by one line per error (what `pulumi preview` prints); the
+    offline preview prints `errors` one per line."""
+
+    def __init__(self, *errors: str) -> None:
+        self.errors: tuple[str, ...] = tuple(line for error in errors for line in error.splitlines() if line.strip())
+        if len(self.errors) == 1:
+            super().__init__(self.errors[0])
+        else:
+            super().__init__(f"{len(self.errors)} configuration errors:\n" + "\n".join(f"  - {e}" for e in self.errors))
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as an error quotes it: its repr, cut at `limit` characters so that the error stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(str(value))} characters)"
 
 
 def suggest(key: str, known: Collection[str]) -> str:
@@ -81,9 +101,9 @@ class Reader:
         if value is None:
             raise self.fail(name, f"is required{': ' + hint if hint else ''}")
         if not isinstance(value, str) or not value:
-            raise self.fail(name, f"must be a non-empty string, got {value!r}")
+            raise self.fail(name, f"must be a non-empty string, got {shown(value)}")
         if pattern and not re.fullmatch(pattern, value):
-            raise self.fail(name, f"{value!r} is not valid: {hint or pattern}")
+            raise self.fail(name, f"{shown(value)} is not valid: {hint or pattern}")
         return value
 
     def optional_string(self, name: str) -> str | None:
@@ -92,7 +112,7 @@ class Reader:
     def choice(self, name: str, choices: tuple[str, ...] | frozenset[str], default: str | None = None) -> str:
         value = self.string(name, default, hint=f"one of {', '.join(sorted(choices))}")
         if value not in choices:
-            raise self.fail(name, f"{value!r} is not valid; use one of {', '.join(sorted(choices))}")
+            raise self.fail(name, f"{shown(value)} is not valid; use one of {', '.join(sorted(choices))}")
         return value
 
     def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -100,7 +120,7 @@ class Reader:
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"must be a whole number, got {value!r}")
+            raise self.fail(name, f"must be a whole number, got {shown(value)}")
         if not minimum <= value <= maximum:
             raise self.fail(name, f"{value} is out of range; use {minimum}-{maximum}")
         return value
@@ -110,7 +130,7 @@ class Reader:
         if isinstance(value, str) and value.lower() in {"true", "false"}:
             value = value.lower() == "true"
         if not isinstance(value, bool):
-            raise self.fail(name, f"must be true or false, got {value!r}")
+            raise self.fail(name, f"must be true or false, got {shown(value)}")
         return value
 
     def network(self, name: str, default: str | None = None) -> ipaddress.IPv4Network:
@@ -118,14 +138,14 @@ class Reader:
         try:
             return ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise self.fail(name, f"{value!r} is not a valid IPv4 CIDR ({exc}); e.g. 10.1.0.0/16") from None
+            raise self.fail(name, f"{shown(value)} is not a valid IPv4 CIDR ({exc}); e.g. 10.1.0.0/16") from None
 
     def address(self, name: str, default: str | None = None) -> str:
         value = self.string(name, default, hint="an IPv4 address")
         try:
             return str(ipaddress.IPv4Address(value))
         except ValueError:
-            raise self.fail(name, f"{value!r} is not a valid IPv4 address") from None
+            raise self.fail(name, f"{shown(value)} is not a valid IPv4 address") from None
 
     def string_list(self, name: str, *, pattern: str | None = None, hint: str = "") -> tuple[str, ...]:
         value = self.raw.get(name, [])
@@ -133,7 +153,7 @@ class Reader:
             value = self._decoded(name, [], "a list of strings")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             example = f"[{value}]" if isinstance(value, str) else "[...]"
-            raise self.fail(name, f"must be a list of strings, got {value!r}; write {example}")
+            raise self.fail(name, f"must be a list of strings, got {shown(value)}; write {example}")
         for item in value:
             if pattern and not re.fullmatch(pattern, item):
                 raise self.fail(name, f"{item!r} is not valid: {hint}")
@@ -144,5 +164,5 @@ class Reader:
         if isinstance(value, str) and value.strip()[:1] == "{":
             value = self._decoded(name, {}, "a map of strings")
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-            raise self.fail(name, f"must be a map of strings such as {{costCenter: genomics}}, got {value!r}")
+            raise self.fail(name, f"must be a map of strings such as {{costCenter: genomics}}, got {shown(value)}")
         return dict(value)

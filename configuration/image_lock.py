@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from components.config_reader import ConfigError, suggest
+from configuration.reader import ConfigError, suggest
 
-# The repository's lock; a running program reads the one beside itself (components.config.load_settings).
+# The repository's lock; a running program reads the one beside itself (configuration.stack.load_settings).
 LOCK_FILE = Path(__file__).resolve().parents[1] / "images.lock.json"
 
 # The chart's image keys (charts/cromwell-on-azure values `images.*`, plus the smoke test's task image).
@@ -203,11 +203,9 @@ def parse_lock(raw: Any) -> ImageLock:
         try:
             pins[key] = _pin(key, entry)
         except ConfigError as error:
-            errors.append(error.args[0])
+            errors += error.errors
     if errors:
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{len(errors)} image lock errors:\n  - " + "\n  - ".join(errors)
-        )
+        raise ConfigError(*errors)
     return ImageLock(pins=pins)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from components.settings import BatchNodeImage
+from configuration.settings import BatchNodeImage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +95,7 @@ def boots(image: BatchNodeImage, generation: str, today: datetime.date) -> str |
     known = facts(image)
     name = f"{image.publisher}/{image.offer}/{image.sku}"
     if known is None:
-        return f"{name} is not an image this project knows (components/batch_node_images.py)"
+        return f"{name} is not an image this project knows (configuration/batch_node_images.py)"
     if generation not in known.generations:
         return f"{name} boots only Hyper-V generation {'/'.join(sorted(known.generations))}, not {generation}"
     if known.node_agent_sku_id != image.node_agent_sku_id:

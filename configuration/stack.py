@@ -1,0 +1,332 @@
+"""Every key of the stack file, parsed into frozen settings and validated before any resource is created.
+
+`parse_settings` takes raw values keyed as in the stack file (without the project namespace), so tests can feed it
+directly; `load_settings` reads them from the running Pulumi program. Each area has its own module (regions,
+network, compute, batch, data, secrets); this one reads the top-level keys, runs every area and collects every error,
+one line each with its key, so nothing is created until the whole configuration has passed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from configuration import guardrails, naming
+from configuration.batch import check_allowed_vm_sizes, parse_allowed_vm_sizes, parse_batch_images
+from configuration.compute import parse_aks, parse_image_build
+from configuration.data import (
+    GEO_REDUNDANT,
+    STORAGE_REDUNDANCY,
+    parse_data_accounts,
+    parse_postgres,
+    parse_task_database,
+)
+from configuration.image_lock import LOCK_FILE, ImageLock, load_lock
+from configuration.network import parse_dns, parse_network
+from configuration.reader import PROJECT, ConfigError, Reader, suggest
+from configuration.regions import parse_location
+from configuration.secrets import parse_rotation, parse_scanner
+from configuration.settings import (
+    ImageBuildSettings,
+    Names,
+    SecretRotation,
+    Settings,
+    TaskDatabaseKind,
+)
+
+__all__ = ["check_namespaces", "load_settings", "parse_settings"]
+
+T = TypeVar("T")
+
+ENVIRONMENTS = ("dev", "prod")
+
+
+KNOWN_KEYS = frozenset(
+    {
+        "environment",
+        "location",
+        "workload",
+        "nameSuffix",
+        "resourceGroupName",
+        "names",
+        "network",
+        "dns",
+        "kubernetes",
+        "batch",
+        "taskDatabase",
+        "postgres",
+        "monitoring",
+        "imageScanner",
+        "imageScannerUsername",
+        "imageScannerPassword",
+        "protectStatefulResources",
+        "tags",
+        "storage",
+        "dataStorageAccounts",
+        "resourceLocks",
+        "guardrailOverrides",
+        "secrets",
+        "imageBuild",
+        # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
+        "cosmos",
+    }
+)
+
+
+# Resource group names: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period.
+RESOURCE_GROUP_NAME = r"[\w\-.()]{0,89}[\w\-()]"
+# Tag names: at most 512 characters, none of < > % & \ ? / (Azure refuses them); values at most 256.
+TAG_NAME = r"[^<>%&\\?/]{1,512}"
+# Tags the stack sets itself: the policy pack's production detection reads `environment`.
+RESERVED_TAGS = ("environment", "workload")
+
+
+def _parse_tags(reader: Reader) -> dict[str, str]:
+    tags = reader.string_map("tags")
+    for name, value in tags.items():
+        if not re.fullmatch(TAG_NAME, name):
+            raise ConfigError(
+                f"{reader.key('tags')}.{name}: not a valid tag name (1-512 characters, none of < > % & \\ ? /)"
+            )
+        if len(value) > 256:
+            raise ConfigError(f"{reader.key('tags')}.{name}: the value has {len(value)} characters; Azure allows 256")
+        if name.lower() in RESERVED_TAGS:
+            raise ConfigError(
+                f"{reader.key('tags')}.{name}: is set by the stack (environment and workload tags decide how the "
+                "policy pack judges it); remove it"
+            )
+    return tags
+
+
+def _parse_names(reader: Reader, workload: str, environment: str) -> Names:
+    suffix = reader.string(
+        "nameSuffix", pattern=r"[a-z0-9]{3,6}", hint="3-6 lowercase letters and digits that make global names unique"
+    )
+    overrides = reader.child("names", {_camel(k) for k in naming.RULES})
+    values: dict[str, str] = {}
+    for kind in naming.RULES:
+        key = _camel(kind)
+        name = overrides.string(key) if overrides.has(key) else naming.derive(kind, workload, environment, suffix)
+        problem = naming.check(kind, name)
+        if problem:
+            source = overrides.key(key) if overrides.raw.get(key) else f"{reader.key('nameSuffix')} (derived {key})"
+            raise ConfigError(f"{source}: {name!r} is not a valid {kind.replace('_', ' ')} name; use {problem}")
+        values[kind] = name
+    return Names(**values)
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def parse_settings(
+    raw: Mapping[str, Any],
+    *,
+    stack: str | None = None,
+    secret_keys: frozenset[str] = frozenset(),
+    images: ImageLock | None = None,
+    lock_path: Path = LOCK_FILE,
+    today: datetime.date | None = None,
+) -> Settings:
+    """Validate every key; all errors are collected and raised together (one line each: key, value, rule, fix).
+
+    `stack` is the stack's name (production is recognised by it too); `secret_keys` the config keys Pulumi holds
+    encrypted (`pulumi config set --secret`); `images` the image lock (read from `lock_path` when not given)."""
+    errors: list[ConfigError] = []
+    # Support windows (Batch node agents) are judged on the day the program runs.
+    today = today or datetime.datetime.now(datetime.UTC).date()
+
+    def attempt(parse: Callable[[], T], default: T) -> T:
+        try:
+            return parse()
+        except ConfigError as error:
+            errors.append(error)
+            return default
+
+    for key in sorted(set(raw) - KNOWN_KEYS):
+        errors.append(ConfigError(f"{PROJECT}:{key}: unknown key{suggest(key, KNOWN_KEYS)}"))
+    reader = Reader(raw)
+    environment = attempt(lambda: reader.choice("environment", ENVIRONMENTS), "")
+    environment_known = bool(environment)
+    # Defaults below follow the environment; an invalid one (already reported) is read as the stack's name says.
+    environment = environment or ("prod" if guardrails.is_production("", stack) else "dev")
+    location = attempt(lambda: parse_location(reader), "")
+    workload = attempt(
+        lambda: reader.string(
+            "workload", "coa", pattern=r"[a-z][a-z0-9]{1,7}", hint="2-8 lowercase letters and digits"
+        ),
+        "coa",
+    )
+    production = guardrails.is_production(environment, stack)
+    batch = attempt(lambda: reader.child("batch", {"maxNodes", "images", "allowedVmSizes"}), None)
+    batch_max_nodes = attempt(lambda: batch.integer("maxNodes", 100, minimum=1, maximum=30000), 100) if batch else 100
+    batch_images = attempt(lambda: parse_batch_images(batch, today), None) if batch else None
+    allowed_vm_sizes = attempt(lambda: parse_allowed_vm_sizes(batch), ()) if batch else ()
+    if batch and batch_images and allowed_vm_sizes and location:
+        attempt(lambda: check_allowed_vm_sizes(batch, allowed_vm_sizes, batch_images, location, today), None)
+    aks = attempt(lambda: parse_aks(reader), None)
+    monitoring = attempt(lambda: reader.child("monitoring", {"logRetentionDays"}), None)
+    retention = (
+        attempt(lambda: monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730), 90) if monitoring else 90
+    )
+    protect = attempt(lambda: reader.boolean("protectStatefulResources", production), production)
+    locks = attempt(lambda: reader.boolean("resourceLocks", production), production)
+    default_database: TaskDatabaseKind = "postgresql"
+    task_database: TaskDatabaseKind = attempt(lambda: parse_task_database(reader), default_database)
+    storage = attempt(lambda: reader.child("storage", {"allowSharedKeyAccess", "redundancy"}), None)
+    shared_key = attempt(lambda: storage.boolean("allowSharedKeyAccess", False), False) if storage else False
+    redundancy = (
+        attempt(lambda: storage.choice("redundancy", STORAGE_REDUNDANCY, "GZRS" if production else "ZRS"), "ZRS")
+        if storage
+        else "ZRS"
+    )
+    names = attempt(lambda: _parse_names(reader, workload, environment), None)
+    image_build = attempt(lambda: parse_image_build(reader, location), ImageBuildSettings())
+    network = (
+        attempt(lambda: parse_network(reader, batch_max_nodes, aks, environment, location, image_build), None)
+        if aks
+        else None
+    )
+    dns = attempt(lambda: parse_dns(reader, location), None)
+    data_accounts = attempt(lambda: parse_data_accounts(reader, names.storage_account), ()) if names else ()
+    postgres = attempt(lambda: parse_postgres(reader, environment), None)
+    scanner = attempt(lambda: parse_scanner(reader, secret_keys, today), None)
+    rotation = attempt(lambda: parse_rotation(reader), SecretRotation())
+    if production and scanner and scanner.credentials_expire_on is None:
+        # Production secrets expire (pack rule keyvault-secrets-and-keys-expire-production); only the operator knows
+        # when the scanner's registry credential does.
+        errors.append(
+            ConfigError(
+                f"{PROJECT}:imageScanner.credentialsExpireOn: is required in production: the day the scanner's "
+                "registry credential expires (its Key Vault secrets expire with it)"
+            )
+        )
+    tags = attempt(lambda: _parse_tags(reader), {})
+    resource_group_name = attempt(
+        lambda: (
+            reader.string(
+                "resourceGroupName",
+                pattern=RESOURCE_GROUP_NAME,
+                hint="1-90 letters, digits, _ - . ( ), not ending in a period",
+            )
+            if reader.has("resourceGroupName")
+            else None
+        ),
+        None,
+    )
+    overrides = attempt(lambda: _parse_overrides(reader), {})
+    lock = images or attempt(lambda: load_lock(lock_path), None)
+    if lock is not None and not image_build.enabled:
+        lock = lock.from_cache_instead_of_build()
+    breaches: dict[str, object] = {}
+    if lock is not None and lock.unpinned():
+        breaches["unpinnedImages"] = f"digests pending for {', '.join(lock.unpinned())}"
+    if not (protect and locks):
+        breaches["unprotectedState"] = {
+            k: v for k, v in (("protectStatefulResources", protect), ("resourceLocks", locks)) if not v
+        }
+    if shared_key:
+        breaches["sharedKeyAccess"] = shared_key
+    if aks is not None and not aks.admin_group_object_ids:
+        breaches["noClusterAdminGroups"] = []
+    if production and environment_known and environment != "prod":
+        breaches["nonProductionEnvironment"] = environment
+    if redundancy not in GEO_REDUNDANT:
+        breaches["locallyRedundantStorage"] = redundancy
+    errors.extend(guardrails.check(breaches, overrides, production))
+    if errors:
+        raise ConfigError(*(line for error in errors for line in error.errors))
+    assert names and aks and network and dns and postgres and batch_images and lock  # every failure was recorded
+    return Settings(
+        environment=environment,
+        location=location,
+        workload=workload,
+        resource_group_name=resource_group_name,
+        names=names,
+        network=network,
+        dns=dns,
+        aks=aks,
+        batch_max_nodes=batch_max_nodes,
+        batch_images=batch_images,
+        batch_allowed_vm_sizes=allowed_vm_sizes,
+        data_storage_accounts=data_accounts,
+        task_database=task_database,
+        postgres=postgres,
+        log_retention_days=retention,
+        image_scanner=scanner,
+        protect_stateful_resources=protect,
+        resource_locks=locks,
+        production=production,
+        storage_shared_key_access=shared_key,
+        storage_redundancy=redundancy,
+        images=lock,
+        image_build=image_build,
+        secret_rotation=rotation,
+        guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
+        tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
+    )
+
+
+def _parse_overrides(reader: Reader) -> dict[str, str]:
+    overrides = reader.child("guardrailOverrides", set(guardrails.GUARDRAILS))
+    reasons: dict[str, str] = {}
+    for name in overrides.raw:
+        reason = overrides.string(name, hint="why this production stack accepts it (recorded in the preview)")
+        if len(reason.strip()) < 10:
+            raise overrides.fail(name, f"{reason!r} is not a reason; say why, in a sentence (at least 10 characters)")
+        reasons[name] = reason.strip()
+    return reasons
+
+
+# Config namespaces a stack file may use: the project's own, and those of the providers and engine the program uses.
+NAMESPACES = frozenset({PROJECT, "azure-native", "kubernetes", "random", "command", "pulumi"})
+
+
+def check_namespaces(keys: Iterable[str]) -> None:
+    """A key in an unknown namespace is refused before anything else: a typo in `coa-lockdown:` would otherwise
+    leave the program without the key and report that one as missing, or silently use its default."""
+    errors = []
+    for full_key in sorted(keys):
+        namespace = full_key.partition(":")[0]
+        if namespace not in NAMESPACES:
+            near = difflib.get_close_matches(namespace, sorted(NAMESPACES), n=1, cutoff=0.6)
+            fix = (
+                f"did you mean {near[0]}:?"
+                if near
+                else f"use {PROJECT}: or a provider's ({', '.join(sorted(NAMESPACES - {PROJECT}))})"
+            )
+            errors.append(f"{full_key}: unknown namespace '{namespace}'; {fix}")
+    if errors:
+        raise ConfigError(*errors)
+
+
+def load_settings() -> Settings:
+    """Read every `coa-lockdown:*` key of the running stack (values arrive as strings, objects as JSON)."""
+    from pulumi.runtime import config as runtime_config
+
+    everything: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    check_namespaces(everything)
+    raw: dict[str, Any] = {}
+    for full_key, value in everything.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        # An empty value is "" (the stack file's `key: ""`), not JSON: the key's own check says what is wrong.
+        if isinstance(value, str) and value[:1] and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{full_key}: value is not valid JSON") from None
+        raw[key] = value
+    import pulumi
+
+    secret_keys = frozenset(k.partition(":")[2] for k in everything if runtime_config.is_config_secret(k))
+    # The lock beside the program: the language host runs it from the project directory.
+    lock_path = Path.cwd() / LOCK_FILE.name
+    return parse_settings(raw, stack=pulumi.get_stack(), secret_keys=secret_keys, lock_path=lock_path)
