@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from configuration.reader import Reader
+from configuration.retirement_calendar import load, retired
 from configuration.settings import (
     BatchNodeImage,
     BatchNodeImages,
@@ -25,10 +26,14 @@ DEFAULT_BATCH_IMAGE = BatchNodeImage(
 # same list (policy/coa_policies/batch.py).
 RETIRED_NODE_AGENTS = frozenset(
     {
+        "batch.node.ubuntu 14.04",
         "batch.node.ubuntu 16.04",
         "batch.node.ubuntu 18.04",
         "batch.node.ubuntu 20.04",
         "batch.node.centos 7",
+        "batch.node.centos 8",
+        "batch.node.debian 8",
+        "batch.node.debian 9",
         "batch.node.debian 10",
     }
 )
@@ -112,11 +117,20 @@ def parse_batch_images(batch: Reader, today: datetime.date) -> BatchNodeImages:
                 "nodeAgentSkuId",
                 f"{agent!r}: TES 6 runs only on {' or '.join(p + '<version>' for p in TES_NODE_AGENT_PREFIXES)}",
             )
-        if agent in RETIRED_NODE_AGENTS:
+        # Retired already, or past its date in the calendar on the day the program runs (ubuntu 22.04 after
+        # 2027-06-30, Azure/Batch#200).
+        calendar_retired = retired(load(), "batch-node-agent", today)
+        if agent in RETIRED_NODE_AGENTS or agent in calendar_retired:
+            usable = sorted(
+                f"{facts.node_agent_sku_id!r} (sku {sku})"
+                for (_, _, sku), facts in batch_node_images.KNOWN_IMAGES.items()
+                if facts.docker
+                and facts.node_agent_sku_id not in RETIRED_NODE_AGENTS
+                and facts.node_agent_sku_id not in calendar_retired
+            )
             raise image.fail(
                 "nodeAgentSkuId",
-                f"{agent!r} is retired by Azure Batch; use 'batch.node.ubuntu 22.04' (sku 2204) or "
-                "'batch.node.ubuntu 24.04' (sku 2404)",
+                f"{agent!r} is retired (retirement.yaml); use {' or '.join(usable) or 'a supported agent'}",
             )
         node_image = BatchNodeImage(
             publisher=image.string("publisher", DEFAULT_BATCH_IMAGE.publisher),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from configuration.reader import GUID, Reader, shown
+from configuration.retirement_calendar import load, retired
 from configuration.settings import (
     DataContainer,
     DataStorageAccount,
@@ -19,7 +21,7 @@ POSTGRES_STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 1638
 POSTGRES_TIER_OF_FAMILY = {"B": "Burstable", "D": "GeneralPurpose", "E": "MemoryOptimized"}
 
 
-def parse_postgres(reader: Reader, environment: str) -> PostgresSettings:
+def parse_postgres(reader: Reader, environment: str, today: datetime.date | None = None) -> PostgresSettings:
     pg = reader.child(
         "postgres",
         {
@@ -50,8 +52,12 @@ def parse_postgres(reader: Reader, environment: str) -> PostgresSettings:
     if size not in POSTGRES_STORAGE_SIZES_GB:
         offered = ", ".join(str(s) for s in POSTGRES_STORAGE_SIZES_GB)
         raise pg.fail("storageSizeGb", f"{size} is not a size Azure offers for flexible server; use one of {offered}")
+    version = pg.choice("version", ("14", "15", "16", "17"), "16")
+    # Past Azure's standard support no new server can be created and no engine patch comes (retirement.yaml).
+    if today and version in retired(load(), "postgresql", today):
+        raise pg.fail("version", f"{version!r} is past Azure's standard support (retirement.yaml); use 16 or 17")
     return PostgresSettings(
-        version=pg.choice("version", ("14", "15", "16", "17"), "16"),
+        version=version,
         sku_name=sku_name,
         sku_tier=tier,
         storage_size_gb=size,

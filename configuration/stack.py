@@ -72,6 +72,7 @@ KNOWN_KEYS = frozenset(
         "guardrailOverrides",
         "secrets",
         "imageBuild",
+        "capacity",
         # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
         "cosmos",
     }
@@ -195,7 +196,7 @@ def parse_settings(
     )
     dns = attempt(lambda: parse_dns(reader, location), None)
     data_accounts = attempt(lambda: parse_data_accounts(reader, names.storage_account), ()) if names else ()
-    postgres = attempt(lambda: parse_postgres(reader, environment), None)
+    postgres = attempt(lambda: parse_postgres(reader, environment, today), None)
     scanner = attempt(lambda: parse_scanner(reader, secret_keys, today), None)
     rotation = attempt(lambda: parse_rotation(reader), SecretRotation())
     if production and scanner and scanner.credentials_expire_on is None:
@@ -243,7 +244,7 @@ def parse_settings(
     if errors:
         raise ConfigError(*(line for error in errors for line in error.errors))
     assert names and aks and network and dns and postgres and batch_images and lock  # every failure was recorded
-    return Settings(
+    settings = Settings(
         environment=environment,
         location=location,
         workload=workload,
@@ -271,6 +272,30 @@ def parse_settings(
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
     )
+    _check_capacity(reader, settings, stack or environment)
+    return settings
+
+
+def _check_capacity(reader: Reader, settings: Settings, stack: str) -> None:
+    """The parallelism the stack declares (`capacity`) must be reachable with what it configures: the VM sizes TES
+    would pick, the Batch subnet and maxNodes, PostgreSQL connections and tier, Cromwell's limits, AKS pods
+    (configuration/capacity.py). Quota is checked on the real account (scripts/preflight.sh, make capacity)."""
+    if not reader.has("capacity"):
+        return
+    from configuration.capacity import REPO_ROOT, WorkloadError, load_workload, plan
+
+    section = reader.child("capacity", {"samples", "workload"})
+    samples = section.integer("samples", 1, minimum=1, maximum=10_000)
+    path = REPO_ROOT / section.string("workload", "workloads/tso500.yaml", hint="a workload file (workloads/*.yaml)")
+    try:
+        workload = load_workload(path)
+    except WorkloadError as exc:
+        raise section.fail("workload", str(exc)) from None
+    problems = plan(stack, settings, workload, samples).problems
+    if problems:
+        raise ConfigError(
+            *(f"{section.key('samples')}: {samples} samples cannot run in parallel: {p}" for p in problems)
+        )
 
 
 def _parse_overrides(reader: Reader) -> dict[str, str]:

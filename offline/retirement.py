@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
-from components import retirement_calendar as rc
+from configuration import retirement_calendar as rc
 from configuration.reader import ConfigError
 from configuration.settings import Settings
 from offline.stack_settings import load_stack_settings

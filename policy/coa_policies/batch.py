@@ -100,13 +100,18 @@ def _pool_blobfuse_identity(s: Subject) -> Iterable[str]:
 
 
 # Node agents and Marketplace images Azure Batch no longer supports (Batch retirement notices: Ubuntu 20.04 agent
-# 2025-04-23, CentOS 7 2024-06-30, Ubuntu 18.04 2024-06-30). Pool creation fails or nodes are scaled in; the OS gets
-# no security updates.
+# 2025-04-23, CentOS 7 2024-06-30, Ubuntu 18.04 2024-06-30; Ubuntu 14.04, CentOS 8, Debian 8 and 9: Azure/Batch#180).
+# Pool creation fails or nodes are scaled in; the OS gets no security updates. The repository's retirement.yaml dates
+# them; the pack stands alone (it checks any stack), so it keeps the list (a test holds the two equal).
 RETIRED_NODE_AGENTS = [
+    "batch.node.ubuntu 14.04",
     "batch.node.ubuntu 16.04",
     "batch.node.ubuntu 18.04",
     "batch.node.ubuntu 20.04",
     "batch.node.centos 7",
+    "batch.node.centos 8",
+    "batch.node.debian 8",
+    "batch.node.debian 9",
     "batch.node.debian 10",
 ]
 RETIRED_IMAGES = [

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components import batch_pool_policies as pp
-from components import retirement_calendar
+from configuration import retirement_calendar
 from offline.azure_policy import Evaluator
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from configuration import capacity_limits as lim
 from configuration.settings import Settings
 from offline import capacity
-from offline import capacity_limits as lim
 from offline.stack_settings import REPO_ROOT, load_stack_settings
 
 CHART = REPO_ROOT / "charts" / "cromwell-on-azure" / "templates"
@@ -60,7 +60,7 @@ def test_dev_is_refused_for_eighty_samples_because_its_postgres_is_burstable(dev
     out = io.StringIO()
     assert capacity.main(["--stack", "dev", "--samples", "80"], out=out) == 1
     [problem] = capacity.plan("dev", dev, TSO500, 80).problems
-    assert "postgres.skuTier Burstable (Standard_B2s)" in problem and "not recommended for production" in problem
+    assert "postgres.skuTier Burstable (Standard_B2s)" in problem and "not for production" in problem
     assert "postgres.skuTier Burstable" in out.getvalue()
 
 

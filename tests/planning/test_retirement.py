@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components import retirement_calendar as rc
+from configuration import retirement_calendar as rc
 from offline import retirement
 
 SOURCE = re.compile(r"(^[\w.-]+/[\w.-]+(@[0-9a-f]{7,40}:|#\d+)|^[\w.-]+/[\w.-]+ (tags|release))")

@@ -510,7 +510,10 @@ def test_a_node_image_past_its_batch_support_is_refused_on_the_day_after() -> No
 
     raw = stack_values("prod")
     assert parse_settings(raw, today=datetime.date(2027, 6, 30)).batch_images.gen2.sku == "2204"
-    with pytest.raises(ConfigError, match=r"batch.images.gen1.sku: .*left Azure Batch support on 2027-06-30"):
+    with pytest.raises(
+        ConfigError,
+        match=r"batch.images.gen1.nodeAgentSkuId: 'batch.node.ubuntu 22.04' is retired.*'batch.node.ubuntu 24.04' \(sku 2404\)",
+    ):
         parse_settings(raw, today=datetime.date(2027, 7, 1))
     moved = with_change("prod", "batch.images", {"gen1": NODE_2404, "gen2": NODE_2404})
     assert parse_settings(moved, today=datetime.date(2027, 7, 1)).batch_images.gen2.node_agent_sku_id.endswith("24.04")
@@ -574,3 +577,28 @@ def test_expired_scanner_credentials_are_refused() -> None:
     assert parse_settings(raw, secret_keys=secret, today=datetime.date(2027, 1, 30)).image_scanner is not None
     with pytest.raises(ConfigError, match=r"imageScanner.credentialsExpireOn: 2027-01-31 has passed"):
         parse_settings(raw, secret_keys=secret, today=datetime.date(2027, 1, 31))
+
+
+def test_a_declared_parallelism_the_stack_cannot_reach_is_refused() -> None:
+    """dev's Burstable PostgreSQL and small batch subnet cannot run 80 TSO500 samples (configuration/capacity.py)."""
+    raw = with_change("dev", "capacity", {"samples": 80, "workload": "workloads/tso500.yaml"})
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw, stack="dev")
+    lines = error.value.errors
+    assert any(line.startswith("coa-lockdown:capacity.samples: 80 samples") and "postgres.skuTier Burstable" in line
+               for line in lines), lines  # fmt: skip
+    assert all(len(line) <= 200 for line in lines), lines
+    # prod (GeneralPurpose, a /17 batch subnet) declares and reaches it.
+    assert parse_settings(stack_values("prod"), stack="prod").production
+    raw = with_change("prod", "capacity", {"samples": 80, "workload": "workloads/missing.yaml"})
+    with pytest.raises(ConfigError, match=r"capacity.workload: .*missing.yaml: cannot be read"):
+        parse_settings(raw, stack="prod")
+
+
+def test_a_postgres_version_past_azure_support_is_refused() -> None:
+    import datetime
+
+    raw = with_change("prod", "postgres", {**stack_values("prod")["postgres"], "version": "14"})
+    assert parse_settings(raw, stack="prod", today=datetime.date(2026, 11, 12)).postgres.version == "14"
+    with pytest.raises(ConfigError, match=r"postgres.version: '14' is past Azure's standard support"):
+        parse_settings(raw, stack="prod", today=datetime.date(2026, 11, 13))

@@ -91,11 +91,9 @@ POSTGRES_MAX_CONNECTIONS: dict[str, int] = {
 # Burstable: "When credits are exhausted, the VM is restricted to baseline CPU, which under sustained load can cause
 # severe performance degradation, connection timeouts ... Not recommended for production workloads"
 # (MicrosoftDocs/azure-databases-docs@2d8d56e:articles/postgresql/compute-storage/concepts-compute.md, pricing tiers).
-BURSTABLE_REASON = (
-    "the Burstable tier runs at baseline CPU once its credits are spent, which under sustained load causes 'severe "
-    "performance degradation, connection timeouts' and is 'not recommended for production workloads' "
-    "(azure-databases-docs concepts-compute.md); use GeneralPurpose (e.g. Standard_D4ds_v5)"
-)
+# Burstable runs at baseline CPU once its credits are spent: under sustained load "severe performance degradation,
+# connection timeouts", "not recommended for production workloads" (azure-databases-docs concepts-compute.md).
+BURSTABLE_REASON = "Burstable throttles under sustained load (Azure: not for production); use GeneralPurpose"
 
 
 @dataclass(frozen=True)
