@@ -228,9 +228,7 @@ def plan(stack: str, settings: Settings, workload: Workload, samples: int | None
             f"Cromwell, TES and TriggerService may hold {sum(held.values())}; use a larger SKU"
         )
     if settings.postgres.sku_tier == "Burstable" and workload.sustained_database_load:
-        problems.append(
-            f"postgres.skuTier Burstable ({settings.postgres.sku_name}): {lim.BURSTABLE_REASON}"
-        )
+        problems.append(f"postgres.skuTier Burstable ({settings.postgres.sku_name}): {lim.BURSTABLE_REASON}")
     if samples > lim.CROMWELL_MAX_CONCURRENT_WORKFLOWS:
         problems.append(
             f"{samples} workflows exceed Cromwell's max-concurrent-workflows ({lim.CROMWELL_MAX_CONCURRENT_WORKFLOWS})"
