@@ -36,7 +36,7 @@ ifneq ($(SCAN_VENV_STALE),)
 .PHONY: $(SCAN_STAMP)
 endif
 
-.PHONY: help preview test lint typecheck pytest bench readme clean diff scan
+.PHONY: help preview test lint typecheck pytest bench readme clean diff scan evidence retirement capacity
 .DEFAULT_GOAL := help
 
 help: ## list the targets (this text)
@@ -104,6 +104,18 @@ scan: $(STAMP) $(VENV_PTH) $(SCAN_STAMP) ## Checkov on every stack's ARM templat
 	  if [ "$$status" -gt 1 ]; then echo "error: the offline preview of $$stack failed (exit $$status)" >&2; exit 2; fi; \
 	done
 	$(PY) -m scan --stacks $(SCAN_STACKS) --checkov $(SCAN_VENV)/bin/checkov
+
+# One document per stack for the security review: each HIPAA safeguard claimed, the rules and scanner checks that hold
+# it, the runtime contracts involved, every waiver and guardrail override in force (docs/security-review.md).
+evidence: scan ## the evidence pack of every stack: out/STACK/evidence.md and .json (runs make scan first)
+	@set -e; for stack in $(SCAN_STACKS); do $(PY) -m offline.evidence --stack $$stack; done
+
+# Dates move without commits: CI runs this on every pull request and every Monday (exit 1 inside LEAD_DAYS).
+retirement: $(STAMP) $(VENV_PTH) ## fail LEAD_DAYS (90) before anything a stack uses retires, warn 180 days before (TODAY=YYYY-MM-DD)
+	$(PY) -m offline.retirement --stacks $(SCAN_STACKS) $(if $(TODAY),--today $(TODAY)) $(if $(LEAD_DAYS),--lead-days $(LEAD_DAYS))
+
+capacity: $(STAMP) $(VENV_PTH) ## what STACK needs to run its samples in parallel, and the quota to request (SAMPLES, WORKLOAD)
+	$(PY) -m offline.capacity --stack $(STACK) $(if $(SAMPLES),--samples $(SAMPLES)) $(if $(WORKLOAD),--workload $(WORKLOAD))
 
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,7 @@ from components.access import Access, AccessArgs
 from components.admission import AdmissionArgs, ImageAdmission
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
+from components.batch_governance import BatchGovernance, BatchGovernanceArgs
 from components.contracts import derive
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
@@ -33,6 +34,7 @@ from components.workload import (
     CromwellOnAzure,
     CromwellOnAzureArgs,
 )
+from configuration.batch import retired_node_agents
 from configuration.image_lock import CHART_IMAGES
 from configuration.preflight import core_needs, host, registry_data_endpoint
 from configuration.private_dns_zones import zone_name
@@ -225,6 +227,18 @@ batch = Batch(
         scanner=scanner_settings(settings.image_scanner, settings.names.key_vault),
     ),
 )
+# TES creates its pools through ARM after `pulumi up`, where the policy pack never looks: Azure Policy on the account
+# denies a pool with public IPs, outside the Batch subnet, on a retired node agent or with classic node communication.
+batch_governance = BatchGovernance(
+    f"{prefix}-batch-governance",
+    BatchGovernanceArgs(
+        batch_account_id=batch.id,
+        batch_subnet_ids=[network.subnet_ids["batch"]],
+        # Fixed on the day of `pulumi up`: a later `up` adds agents that have retired since.
+        retired_node_agents=sorted(retired_node_agents(datetime.datetime.now(datetime.UTC).date())),
+        name_prefix=prefix,
+    ),
+)
 
 aks = Aks(
     f"{prefix}-aks",
@@ -339,6 +353,8 @@ coa = CromwellOnAzure(
             *vault.workload_needs,
             *postgres.workload_needs,
             *batch.workload_needs,
+            # TES may create a pool as soon as its pod runs; the deny must already be assigned.
+            *batch_governance.assignments.values(),
             *registry.workload_needs,
             *image_build.builds,
             aks.user_pool,

@@ -37,6 +37,14 @@ RETIRED_NODE_AGENTS = frozenset(
         "batch.node.debian 10",
     }
 )
+
+
+def retired_node_agents(today: datetime.date) -> frozenset[str]:
+    """Node agents no pool may use on `today`: the ones Batch already retired and the calendar's past their end
+    (ubuntu 22.04 after 2027-06-30, Azure/Batch#200). Config refuses them, the Batch governance assignments deny them."""
+    return RETIRED_NODE_AGENTS | frozenset(retired(load(), "batch-node-agent", today))
+
+
 # TES 6.0.0 refuses any other node agent family ("Unrecognized OS").
 TES_NODE_AGENT_PREFIXES = ("batch.node.ubuntu ", "batch.node.centos ")
 
@@ -117,16 +125,12 @@ def parse_batch_images(batch: Reader, today: datetime.date) -> BatchNodeImages:
                 "nodeAgentSkuId",
                 f"{agent!r}: TES 6 runs only on {' or '.join(p + '<version>' for p in TES_NODE_AGENT_PREFIXES)}",
             )
-        # Retired already, or past its date in the calendar on the day the program runs (ubuntu 22.04 after
-        # 2027-06-30, Azure/Batch#200).
-        calendar_retired = retired(load(), "batch-node-agent", today)
-        if agent in RETIRED_NODE_AGENTS or agent in calendar_retired:
+        retired_agents = retired_node_agents(today)
+        if agent in retired_agents:
             usable = sorted(
                 f"{facts.node_agent_sku_id!r} (sku {sku})"
                 for (_, _, sku), facts in batch_node_images.KNOWN_IMAGES.items()
-                if facts.docker
-                and facts.node_agent_sku_id not in RETIRED_NODE_AGENTS
-                and facts.node_agent_sku_id not in calendar_retired
+                if facts.docker and facts.node_agent_sku_id not in retired_agents
             )
             raise image.fail(
                 "nodeAgentSkuId",

@@ -190,12 +190,17 @@ def synthetic_stack(records: Sequence[ResourceRecord], copies: int) -> list[Reso
 
     Copy 0 is the run itself; copy k renames every resource (`<name>-c<k>`, so URNs differ), rewrites the URNs
     it refers to (parent, dependencies, property dependencies, provider) to copy k's, and moves its ARM ids (its
-    own and those in its inputs and outputs) into a resource group of its own (`.../resourceGroups/<rg>-c<k>`),
+    own and those in its inputs and outputs) into a resource group of its own (`.../resourceGroups/<rg>-c<k>`; a
+    subscription-level id gets the suffix itself),
     so a rule that links resources by URN or by id sees `copies` independent stacks side by side.
     """
     if copies < 1:
         raise ValueError(f"copies must be at least 1, not {copies}")
     out = list(records)
+    # Resources of the subscription itself (policy definitions) are in no resource group: each copy renames them.
+    subscription_level = {
+        r.id for r in records if r.id.startswith("/subscriptions/") and "/resourcegroups/" not in r.id.lower()
+    }
     for k in range(1, copies):
         urns: dict[str, str] = {}
         ids: dict[str, str] = {}
@@ -209,6 +214,8 @@ def synthetic_stack(records: Sequence[ResourceRecord], copies: int) -> list[Reso
 
         def retag(value: Any, tag: str = tag, urns: dict[str, str] = urns, ids: dict[str, str] = ids) -> Any:
             if isinstance(value, str):
+                if value in subscription_level:
+                    return f"{value}{tag}"
                 if value.startswith("/subscriptions/"):
                     return _RESOURCE_GROUP.sub(rf"\g<0>{tag}", value, count=1)
                 return urns.get(value) or ids.get(value) or value

@@ -1,4 +1,4 @@
-"""`python -m offline.capacity --stack prod --samples 80`: what a stack must provide to run a workload's samples in
+"""`python -m offline.capacity --stack prod [--samples 80]`: what a stack must provide to run a workload's samples in
 parallel, and what to request from Azure.
 
 From the stack file and a workload description (workloads/tso500.yaml) it computes, with TES 6.0.0's own VM choice
@@ -11,6 +11,7 @@ reasons, when the stack cannot reach the declared parallelism. Reference numbers
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from typing import TextIO
 from configuration import capacity_limits as lim
 from configuration.capacity import (
     DEFAULT_WORKLOAD,
+    REPO_ROOT,
     Plan,
     TaskKind,
     Workload,
@@ -30,7 +32,7 @@ from configuration.capacity import (
 )
 from configuration.reader import ConfigError
 from offline.stack_settings import load_stack_settings
-from offline.stackconfig import StackConfigError
+from offline.stackconfig import StackConfigError, load_stack_config
 
 __all__ = ["TaskKind", "Workload", "connections", "load_workload", "main", "plan", "render", "requests"]
 
@@ -94,21 +96,32 @@ def render(p: Plan) -> list[str]:
     return lines
 
 
+def declared(stack: str) -> tuple[int | None, Path]:
+    """The samples and workload the stack file declares under `capacity` (what config holds it to), else the defaults."""
+    config = load_stack_config(REPO_ROOT, stack)
+    raw = config.values.get(f"{config.project}:capacity")
+    section = json.loads(raw) if isinstance(raw, str) and raw[:1] == "{" else {}
+    samples = section.get("samples")
+    workload = section.get("workload")
+    return (int(samples) if samples is not None else None), (REPO_ROOT / workload if workload else DEFAULT_WORKLOAD)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.capacity", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack to plan for (Pulumi.<stack>.yaml)")
-    parser.add_argument("--samples", type=int, help="samples in parallel (default: the workload file's)")
-    parser.add_argument("--workload", type=Path, default=DEFAULT_WORKLOAD, help="workload description (YAML)")
+    parser.add_argument("--samples", type=int, help="samples in parallel (default: the stack's capacity.samples)")
+    parser.add_argument("--workload", type=Path, help="workload description (default: the stack's capacity.workload)")
     args = parser.parse_args(argv)
     if args.samples is not None and args.samples < 1:
         parser.error(f"--samples {args.samples}: give at least 1")
     try:
-        workload = load_workload(args.workload)
+        declared_samples, declared_workload = declared(args.stack)
+        workload = load_workload(args.workload or declared_workload)
         settings = load_stack_settings(args.stack)
     except (WorkloadError, StackConfigError, ConfigError) as exc:
         print(f"capacity: {exc}", file=out)
         return 2
-    result = plan(args.stack, settings, workload, args.samples)
+    result = plan(args.stack, settings, workload, args.samples or declared_samples)
     for line in render(result):
         print(line, file=out)
     return 1 if result.problems else 0

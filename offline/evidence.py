@@ -31,10 +31,11 @@ SCHEMA = "coa-lockdown/evidence/v1"
 NOT_PROVEN = (
     "Runtime behaviour: every result here judges the inputs the program registers and the Helm chart it renders "
     "(offline, under Pulumi's mock engine), not what Azure or Kubernetes are doing now; drift, portal changes and "
-    "Azure Policy remediation show only in a real `pulumi preview --refresh`.",
-    "What TES creates at run time: TES creates the Batch pools and their nodes through ARM after deploy; the pack's "
-    "batch-pool-* rules judge none of them here, only Azure Policy on the Batch account's scope can deny a "
-    "non-compliant pool, and this evidence does not evaluate Azure Policy.",
+    "Azure Policy remediation show only in a real `pulumi preview --refresh` (the nightly drift workflow).",
+    "What TES creates at run time: TES creates the Batch pools and their nodes through ARM after deploy, out of the "
+    "pack's sight. `batch-runtime-pools-governed` holds that enforced Deny assignments on the Batch account exist and, "
+    "run through the pack's model of the Azure Policy language, deny each kind of non-compliant pool; that Azure "
+    "itself refuses such a pool is confirmed on a subscription (docs/security-review.md, 'Pools TES creates').",
     "Owner-controlled data accounts: storage accounts named in dataStorageAccounts belong to their owners; their "
     "encryption, network rules, diagnostics and retention are outside this stack, which only adds private endpoints "
     "and role grants to them.",

@@ -180,10 +180,20 @@ def azure_resources(resources: Iterable[Mapping[str, Any]]) -> list[Mapping[str,
     ]
 
 
+def subscription_level(resource: Mapping[str, Any]) -> bool:
+    """Whether the resource lives in the subscription itself (a policy definition): a resource-group template cannot
+    declare it, so the template leaves it out and names it in its metadata."""
+    scope_id, _ = _provider_path(str(resource.get("id") or ""), str(resource.get("type")))
+    parts = scope_id.split("/")
+    return len(parts) == 3 and parts[1].lower() == "subscriptions"
+
+
 def build_template(document: Mapping[str, Any]) -> dict[str, Any]:
     """An ARM deployment template (resource-group scope) from a resources.json document."""
     registered: list[Mapping[str, Any]] = list(document.get("resources") or [])
     selected = azure_resources(registered)
+    left_out = sorted(str(r.get("name")) for r in selected if subscription_level(r))
+    selected = [r for r in selected if not subscription_level(r)]
     if not selected:
         raise ConversionError("resources.json registers no azure-native resources")
     spellings = canonical_namespaces(str(r.get("id") or "") for r in registered)
@@ -200,6 +210,7 @@ def build_template(document: Mapping[str, Any]) -> dict[str, Any]:
             "project": document.get("project"),
             "stack": document.get("stack"),
             "resourceGroup": groups.pop(),
+            "subscriptionLevelResourcesLeftOut": left_out,
         },
         "resources": converted,
     }

@@ -11,8 +11,9 @@
 #                         Reader and Cluster User Role (read the release on the private cluster)
 #       <prefix>-deploy   subjects ref:refs/heads/main and environment:<prod>: Contributor, Role Based
 #                         Access Control Administrator, <prefix>-lock-operator (custom: management locks
-#                         only), <prefix>-policy-assigner (custom: policy assignments only), Storage Blob
-#                         Data Contributor, Crypto User
+#                         only), <prefix>-policy-assigner (custom: policy assignments only),
+#                         <prefix>-policy-author (custom: policy definitions only, on the subscription),
+#                         Storage Blob Data Contributor, Crypto User
 # Every step looks before it creates, so the script can be run again. --dry-run prints the commands
 # that change something, assuming nothing exists yet, and runs none of them (it needs no az login).
 set -euo pipefail
@@ -269,12 +270,16 @@ ensure_role() {
 # (production stacks lock their data stores) and policy assignments (the cluster's image admission policy).
 ensure_custom_role() {
   local name=$1 scope=$2 description=$3 actions=$4
+  local body
+  body=$(printf '{"Name": "%s", "Description": "%s", "Actions": %s, "NotActions": [], "AssignableScopes": ["%s"]}' \
+    "${name}" "${description}" "${actions}" "${scope}")
   if [[ -n $(lookup az role definition list --name "${name}" --scope "${scope}" --query '[0].id' --output tsv) ]]; then
-    note "role definition '${name}' exists"
+    # Brought to this version's actions: a role made by an older bootstrap may lack some.
+    note "role definition '${name}' exists; setting its actions"
+    run az role definition update --output none --role-definition "${body}"
     return 0
   fi
-  run az role definition create --output none --role-definition "$(printf '{"Name": "%s", "Description": "%s", "Actions": %s, "NotActions": [], "AssignableScopes": ["%s"]}' \
-    "${name}" "${description}" "${actions}" "${scope}")"
+  run az role definition create --output none --role-definition "${body}"
 }
 
 ensure_app() {
@@ -494,6 +499,13 @@ ensure_custom_role "${app_prefix}-policy-assigner" "${deploy_scope}" \
   "Assign and remove Azure Policy assignments (coa-lockdown image admission on the cluster)" \
   '["Microsoft.Authorization/policyAssignments/read", "Microsoft.Authorization/policyAssignments/write", "Microsoft.Authorization/policyAssignments/delete"]'
 ensure_role "${deploy_sp_id}" ServicePrincipal "${app_prefix}-policy-assigner" "${deploy_scope}"
+# The stack's Batch pool definitions (components/batch_governance.py) live in the subscription: a definition's location
+# is a subscription or management group, and Contributor may not write them. Not Resource Policy Contributor, which
+# also grants policyExemptions/*, with which this identity could exempt the Batch account from its own deny.
+ensure_custom_role "${app_prefix}-policy-author" "/subscriptions/${workload_subscription}" \
+  "Create and remove Azure Policy definitions (coa-lockdown Batch pool governance)" \
+  '["Microsoft.Authorization/policyDefinitions/read", "Microsoft.Authorization/policyDefinitions/write", "Microsoft.Authorization/policyDefinitions/delete"]'
+ensure_role "${deploy_sp_id}" ServicePrincipal "${app_prefix}-policy-author" "/subscriptions/${workload_subscription}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Storage Blob Data Contributor" "${container_scope}"
 ensure_role "${deploy_sp_id}" ServicePrincipal "Key Vault Crypto User" "${key_scope}"
 # Data accounts outside the deploy scope (sequencer output): the stack grants the workload identity its data roles

@@ -28,6 +28,7 @@ MODULE_NAMES = (
     "stack",
     "network_paths",
     "controls",
+    "batch_governance",
 )
 
 

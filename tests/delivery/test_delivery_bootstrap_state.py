@@ -228,6 +228,7 @@ def test_first_run_creates_everything_with_least_privilege_roles(
         ("sp-deploy-id", "Role Based Access Control Administrator", subscription),
         ("sp-deploy-id", "coa-lockdown-github-lock-operator", subscription),
         ("sp-deploy-id", "coa-lockdown-github-policy-assigner", subscription),
+        ("sp-deploy-id", "coa-lockdown-github-policy-author", subscription),
         ("sp-deploy-id", "Storage Blob Data Contributor", container),
         ("sp-deploy-id", "Key Vault Crypto User", key),
     }
@@ -239,12 +240,20 @@ def test_first_run_creates_everything_with_least_privilege_roles(
             json.loads(value_after(d, "--role-definition")) for d in find(made, "role", "definition", "create")
         )
     }
-    assert set(roles) == {"coa-lockdown-github-lock-operator", "coa-lockdown-github-policy-assigner"}
+    assert set(roles) == {
+        "coa-lockdown-github-lock-operator",
+        "coa-lockdown-github-policy-assigner",
+        "coa-lockdown-github-policy-author",
+    }
     assert all(role["AssignableScopes"] == [subscription] for role in roles.values())
     locks, policy = roles["coa-lockdown-github-lock-operator"], roles["coa-lockdown-github-policy-assigner"]
     assert sorted(locks["Actions"]) == [f"Microsoft.Authorization/locks/{a}" for a in ("delete", "read", "write")]
     assert sorted(policy["Actions"]) == [
         f"Microsoft.Authorization/policyAssignments/{a}" for a in ("delete", "read", "write")
+    ]
+    # Definitions only: no policyExemptions/*, with which the deploy identity could exempt its own Batch account.
+    assert sorted(roles["coa-lockdown-github-policy-author"]["Actions"]) == [
+        f"Microsoft.Authorization/policyDefinitions/{a}" for a in ("delete", "read", "write")
     ]
     (rbac_admin,) = [c for c in find(made, "role", "assignment", "create") if "--condition" in c]
     condition = value_after(rbac_admin, "--condition")
@@ -267,6 +276,11 @@ def test_second_run_over_existing_resources_creates_nothing(
     created = [call for call in made if "create" in call[:5] and call[:2] != ["group", "create"]
                and call[:2] != ["lock", "create"]]  # fmt: skip
     assert created == [], f"re-run created: {created}"
+    # Custom roles made by an older bootstrap get this version's actions.
+    updated = {
+        json.loads(value_after(c, "--role-definition"))["Name"] for c in find(made, "role", "definition", "update")
+    }
+    assert "coa-lockdown-github-policy-author" in updated and "coa-lockdown-github-lock-operator" in updated
     (update,) = find(made, "storage", "account", "update")
     assert value_after(update, "--allow-shared-key-access") == "false"
 

@@ -23,6 +23,7 @@ ALLOWED_WRITES = {
     ("build-images.yml", "build"): {"id-token"},
     ("pull-request.yml", "image-digests"): set(),
     ("drift.yml", "drift"): {"id-token"},
+    ("retirement.yml", "calendar"): set(),
 }
 
 
@@ -42,7 +43,12 @@ def pulumi_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def test_the_workflows_exist_with_their_triggers(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    assert set(workflows) == {"pull-request.yml", "deploy.yml", "build-images.yml", "drift.yml"}
+    assert set(workflows) == {"pull-request.yml", "deploy.yml", "build-images.yml", "drift.yml", "retirement.yml"}
+    # Support dates move without commits: the calendar is checked every week (and on demand), offline.
+    assert set(workflows["retirement.yml"]["on"]) == {"schedule", "workflow_dispatch"}
+    assert "make retirement" in "\n".join(
+        step.get("run", "") for step in workflows["retirement.yml"]["jobs"]["calendar"]["steps"]
+    )
     # Drift is checked every night (and on demand), from main's code.
     assert set(workflows["drift.yml"]["on"]) == {"schedule", "workflow_dispatch"}
     assert set(workflows["pull-request.yml"]["on"]) == {"pull_request"}
@@ -203,6 +209,23 @@ def test_offline_job_tests_previews_every_stack_and_publishes_policy_results(
     assert all("!cancelled()" in step["if"] for step in sarif)
     artifacts = [step for step in job["steps"] if action_of(step) == "actions/upload-artifact"]
     assert len(artifacts) == 1 and artifacts[0]["with"]["path"] == "out/"
+
+
+def test_offline_job_writes_the_evidence_packs_and_checks_retirement_and_capacity_after_the_scan(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    steps = workflows["pull-request.yml"]["jobs"]["offline"]["steps"]
+
+    def position(text: str) -> int:
+        (found,) = [i for i, step in enumerate(steps) if text in step.get("run", "")]
+        return found
+
+    artifact = next(i for i, step in enumerate(steps) if action_of(step) == "actions/upload-artifact")
+    assert position("make scan") < position("python -m offline.evidence") < artifact, "evidence reads the scan"
+    assert position("make retirement") < artifact and position("make --no-print-directory capacity") < artifact
+    for text in ("python -m offline.evidence", "make retirement", "capacity STACK"):
+        step = steps[position(text)]
+        assert "!cancelled()" in step["if"] and "continue-on-error" not in step, text
 
 
 def test_offline_job_scans_every_stack_with_checkov_and_publishes_its_sarif(

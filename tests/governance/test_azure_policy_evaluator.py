@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from offline.azure_policy import Evaluator, UnsupportedPolicyError
+from policy.coa_policies.azure_policy import Evaluator, UnsupportedPolicyError
 
 T = "Microsoft.Test/things"
 EVALUATOR = Evaluator({f"{T}/mode": "properties.mode", f"{T}/deep.value": "properties.deep.value"})

@@ -10,9 +10,9 @@ import pytest
 
 from components import batch_pool_policies as pp
 from components.batch_governance import BatchGovernance, BatchGovernanceArgs
-from offline.azure_policy import Evaluator
 from offline.harness import ProgramRun, run_program
 from offline.mocks import SUBSCRIPTION_ID
+from policy.coa_policies.azure_policy import Evaluator
 
 PROGRAM = Path(__file__).resolve().parent / "fixtures" / "governance_program"
 DEFINITION = "azure-native:authorization:PolicyDefinition"

@@ -14,7 +14,7 @@ import pytest
 
 from components import batch_pool_policies as pp
 from configuration import retirement_calendar
-from offline.azure_policy import Evaluator
+from policy.coa_policies.azure_policy import Evaluator
 
 DATA = Path(__file__).resolve().parent / "data"
 POOL: dict[str, Any] = json.loads((DATA / "tes_6_0_0_pool.json").read_text())["pool"]

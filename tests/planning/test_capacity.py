@@ -58,7 +58,9 @@ def test_prod_runs_eighty_tso500_samples_once_spot_cores_are_granted(prod: Setti
 
 def test_dev_is_refused_for_eighty_samples_because_its_postgres_is_burstable(dev: Settings) -> None:
     out = io.StringIO()
-    assert capacity.main(["--stack", "dev", "--samples", "80"], out=out) == 1
+    assert (
+        capacity.main(["--stack", "dev", "--samples", "80", "--workload", str(capacity.DEFAULT_WORKLOAD)], out=out) == 1
+    )
     [problem] = capacity.plan("dev", dev, TSO500, 80).problems
     assert "postgres.skuTier Burstable (Standard_B2s)" in problem and "not for production" in problem
     assert "postgres.skuTier Burstable" in out.getvalue()
@@ -160,3 +162,12 @@ def test_the_reference_numbers_match_the_chart() -> None:
         assert key not in cromwell, key
     for template in ("tes.yaml", "triggerservice.yaml"):
         assert "Pool Size" not in (CHART / template).read_text(), template
+
+
+def test_without_arguments_the_plan_is_for_what_the_stack_file_declares() -> None:
+    out = io.StringIO()
+    assert capacity.main(["--stack", "dev"], out=out) == 0
+    assert out.getvalue().startswith("Capacity plan: stack dev, 2 samples of hello-world smoke test")
+    out = io.StringIO()
+    assert capacity.main(["--stack", "prod"], out=out) == 0
+    assert "stack prod, 80 samples of" in out.getvalue() and "TSO500" in out.getvalue()

@@ -34,6 +34,7 @@ MANDATORY = {
     "aks-private-api-server",
     "aks-rbac-enabled",
     "aks-workload-identity-oidc",
+    "batch-runtime-pools-governed",
     "appinsights-ip-masking-enabled",
     "appinsights-local-auth-disabled",
     "appinsights-public-access-disabled",

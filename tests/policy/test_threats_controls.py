@@ -26,7 +26,11 @@ YEAR_2100 = 4102444800
 
 
 def _assignment(run: ProgramRun) -> ResourceRecord:
-    return one(run.resources, ASSIGNMENT)
+    return one(run.resources, ASSIGNMENT, "allowed-images")
+
+
+def _pool_assignment(run: ProgramRun, key: str) -> ResourceRecord:
+    return one(run.resources, ASSIGNMENT, f"batch-governance-{key}")
 
 
 # -- our own controls ------------------------------------------------------------------------------------------------
@@ -234,3 +238,65 @@ def test_blob_versioning_off(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) ->
     blob = one(prod.resources, "azure-native:storage:BlobServiceProperties")
     records = edited(prod.resources, blob, {"isVersioningEnabled": False})
     caught(prod_pack, records, "storage-blob-soft-delete-and-versioning")
+
+
+# -- the pools TES creates at run time (Azure Policy on the Batch account) ------------------------------------------
+def test_pool_governance_removed(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    records = dropped(dev.resources, lambda r: "batch-governance" in r.name and r.type == ASSIGNMENT)
+    messages = caught(dev_pack, records, "batch-runtime-pools-governed")
+    assert len(messages) == 4, messages  # one per guarantee: public IPs, subnet, node agent, communication
+
+
+def test_pool_public_ip_deny_lowered_to_audit(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    records = edited(
+        prod.resources, _pool_assignment(prod, "batch-pool-no-public-ip"), {"parameters.effect.value": "Audit"}
+    )
+    (message,) = caught(prod_pack, records, "batch-runtime-pools-governed")
+    assert "no public IPs" in message and "BatchManaged" in message
+
+
+def test_pool_governance_not_enforced(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    target = _pool_assignment(dev, "batch-pool-simplified-communication")
+    records = edited(dev.resources, target, {"enforcementMode": "DoNotEnforce"})
+    (message,) = caught(dev_pack, records, "batch-runtime-pools-governed")
+    assert "simplified node communication" in message and "DoNotEnforce" in message
+
+
+def test_pool_governance_exempted_on_the_account(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    assignment = _pool_assignment(prod, "batch-pool-in-batch-subnet")
+    account = one(prod.resources, "azure-native:batch:BatchAccount")
+    records = added(
+        prod.resources,
+        "azure-native:authorization:PolicyExemption",
+        "debug-pool",
+        {"exemptionCategory": "Waiver", "scope": account.id, "policyAssignmentId": assignment.id},
+        property_dependencies={"scope": [account.urn], "policyAssignmentId": [assignment.urn]},
+    )
+    (message,) = caught(prod_pack, records, "batch-runtime-pools-governed")
+    assert "the stack's subnet" in message and "exemption 'debug-pool'" in message
+
+
+def test_pool_retired_agent_dropped_from_the_deny_list(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    target = _pool_assignment(dev, "batch-pool-supported-node-agent")
+    kept = [a for a in target.inputs["parameters"]["retiredNodeAgentSkuIds"]["value"] if a != "batch.node.ubuntu 20.04"]
+    records = edited(dev.resources, target, {"parameters.retiredNodeAgentSkuIds.value": kept})
+    (message,) = caught(dev_pack, records, "batch-runtime-pools-governed")
+    assert "'batch.node.ubuntu 20.04'" in message and "centos 7" not in message
+
+
+def test_pool_subnet_allow_list_widened(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    target = _pool_assignment(prod, "batch-pool-in-batch-subnet")
+    other = "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/virtualNetworks/shared/subnets/open"
+    widened = [*target.inputs["parameters"]["allowedSubnetIds"]["value"], other]
+    records = edited(prod.resources, target, {"parameters.allowedSubnetIds.value": widened})
+    (message,) = caught(prod_pack, records, "batch-runtime-pools-governed")
+    assert other in message
+
+
+def test_pool_definition_rewritten_to_match_nothing(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    definition = one(dev.resources, "azure-native:authorization:PolicyDefinition", "batch-pool-no-public-ip-def")
+    rule = definition.inputs["policyRule"]
+    neutered = {"allOf": [*rule["if"]["allOf"], {"field": "name", "equals": "never-used-by-tes"}]}
+    records = edited(dev.resources, definition, {"policyRule.if": neutered})
+    (message,) = caught(dev_pack, records, "batch-runtime-pools-governed")
+    assert "no public IPs" in message

@@ -33,7 +33,7 @@ def _images(value: object) -> list[str]:
 
 
 def test_the_workload_namespace_denies_images_from_elsewhere(stack: ProgramRun) -> None:
-    assignment = one(stack, ASSIGNMENT).inputs
+    assignment = one(stack, ASSIGNMENT, "allowed-images").inputs
     cluster = one(stack, "azure-native:containerservice:ManagedCluster")
     assert assignment["scope"] == cluster.id
     assert assignment["policyDefinitionId"] == ALLOWED_IMAGES_DEFINITION
@@ -87,7 +87,7 @@ def test_a_resolved_lock_pins_every_prod_image_from_chart_to_admission(pinned_pr
     assert values["images"]["requireDigest"] is True
     images = _images(values)
     assert images and all("@sha256:" in image for image in images)
-    parameters = one(pinned_prod, ASSIGNMENT).inputs["parameters"]
+    parameters = one(pinned_prod, ASSIGNMENT, "allowed-images").inputs["parameters"]
     regex = re.compile(parameters["allowedContainerImagesRegex"]["value"])
     assert all(regex.fullmatch(image) for image in images)
     assert not regex.fullmatch(images[0].split("@")[0]), "a bare tag must not be admitted once digests are required"

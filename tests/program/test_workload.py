@@ -399,6 +399,8 @@ POD_PREREQUISITES = {
     "azure-native:containerservice:AgentPool",
     # The image builds: the digests they print are the TES and TriggerService images the pods run.
     "command:local:Command",
+    # The Batch pool denies: TES may create a pool as soon as its pod runs (components/batch_governance.py).
+    "azure-native:authorization:PolicyAssignment",
 }
 
 
@@ -431,6 +433,11 @@ def test_release_waits_for_exactly_what_its_pods_use(stack: ProgramRun) -> None:
     assert any("storage-blob" in e for e in endpoints) and any("registry" in e for e in endpoints)
     assert any("vault" in e for e in endpoints) and any("batchaccount" in e for e in endpoints)
     assert not any("mon" in e.split("-")[2:3] for e in endpoints), endpoints
+    # Every Batch pool assignment, not the cluster's image admission (the add-on enforces that on its own schedule).
+    assignments = {r.name for r in stack.of_type("azure-native:authorization:PolicyAssignment") if r.urn in urns}
+    assert {a for a in assignments if "batch-governance" in a} == {
+        r.name for r in stack.of_type("azure-native:authorization:PolicyAssignment") if "batch-governance" in r.name
+    } and len(assignments) == 5, assignments
 
 
 def test_postgres_server_waits_for_its_zone_link(stack: ProgramRun) -> None:

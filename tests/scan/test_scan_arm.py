@@ -17,6 +17,7 @@ from scan.arm import (
     convert_resource,
     parse_id,
     split_inputs,
+    subscription_level,
 )
 from scan.wire import RENAMED, identity_to_rest, properties_to_rest
 
@@ -137,9 +138,26 @@ def test_the_sdk_reader_takes_the_api_version_from_the_class_and_path_parameters
 
 
 def _azure(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources a resource-group template holds: not the group itself, not the subscription's own."""
     return [
-        r for r in document["resources"] if r["type"].startswith("azure-native:") and r["type"] != DEPLOYMENT_TARGET
+        r
+        for r in document["resources"]
+        if r["type"].startswith("azure-native:") and r["type"] != DEPLOYMENT_TARGET and not subscription_level(r)
     ]
+
+
+def test_subscription_level_resources_are_named_in_the_metadata_not_dropped_silently(
+    dev_document: dict[str, Any],
+) -> None:
+    definitions = sorted(
+        r["name"] for r in dev_document["resources"] if r["type"] == "azure-native:authorization:PolicyDefinition"
+    )
+    assert len(definitions) == 4
+    template = build_template(dev_document)
+    assert template["metadata"]["subscriptionLevelResourcesLeftOut"] == definitions
+    assert not any(r["type"] == "Microsoft.Authorization/policyDefinitions" for r in template["resources"])
+    # Their assignments are extension resources of the Batch account: they stay.
+    assert sum(r["type"] == "Microsoft.Authorization/policyAssignments" for r in template["resources"]) >= 5
 
 
 def test_every_registered_azure_resource_is_exported_once_with_the_sdk_api_version(

@@ -1,5 +1,6 @@
-"""An evaluator for the subset of the Azure Policy rule language the stack's own definitions use, so tests can run a
-definition against an ARM resource body the way Azure would at request time.
+"""An evaluator for the subset of the Azure Policy rule language the stack's own definitions use: the pack runs a
+stack's definitions against probe pools with it (batch_governance.py), and tests run a definition against an ARM resource
+body the way Azure would at request time.
 
 Covered: `allOf`, `anyOf`, `not`; `field` conditions on `type`, `name`, `id` and registered aliases; `equals`,
 `notEquals`, `in`, `notIn`, `like`, `notLike`, `contains`, `exists`; `[parameters('x')]` references; the effect.
