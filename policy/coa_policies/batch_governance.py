@@ -25,6 +25,7 @@ from pulumi_policy import Severity
 from ._core import UNKNOWN, StackResource, StackRule, get, items, known, same
 from .azure_policy import Evaluator, UnsupportedPolicyError
 from .batch import RETIRED_NODE_AGENTS
+from .controls import _covers_scope
 from .stack import BATCH, _arm_id, _label, _of
 
 POLICY_DEFINITION = "azure-native:authorization:PolicyDefinition"
@@ -97,16 +98,8 @@ def _probes(retired_agents: Iterable[str]) -> list[_Probe]:
     ]
 
 
-def _covers(scope: Any, target: StackResource) -> bool:
-    target_id = _arm_id(target)
-    if not (isinstance(scope, str) and target_id):
-        return False
-    scope = scope.rstrip("/").lower()
-    return target_id == scope or target_id.startswith(scope + "/")
-
-
 def _points_at(source: StackResource, prop: str, target: StackResource) -> bool:
-    return target.urn in source.property_dependencies.get(prop, ()) or _covers(get(source.props, prop), target)
+    return target.urn in source.property_dependencies.get(prop, ()) or _covers_scope(get(source.props, prop), target)
 
 
 def _definition_of(assignment: StackResource, definitions: Sequence[StackResource]) -> StackResource | None:
@@ -141,7 +134,7 @@ def _why_not_enforced(assignment: StackResource, account: StackResource, exempti
     if same(get(assignment.props, "enforcementMode"), "DoNotEnforce"):
         return "enforcementMode is DoNotEnforce"
     for scope in items(get(assignment.props, "notScopes")):
-        if _covers(scope, account):
+        if _covers_scope(scope, account):
             return f"notScopes {scope!r} exclude the account"
     for exemption in exemptions:
         applies_here = _points_at(exemption, "scope", account)
