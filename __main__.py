@@ -46,19 +46,22 @@ settings = load_settings()
 # What this stack runs: TES 6 (taskDatabase postgresql) or the reduced-assurance CoA 3.2 generation (cosmosdb).
 contracts = contracts_for(settings.generation)
 tes32 = settings.tes32
-# Cromwell's blob filesystem signs SAS with the account key. TES 3.2 accepts only /cromwell-executions/ paths
-# (CromwellOnAzure@3.2.0:src/TesApi.Web/BatchScheduler.cs:633-639, 814-817), so with it Cromwell stays on the mount.
-cromwell_blob_filesystem = settings.storage_shared_key_access and settings.generation == "tes6"
 # Options that switch runtime-contract entries on (components/contracts/__init__.py Condition).
-conditions = {
-    name
-    for name, on in (
-        ("sharedKeyAccess", cromwell_blob_filesystem),
-        ("imageScanner", settings.image_scanner is not None),
+conditions = set(
+    derive.stack_conditions(
+        generation=settings.generation,
+        shared_key_access=settings.storage_shared_key_access,
+        image_scanner=settings.image_scanner is not None,
     )
-    if on
-}
+)
 grants = derive.grants(contracts, conditions)
+# How TES starts the Batch start task, and whether the start task must log the node's Docker in to the registry: the
+# TES contract says (TES 3.2: `/bin/sh <path>`, and pulls that carry no credentials of TES's).
+tes_contract = next(c for c in contracts if c.workload == "tes")
+start_task_runner = tes_contract.start_task.runner if tes_contract.start_task else "shebang"
+node_registry_login = any(
+    a.principal == "batch-node" and a.via == "start-task" and a.scope == "registry" for a in tes_contract.azure_actions
+)
 # The day decides which rotation period the generated passwords belong to (configuration/rotation.py).
 rotation = RotationSchedule(
     period_days=settings.secret_rotation.period_days,
@@ -247,6 +250,8 @@ batch = Batch(
         configuration_container_name=storage.container_names["configuration"],
         batch_subnet_id=network.subnet_ids["batch"],
         scanner=scanner_settings(settings.image_scanner, settings.names.key_vault),
+        start_task_runner=start_task_runner,
+        registry_login_server=registry.login_server if node_registry_login else None,
     ),
 )
 

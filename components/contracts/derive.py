@@ -38,6 +38,21 @@ def identity_of(contract: Contract, action: AzureAction) -> Identity:
     return PRINCIPAL_IDENTITY[action.principal]
 
 
+def stack_conditions(*, generation: str, shared_key_access: bool, image_scanner: bool) -> frozenset[str]:
+    """The contract conditions a stack's options switch on. `sharedKeyAccess` is Cromwell's blob filesystem, which
+    signs SAS with the account key; TES 3.2 accepts only /cromwell-executions/ paths
+    (CromwellOnAzure@3.2.0:src/TesApi.Web/BatchScheduler.cs:633-639, 814-817), so with it Cromwell stays on the mount
+    even though that generation keeps shared keys on."""
+    return frozenset(
+        name
+        for name, on in (
+            ("sharedKeyAccess", shared_key_access and generation == "tes6"),
+            ("imageScanner", image_scanner),
+        )
+        if on
+    )
+
+
 def containers(contracts: Sequence[Contract] | None = None) -> tuple[str, ...]:
     """Every blob container some workload needs in the CoA storage account, sorted."""
     return tuple(sorted({c.name for contract in contracts or all_contracts() for c in contract.containers}))
