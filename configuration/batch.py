@@ -102,7 +102,7 @@ def check_allowed_vm_sizes(
         image_key = "gen2" if generation == "V2" or one_image else "gen1"
         problem = batch_node_images.boots(images.gen2 if image_key == "gen2" else images.gen1, generation, today)
         if problem:
-            which = "TES 3.2 starts every size on" if one_image else "TES would start on"
+            which = "TES 3.2 starts on" if one_image else "TES would start on"
             raise batch.fail(
                 key,
                 f"covers {vm.vm_size}, which {which} batch.images.{image_key}: {problem}; list generation 2 sizes",

@@ -72,20 +72,20 @@ GUARDRAILS: dict[str, Guardrail] = {
             override="cosmosLocalAuth",
             key="cosmos.localAuthEnabled",
             rule="Cosmos DB accepts Entra ID only",
-            fix="use taskDatabase postgresql (TES 6)",
+            fix="use taskDatabase postgresql",
         ),
         Guardrail(
             override="applicationCredential",
             key="applicationCredentials",
             # A client secret can be copied and used from anywhere Entra ID is reachable, until it expires.
-            rule="pods sign in with workload identity, never a client secret",
-            fix="use taskDatabase postgresql (TES 6)",
+            rule="pods use workload identity",
+            fix="use taskDatabase postgresql",
         ),
         Guardrail(
             override="outOfSupportRuntime",
             key="taskDatabase",
-            rule="every image runs a supported runtime",
-            fix="use taskDatabase postgresql (TES 6)",
+            rule="images run a supported runtime",
+            fix="use taskDatabase postgresql",
         ),
     )
 }

@@ -270,8 +270,8 @@ def parse_settings(
     if task_database == "cosmosdb":
         # The reduced-assurance generation's weakenings (sharedKeyAccess is breached above: it is required there).
         breaches["cosmosLocalAuth"] = True
-        breaches["applicationCredential"] = "client secrets for tes and triggerservice"
-        breaches["outOfSupportRuntime"] = "cosmosdb (.NET 6 images)"
+        breaches["applicationCredential"] = "client secrets"
+        breaches["outOfSupportRuntime"] = "cosmosdb (.NET 6)"
     errors.extend(guardrails.check(breaches, overrides, production))
     if errors:
         raise ConfigError(*(line for error in errors for line in error.errors))
