@@ -130,11 +130,12 @@ TES_3_2_0 = Contract(
             source=f"{WEB}/BatchScheduler.cs:79",
             quote='GetStringValue(configuration, "BlobxferImageName", "mcr.microsoft.com/blobxfer");',
         ),
-        # Sizes (or families) TES may choose. The blob configuration/allowed-vm-sizes replaces this list when it has
-        # entries (ConfigurationUtils.cs:63-117), so the deployment must not write that blob.
+        # Sizes or families TES may choose: an entry matches a size or its family (BatchScheduler.cs:1077). The blob
+        # configuration/allowed-vm-sizes replaces this list when it has entries (ConfigurationUtils.cs:63-117), so the
+        # deployment must not write that blob.
         Setting(
             name="AllowedVmSizes",
-            shape=r"Standard_[A-Za-z0-9_]+(,Standard_[A-Za-z0-9_]+)*",
+            shape=r"(Standard_[A-Za-z0-9_]+|standard[A-Za-z0-9]+Family)(,(Standard_[A-Za-z0-9_]+|standard[A-Za-z0-9]+Family))*",
             source=f"{WEB}/BatchScheduler.cs:75",
             quote='GetStringValue(configuration, "AllowedVmSizes", null)?.Split(',
         ),
