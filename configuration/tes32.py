@@ -37,8 +37,9 @@ CONNECTION_STRING_SECRETS = {
     "tes": "tes-azure-services-auth",
     "triggerservice": "triggerservice-azure-services-auth",
 }
-# Entra ID caps client secrets at two years (learn.microsoft.com "Add and manage application credentials").
-MAX_SECRET_LIFETIME_DAYS = 730
+# The Key Vault secret expires with the client secret, and this project's secrets expire within a year (policy rule
+# keyvault-secret-expiry-bounded, default 365 days): rotate the client secret at least yearly.
+MAX_SECRET_LIFETIME_DAYS = 365
 
 BACKUP_TIERS = ("Continuous7Days", "Continuous30Days")
 # TES 3.2 creates its database with 4000 RU/s autoscale when missing (src/Tes/Repository/CosmosDbRepository.cs:20);
@@ -133,7 +134,9 @@ def _credentials(reader: Reader, secret_keys: frozenset[str], today: datetime.da
         if expires <= today:
             raise app.fail("secretExpiresOn", f"{expires} has passed; create a new client secret and set both")
         if (expires - today).days > MAX_SECRET_LIFETIME_DAYS:
-            raise app.fail("secretExpiresOn", f"{expires} is more than two years away; Entra ID secrets live 2 years")
+            raise app.fail(
+                "secretExpiresOn", f"{expires} is more than 365 days away; secrets here expire within a year"
+            )
         if not reader.has(secret_key):
             raise reader.fail(secret_key, f"is required: pulumi config set --secret {secret_key} <client secret>")
         if secret_key not in secret_keys:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -73,19 +74,22 @@ def run_variant(
     return run_program(root, base_stack)
 
 
+# When the test applications' client secrets expire: half a year from the day the tests run (config refuses a passed
+# date, and more than a year away).
+TES32_SECRET_EXPIRY = (datetime.date.today() + datetime.timedelta(days=180)).isoformat()
 # The Entra applications a taskDatabase cosmosdb stack names (made-up ids: test data).
 TES32_APPLICATIONS = {
     "tes": {
         "clientId": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
         "objectId": "8d2f3e4a-5b6c-4d7e-9f8a-0b1c2d3e4f5a",
         "tenantId": "9e3a4f5b-6c7d-4e8f-8a9b-1c2d3e4f5a6b",
-        "secretExpiresOn": "2027-03-31",
+        "secretExpiresOn": TES32_SECRET_EXPIRY,
     },
     "triggerservice": {
         "clientId": "af4b5a6c-7d8e-4f9a-8b0c-2d3e4f5a6b7c",
         "objectId": "b05c6b7d-8e9f-4a0b-9c1d-3e4f5a6b7c8d",
         "tenantId": "9e3a4f5b-6c7d-4e8f-8a9b-1c2d3e4f5a6b",
-        "secretExpiresOn": "2027-03-31",
+        "secretExpiresOn": TES32_SECRET_EXPIRY,
     },
 }
 # Why a production stack accepts each weakening of the reduced-assurance generation (its guardrail overrides).

@@ -30,6 +30,8 @@ def cosmosdb(stack: str) -> tuple[dict[str, Any], frozenset[str]]:
             secrets.add(key)
             value = "client-secret-value"
         values[key] = copy.deepcopy(value)
+    for app in values["applicationCredentials"].values():
+        app["secretExpiresOn"] = "2027-03-31"  # ten months after TODAY
     # These tests start from a fully pinned lock: nothing is left for unpinnedImages to accept.
     values.get("guardrailOverrides", {}).pop("unpinnedImages", None)
     return values, frozenset(secrets)
@@ -148,7 +150,8 @@ def test_what_cannot_work_is_refused_by_key(key: str, value: Any, expected: list
         (lambda a: a["tes"].update(clientId="tes-app"), "applicationCredentials.tes.clientId: 'tes-app' is not a GUID"),
         (lambda a: a["triggerservice"].pop("secretExpiresOn"), "triggerservice.secretExpiresOn: is required"),
         (lambda a: a["tes"].update(secretExpiresOn="2026-05-31"), "tes.secretExpiresOn: 2026-05-31 has passed"),
-        (lambda a: a["tes"].update(secretExpiresOn="2028-06-02"), "more than two years away"),
+        # Key Vault secrets here expire within a year (keyvault-secret-expiry-bounded).
+        (lambda a: a["tes"].update(secretExpiresOn="2027-06-02"), "more than 365 days away"),
         # TriggerService stops when any account its application sees refuses it its keys.
         (lambda a: a.update(triggerservice=dict(a["tes"])), "applicationCredentials.triggerservice: names TES's"),
         (lambda a: a.pop("triggerservice"), "applicationCredentials.triggerservice: is required"),

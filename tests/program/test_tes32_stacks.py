@@ -6,6 +6,7 @@ weakening, in the outputs and the evidence), and the policy pack with the genera
 from __future__ import annotations
 
 import calendar
+import datetime
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_each_application_credential_is_a_key_vault_secret_that_expires_with_it(
         # The offline engine's stand-in for the `pulumi config set --secret` value of this workload's key.
         assert value.endswith(f"-{'tesClientSecret' if workload == 'tes' else 'triggerServiceClientSecret'}")
         expires = secret.inputs["properties"]["attributes"]["expires"]
-        assert expires == calendar.timegm((2027, 3, 31, 0, 0, 0))
+        assert expires == calendar.timegm(datetime.date.fromisoformat(app["secretExpiresOn"]).timetuple())
 
 
 def test_only_cromwell_keeps_a_postgresql_database(tes32_stack: ProgramRun) -> None:
@@ -207,6 +208,16 @@ def test_prod_shows_every_weakening_as_a_named_override(tes32_prod: ProgramRun) 
     overrides = tes32_prod.outputs["guardrailOverrides"]
     assert set(WEAKENINGS) <= set(overrides)
     assert all(len(overrides[name]) >= 10 for name in WEAKENINGS)
+
+
+def test_every_preview_warns_each_weakening(tes32_dev: ProgramRun, tes32_prod: ProgramRun, dev: ProgramRun) -> None:
+    """dev runs them without overrides and warns each one; prod warns each override with its reason."""
+    for name, why in WEAKENINGS.items():
+        assert f"reduced assurance (taskDatabase cosmosdb): {name}: {why}" in tes32_dev.warnings
+        reason = tes32_prod.outputs["guardrailOverrides"][name]
+        assert f"production guardrail overridden: {name}: {reason}" in tes32_prod.warnings
+    assert not [w for w in tes32_prod.warnings if w.startswith("reduced assurance")]
+    assert not [w for w in dev.warnings if "reduced assurance" in w]
 
 
 def test_the_firewall_allow_list_is_the_3_2_contracts(tes32_prod: ProgramRun) -> None:
