@@ -12,7 +12,10 @@ from components.admission import AdmissionArgs, ImageAdmission
 from components.aks import Aks, AksArgs
 from components.batch import Batch, BatchArgs, scanner_settings
 from components.batch_governance import BatchGovernance, BatchGovernanceArgs
-from components.contracts import derive
+from components.contracts import contracts_for, derive
+from components.contracts.roles import CUSTOM_ROLES
+from components.cosmosdb import CosmosDb, CosmosDbArgs
+from components.custom_roles import CustomRoles, CustomRolesArgs
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
 from components.identity import Identities, IdentitiesArgs
 from components.image_build import ImageBuild, ImageBuildArgs
@@ -35,22 +38,32 @@ from components.workload import (
     CromwellOnAzureArgs,
 )
 from configuration.batch import retired_node_agents
-from configuration.image_lock import CHART_IMAGES
 from configuration.preflight import core_needs, host, registry_data_endpoint
-from configuration.private_dns_zones import zone_name
+from configuration.private_dns_zones import zone_name, zones_for
 from configuration.rotation import RotationSchedule
 from configuration.stack import load_settings
+from configuration.tes32 import CONNECTION_STRING_SECRETS
 
 settings = load_settings()
+# What this stack runs: TES 6 (taskDatabase postgresql) or the reduced-assurance CoA 3.2 generation (cosmosdb).
+contracts = contracts_for(settings.generation)
+tes32 = settings.tes32
 # Options that switch runtime-contract entries on (components/contracts/__init__.py Condition).
-conditions = {
-    name
-    for name, on in (
-        ("sharedKeyAccess", settings.storage_shared_key_access),
-        ("imageScanner", settings.image_scanner is not None),
+conditions = set(
+    derive.stack_conditions(
+        generation=settings.generation,
+        shared_key_access=settings.storage_shared_key_access,
+        image_scanner=settings.image_scanner is not None,
     )
-    if on
-}
+)
+grants = derive.grants(contracts, conditions)
+# How TES starts the Batch start task, and whether the start task must log the node's Docker in to the registry: the
+# TES contract says (TES 3.2: `/bin/sh <path>`, and pulls that carry no credentials of TES's).
+tes_contract = next(c for c in contracts if c.workload == "tes")
+start_task_runner = tes_contract.start_task.runner if tes_contract.start_task else "shebang"
+node_registry_login = any(
+    a.principal == "batch-node" and a.via == "start-task" and a.scope == "registry" for a in tes_contract.azure_actions
+)
 # The day decides which rotation period the generated passwords belong to (configuration/rotation.py).
 rotation = RotationSchedule(
     period_days=settings.secret_rotation.period_days,
@@ -104,6 +117,7 @@ dns = PrivateDns(
         virtual_network_id=network.vnet_id,
         existing_zone_ids=settings.dns.existing_zone_ids,
         link_existing_zones=settings.dns.hub_zone_resolution == "linkHere",
+        zone_keys=zones_for(settings.task_database),
     ),
 )
 endpoints = PrivateEndpointSpec(
@@ -121,7 +135,7 @@ storage = Storage(
         private_endpoint=endpoints,
         diagnostics_workspace_id=monitoring.workspace_id,
         # The containers the workloads need, from their runtime contracts.
-        containers=derive.containers(),
+        containers=derive.containers(contracts),
         allow_shared_key_access=settings.storage_shared_key_access,
         redundancy=settings.storage_redundancy,
         protection=protection,
@@ -155,6 +169,18 @@ if settings.image_scanner:
         secrets.require_secret("imageScannerPassword"),
         expires=scanner_expiry,
     )
+if tes32:
+    # Each 3.2 pod's AzureServicesAuthConnectionString (RunAs=App with its client secret), expiring with the secret.
+    for workload, credential in tes32.credentials.items():
+        vault.add_secret(
+            f"{workload}-azure-services-auth",
+            CONNECTION_STRING_SECRETS[workload],
+            pulumi.Output.concat(
+                f"RunAs=App;AppId={credential.client_id};TenantId={credential.tenant_id};AppKey=",
+                secrets.require_secret(credential.secret_key),
+            ),
+            expires=calendar.timegm(credential.secret_expires_on.timetuple()),
+        )
 identities = Identities(
     f"{prefix}-identity",
     IdentitiesArgs(placement=placement),
@@ -207,7 +233,8 @@ postgres = Postgres(
         backup_retention_days=settings.postgres.backup_retention_days,
         high_availability=settings.postgres.high_availability,
         geo_redundant_backup=settings.postgres.geo_redundant_backup,
-        users=(CROMWELL_USER, TES_USER),
+        # TES 3.2 keeps its tasks in Cosmos DB: only Cromwell's database then.
+        users=(CROMWELL_USER, TES_USER) if settings.generation == "tes6" else (CROMWELL_USER,),
         entra_admin=settings.postgres.entra_admin,
         protection=protection,
     ),
@@ -225,6 +252,8 @@ batch = Batch(
         configuration_container_name=storage.container_names["configuration"],
         batch_subnet_id=network.subnet_ids["batch"],
         scanner=scanner_settings(settings.image_scanner, settings.names.key_vault),
+        start_task_runner=start_task_runner,
+        registry_login_server=registry.login_server if node_registry_login else None,
     ),
 )
 # TES creates its pools through ARM after `pulumi up`, where the policy pack never looks: Azure Policy on the account
@@ -237,6 +266,8 @@ batch_governance = BatchGovernance(
         # Fixed on the day of `pulumi up`: a later `up` adds agents that have retired since.
         retired_node_agents=sorted(retired_node_agents(datetime.datetime.now(datetime.UTC).date())),
         name_prefix=prefix,
+        # TES 3.2 leaves the pool's node communication mode to Batch: audited, not denied (reduced assurance).
+        effect_overrides={"batch-pool-simplified-communication": "Audit"} if settings.generation == "tes32" else {},
     ),
 )
 
@@ -260,6 +291,42 @@ aks = Aks(
 )
 # The monitoring add-on authenticates with Entra ID: it needs a DCR and a private configuration endpoint on the cluster.
 monitoring.collect_container_insights(aks.id, settings.location)
+cosmos = (
+    CosmosDb(
+        f"{prefix}-cosmos",
+        CosmosDbArgs(
+            placement=placement,
+            account_name=tes32.cosmos.account_name,
+            private_endpoint=endpoints,
+            diagnostics_workspace_id=monitoring.workspace_id,
+            # Stated in the stack file and overridden by name in production (guardrail cosmosLocalAuth).
+            local_auth_enabled=tes32.cosmos.local_auth_enabled,
+            backup_tier=tes32.cosmos.backup_tier,
+            zone_redundant=tes32.cosmos.zone_redundant,
+            max_autoscale_throughput=tes32.cosmos.max_autoscale_throughput,
+            protection=protection,
+        ),
+    )
+    if tes32
+    else None
+)
+subscription_scope = pulumi.Output.concat("/subscriptions/", client.subscription_id)
+resource_group_scope = pulumi.Output.concat(subscription_scope, "/resourceGroups/", resource_group_name)
+# Roles no built-in covers narrowly (components/contracts/roles.py CUSTOM_ROLES), defined where they are assigned.
+custom_roles = (
+    CustomRoles(
+        f"{prefix}-roles",
+        CustomRolesArgs(
+            assignable_scopes={
+                role: subscription_scope if scope == "subscription" else resource_group_scope
+                for role, scope in sorted({(g.role, g.scope) for g in grants if g.role in CUSTOM_ROLES})
+            },
+            label=f"{pulumi.get_project()} {pulumi.get_stack()}",
+        ),
+    )
+    if any(g.role in CUSTOM_ROLES for g in grants)
+    else None
+)
 # Every role grant is what the runtime contracts need, on the resource each scope names (components/contracts/).
 access = Access(
     f"{prefix}-access",
@@ -269,7 +336,7 @@ access = Access(
         kubelet=identities.kubelet,
         oidc_issuer_url=aks.oidc_issuer_url,
         service_accounts=SERVICE_ACCOUNTS,
-        grants=derive.grants(conditions=conditions),
+        grants=grants,
         scopes={
             "storage-account": storage.account_id,
             "batch-account": batch.id,
@@ -277,7 +344,11 @@ access = Access(
             "workload-identity": identities.workload.id,
             "key-vault": vault.vault_id,
             "registry": registry.id,
+            **({"cosmos-account": cosmos.account_id, "subscription": subscription_scope} if cosmos else {}),
         },
+        # The 3.2 pods' Entra applications (operator-created; their client secrets are in Key Vault).
+        applications={f"{c.workload}-app": c.object_id for c in tes32.credentials.values()} if tes32 else {},
+        custom_role_guids=custom_roles.guids if custom_roles else {},
     ),
 )
 # Existing accounts outside the VNet (sequencer output) that workflows read or write.
@@ -287,7 +358,7 @@ data_links = DataStorageLinks(
         accounts=settings.data_storage_accounts,
         workload=identities.workload,
         private_endpoint=endpoints,
-        grants=derive.grants(conditions=conditions),
+        grants=grants,
         requester=f"coa-lockdown stack {pulumi.get_stack()}",
     ),
 )
@@ -326,6 +397,15 @@ coa = CromwellOnAzure(
             db_admin_password_secret=postgres.password_secret_names["admin"],
             tes_db_password_secret=postgres.password_secret_names.get("tes", ""),
             registry_login_server=registry.login_server,
+            **(
+                {
+                    "cosmos_account_name": cosmos.account_name,
+                    "tes_auth_secret": vault.secret_names["tes-azure-services-auth"],
+                    "triggerservice_auth_secret": vault.secret_names["triggerservice-azure-services-auth"],
+                }
+                if cosmos
+                else {}
+            ),
         ),
         options=ChartOptions(
             kubernetes_version=settings.aks.kubernetes_version,
@@ -343,6 +423,7 @@ coa = CromwellOnAzure(
             cromwell_login=postgres.logins["cromwell"],
             database_logins=postgres.all_logins,
             tes_login=postgres.logins.get("tes", "tes"),
+            generation=settings.generation,
         ),
         built_digests=image_build.digests,
         # Only what the pods use (a component as a whole would also wait for its diagnostics and the like).
@@ -357,6 +438,7 @@ coa = CromwellOnAzure(
             *batch_governance.assignments.values(),
             *registry.workload_needs,
             *image_build.builds,
+            *(cosmos.workload_needs if cosmos else []),
             aks.user_pool,
         ],
     ),
@@ -422,7 +504,7 @@ pulumi.export(
                     "digest": image_build.digests.get(key, settings.images[key].digest),
                     "source": settings.images[key].source,
                 }
-                for key in CHART_IMAGES
+                for key in settings.images.keys
             ],
         },
         "aks": {
@@ -440,7 +522,7 @@ pulumi.export(
         },
         "privateEndpoints": [
             {"name": endpoint.endpoint_name, "id": endpoint.endpoint_id}
-            for component in (storage, vault, registry, batch, monitoring)
+            for component in (storage, vault, registry, batch, monitoring, *([cosmos] if cosmos else []))
             for endpoint in component.private_endpoints
         ],
         "dataAccounts": [
@@ -463,6 +545,7 @@ pulumi.export(
             vault.vault_uri.apply(host),
             batch.endpoint.apply(host),
             postgres.fqdn,
+            *([cosmos.document_endpoint.apply(host)] if cosmos else []),
         ],
         # Zones the VNet must be linked to: ours, and the hub's unless a hub resolver answers for them.
         "dnsZones": [
@@ -486,7 +569,9 @@ pulumi.export(
             "why": rule.why,
         }
         for rule in derive.firewall_allow_list(
-            conditions=conditions, image_build=settings.image_build.enabled and bool(settings.images.built())
+            contracts,
+            conditions=conditions,
+            image_build=settings.image_build.enabled and bool(settings.images.built()),
         )
     ],
 )
@@ -495,3 +580,6 @@ if settings.guardrail_overrides:
     pulumi.export("guardrailOverrides", dict(settings.guardrail_overrides))
     for override, reason in settings.guardrail_overrides.items():
         pulumi.log.warn(f"production guardrail overridden: {override}: {reason}")
+# The reduced-assurance generation's weakenings a non-production stack runs without naming them: warned every preview.
+for weakening, why in settings.unacknowledged_weakenings.items():
+    pulumi.log.warn(f"reduced assurance (taskDatabase cosmosdb): {weakening}: {why}")

@@ -1,8 +1,9 @@
 """Least-privilege access for the CoA identities: Azure role assignments scoped to single resources, and the
 federated credentials that let Kubernetes service accounts act as the workload identity.
 
-Every assignment names one built-in role (real GUID), one principal and one resource id as scope; nothing is ever
-granted on a resource group or subscription. Assignment names are uuid5 GUIDs of scope, role and principal, so a
+Every assignment names one role (a built-in GUID, or a custom definition of components/custom_roles.py), one
+principal and one resource id as scope; nothing is granted on a resource group, and on the subscription only what
+Azure offers nowhere narrower (the reduced-assurance generation's VM SKU list). Assignment names are uuid5 GUIDs of scope, role and principal, so a
 re-run finds the same assignment instead of failing with RoleAssignmentExists.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity
@@ -53,21 +54,25 @@ def assign(
     subscription_id: pulumi.Input[str],
     reason: str,
     parent: pulumi.Resource,
+    custom_role_guid: pulumi.Input[str] | None = None,
 ) -> authorization.RoleAssignment:
-    """One role on one resource for one managed identity; `reason` lands in the assignment's description."""
-    guid = ROLES.get(role)
+    """One role on one resource for one service principal (a managed identity or an application); `reason` lands in
+    the assignment's description. A custom role (components/custom_roles.py) is named by its definition's GUID."""
+    guid: pulumi.Input[str] | None = custom_role_guid if custom_role_guid is not None else ROLES.get(role)
     if guid is None:
-        raise KeyError(f"{name}: role {role!r} is not in components.access.ROLES")
+        raise KeyError(f"{name}: role {role!r} is not in components.access.ROLES and no custom definition was given")
     return authorization.RoleAssignment(
         name,
         scope=scope,
         principal_id=principal_id,
-        # Managed identities: skips the Entra lookup that fails while a new principal is still replicating.
+        # Service principals: skips the Entra lookup that fails while a new principal is still replicating.
         principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-        role_definition_id=pulumi.Output.from_input(subscription_id).apply(lambda sub: role_definition_id(sub, role)),
+        role_definition_id=pulumi.Output.all(pulumi.Output.from_input(subscription_id), guid).apply(
+            lambda values: f"/subscriptions/{values[0]}/providers/Microsoft.Authorization/roleDefinitions/{values[1]}"
+        ),
         role_assignment_name=pulumi.Output.all(
-            pulumi.Output.from_input(scope), pulumi.Output.from_input(principal_id)
-        ).apply(lambda values: assignment_name(values[0], guid, values[1])),
+            pulumi.Output.from_input(scope), guid, pulumi.Output.from_input(principal_id)
+        ).apply(lambda values: assignment_name(values[0], values[1], values[2])),
         description=reason,
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -84,6 +89,10 @@ class AccessArgs:
     # What the runtime contracts need (components/contracts/derive.py grants), and the resource each scope names.
     grants: Sequence[Grant]
     scopes: Mapping[Scope, pulumi.Input[str]]
+    # Entra applications a generation's pods sign in as (`<workload>-app` identities): service principal object ids.
+    applications: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # GUIDs of the custom role definitions (components/custom_roles.py) the grants name.
+    custom_role_guids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 # Logical names of the assignments as first deployed; a new grant gets <identity>-<scope>-<role>. Renaming would make
@@ -114,7 +123,11 @@ class Access(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:identity:Access", name, None, opts)
-        principals = {"workload": args.workload.principal_id, "kubelet": args.kubelet.principal_id}
+        principals = {
+            "workload": args.workload.principal_id,
+            "kubelet": args.kubelet.principal_id,
+            **args.applications,
+        }
         self.role_assignments: list[authorization.RoleAssignment] = []
         for grant in args.grants:
             if grant.scope == "data-account":
@@ -122,6 +135,10 @@ class Access(pulumi.ComponentResource):
             if grant.scope not in args.scopes:
                 raise ValueError(
                     f"{name}: no resource for scope {grant.scope!r} (needed by {', '.join(grant.needed_by)})"
+                )
+            if grant.identity not in principals:
+                raise ValueError(
+                    f"{name}: no principal for {grant.identity!r} (needed by {', '.join(grant.needed_by)})"
                 )
             self.role_assignments.append(
                 assign(
@@ -133,6 +150,7 @@ class Access(pulumi.ComponentResource):
                     # The contract entries that need it, shortened to fit the description.
                     reason=f"CoA {grant.identity}: " + "; ".join(grant.needed_by)[:480],
                     parent=self,
+                    custom_role_guid=args.custom_role_guids.get(grant.role),
                 )
             )
 

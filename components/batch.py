@@ -55,6 +55,11 @@ class BatchArgs:
     # Subnet TES puts its pools in (BatchNodes:SubnetId); nodes there get no public IP addresses.
     batch_subnet_id: pulumi.Input[str]
     scanner: ImageScannerSettings | None = None
+    # How TES starts the start task (the TES contract's StartTaskRun.runner): executed, or `/bin/sh <path>` (TES 3.2).
+    start_task_runner: str = "shebang"
+    # The registry the node's Docker logs in to as the pool identity before any task (TES 3.2, which pulls without
+    # credentials of its own); None: no login.
+    registry_login_server: pulumi.Input[str] | None = None
 
 
 class Batch(pulumi.ComponentResource):
@@ -111,9 +116,17 @@ class Batch(pulumi.ComponentResource):
         scanner = args.scanner
         # TES skips a missing global start task silently, so there is always a script (with no scanner it only says
         # so). It carries Key Vault secret names, never secret values.
-        self.start_task_script: pulumi.Output[str] = pulumi.Output.from_input(args.identity_client_id).apply(
-            lambda client_id: render_start_task(
-                StartTaskSettings(managed_identity_client_id=str(client_id), scanner=scanner)
+        runner = args.start_task_runner
+        self.start_task_script: pulumi.Output[str] = pulumi.Output.all(
+            args.identity_client_id, args.registry_login_server
+        ).apply(
+            lambda values: render_start_task(
+                StartTaskSettings(
+                    managed_identity_client_id=str(values[0]),
+                    scanner=scanner,
+                    runner=runner,
+                    registry_login_server=values[1],
+                )
             )
         )
         self.id = account.id

@@ -38,6 +38,9 @@ class BatchGovernanceArgs:
     # Makes the subscription-level definition names unique per stack, e.g. "coa-prod".
     name_prefix: str
     effect: str = "Deny"
+    # Per definition key, an effect other than `effect`: the CoA 3.2 generation's TES never sets the node communication
+    # mode, so a deny on batch-pool-simplified-communication would refuse every pool it creates (docs/workflows.md).
+    effect_overrides: Mapping[str, str] = field(default_factory=dict)
     # The built-in disk-encryption definition audits by default: TES encrypts only sizes that support encryption at host.
     disk_encryption_effect: str = "Audit"
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -45,9 +48,17 @@ class BatchGovernanceArgs:
 
 def _check(args: BatchGovernanceArgs) -> None:
     """Refuse arguments Azure would reject, or that would deny every pool, before anything is registered."""
-    for key, value in (("effect", args.effect), ("disk_encryption_effect", args.disk_encryption_effect)):
+    effects = {
+        "effect": args.effect,
+        "disk_encryption_effect": args.disk_encryption_effect,
+        **{f"effect_overrides[{k!r}]": v for k, v in args.effect_overrides.items()},
+    }
+    for key, value in effects.items():
         if value not in EFFECTS:
             raise ValueError(f"{key}={value!r}: use one of {', '.join(EFFECTS)}")
+    unknown = set(args.effect_overrides) - {policy.key for policy in POOL_POLICIES}
+    if unknown:
+        raise ValueError(f"effect_overrides names no pool policy: {sorted(unknown)}")
     if not args.batch_subnet_ids:
         raise ValueError("batch_subnet_ids is empty: every pool would be denied; give the Batch subnet id")
     longest = max((f"{args.name_prefix}-{policy.key}" for policy in POOL_POLICIES), key=len)
@@ -84,7 +95,7 @@ class BatchGovernance(pulumi.ComponentResource):
                     key: authorization.ParameterValuesValueArgs(value=value)
                     for key, value in assignment_parameters(
                         policy,
-                        effect=args.effect,
+                        effect=args.effect_overrides.get(policy.key, args.effect),
                         subnet_ids=args.batch_subnet_ids,
                         retired_node_agents=args.retired_node_agents,
                     ).items()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -11,7 +11,7 @@ import pulumi_azure_native as azure_native
 from pulumi_azure_native import privatedns
 
 from components.placement import Placement
-from configuration.private_dns_zones import ZONES, zone_name
+from configuration.private_dns_zones import ZONES, zone_name, zones_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +23,8 @@ class PrivateDnsArgs:
     # Link the hub's zones to this VNet from this stack (config dns.hubZoneResolution linkHere); otherwise the hub
     # links them, or a hub resolver answers for them.
     link_existing_zones: bool = False
+    # The catalogue keys this stack resolves (configuration/private_dns_zones.py zones_for its task database).
+    zone_keys: Sequence[str] = field(default_factory=lambda: zones_for("postgresql"))
 
 
 ZONE_ID = re.compile(
@@ -33,7 +35,8 @@ ZONE_ID = re.compile(
 
 
 class PrivateDns(pulumi.ComponentResource):
-    """Every privatelink zone of the catalogue, linked to the VNet without auto-registration, or the hub's ids."""
+    """Every privatelink zone of the catalogue the stack resolves, linked to the VNet without auto-registration, or
+    the hub's ids."""
 
     zone_ids: dict[str, pulumi.Output[str]]
     # VNet links by catalogue key (zones created here, and hub zones with link_existing_zones): a VNet-integrated
@@ -47,6 +50,8 @@ class PrivateDns(pulumi.ComponentResource):
         self.links = {}
         hub_providers: dict[str, azure_native.Provider] = {}
         for key in ZONES:
+            if key not in args.zone_keys:
+                continue
             if key in args.existing_zone_ids:
                 zone_id = args.existing_zone_ids[key]
                 self.zone_ids[key] = pulumi.Output.from_input(zone_id)

@@ -63,6 +63,13 @@ DEFAULT_CACHE_RULES: tuple[CacheRuleSpec, ...] = (
         source_repository="docker.io/library/ubuntu",
         target_repository="library/ubuntu",
     ),
+    # TES 3.2's Batch nodes run blobxfer for every input and output (CromwellOnAzure@3.2.0:src/TesApi.Web/
+    # BatchScheduler.cs:759-770); only stacks of that generation have this rule.
+    CacheRuleSpec(
+        key="blobxfer",
+        source_repository="mcr.microsoft.com/blobxfer",
+        target_repository="blobxfer",
+    ),
 )
 
 
@@ -75,6 +82,7 @@ CACHE_RULE_OF_IMAGE = {
     "dbClient": "postgres",
     "smokeTest": "curl",
     "smokeTestTask": "ubuntu",
+    "blobxfer": "blobxfer",
 }
 
 

@@ -18,6 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TEMPLATE_PATH = Path(__file__).parent / "scripts" / "start-task.sh"
+REGISTRY_LOGIN_PATH = Path(__file__).parent / "scripts" / "start-task-registry-login.sh"
+# TES 3.2 runs the start task as `/bin/sh <path>` (CromwellOnAzure@3.2.0:src/TesApi.Web/AzureProxy.cs:902), which
+# ignores the #! line; /bin/sh is dash on Ubuntu. The first command re-runs the script under bash before any bash
+# syntax is read (dash parses one top-level command at a time). POSIX sh, and a no-op under bash.
+POSIX_SH_GUARD = (
+    "# TES 3.2 starts this as `/bin/sh <path>`: re-run under bash (POSIX sh up to here; a no-op under bash).\n"
+    '[ -n "${BASH_VERSION:-}" ] || exec /bin/bash "$0" "$@"\n'
+)
 # Value for TES's BatchNodes:GlobalStartTask (container/blob in TES's default storage account).
 GLOBAL_START_TASK_PATH = "/configuration/start-task.sh"
 
@@ -122,6 +130,10 @@ class StartTaskSettings:
     # Client id of the user-assigned identity attached to TES's Batch pools.
     managed_identity_client_id: str
     scanner: ImageScannerSettings | None = None
+    # How TES starts the script: executed (`shebang`, TES 6) or as `/bin/sh <path>` (TES 3.2), which needs the guard.
+    runner: str = "shebang"
+    # TES 3.2: the registry the node's Docker logs in to with the pool identity before any task pulls from it.
+    registry_login_server: str | None = None
     # Sovereign clouds: vault.usgovcloudapi.net, vault.azure.cn.
     key_vault_dns_suffix: str = "vault.azure.net"
     # Applies to IMDS, Key Vault, the docker daemon, login and pull.
@@ -257,6 +269,15 @@ def _validate(settings: StartTaskSettings) -> None:
         _DNS_SUFFIX,
         "must be a DNS suffix like vault.azure.net",
     )
+    if settings.runner not in ("shebang", "/bin/sh"):
+        raise StartTaskSettingsError(f"runner={settings.runner!r}: 'shebang' or '/bin/sh'")
+    if settings.registry_login_server is not None:
+        _check_match(
+            "registry_login_server",
+            settings.registry_login_server,
+            _REGISTRY,
+            "must be a registry host name[:port], no scheme or path",
+        )
     _check_int("retry_attempts", settings.retry_attempts, 1, MAX_RETRY_ATTEMPTS)
     _check_int("retry_delay_seconds", settings.retry_delay_seconds, 0, MAX_RETRY_DELAY_SECONDS)
     if settings.scanner is not None:
@@ -323,4 +344,15 @@ def render_start_task(settings: StartTaskSettings) -> str:
     rendered, count = _SETTINGS_BLOCK.subn(lambda _: block, template)
     if count != 1:
         raise RuntimeError(f"{TEMPLATE_PATH}: expected one rendered-settings block, found {count}")
+    if settings.registry_login_server is not None:
+        login = REGISTRY_LOGIN_PATH.read_text(encoding="utf-8").replace(
+            "REGISTRY_LOGIN_SERVER=''", f"REGISTRY_LOGIN_SERVER={_quote(settings.registry_login_server)}", 1
+        )
+        head, main_call, tail = rendered.rpartition('\nmain "$@"\n')
+        if not main_call or tail:
+            raise RuntimeError(f'{TEMPLATE_PATH}: must end with the line `main "$@"`')
+        rendered = f"{head}\n{login}{main_call}"
+    if settings.runner == "/bin/sh":
+        shebang, _, rest = rendered.partition("\n")
+        rendered = f"{shebang}\n{POSIX_SH_GUARD}{rest}"
     return rendered

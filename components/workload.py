@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import all_contracts, derive
+from components.contracts import contracts_for, derive
 from components.postgres import DatabaseLogin
 from configuration.image_lock import ImageLock
 from configuration.settings import BatchNodeImages, DataStorageAccount
@@ -27,8 +27,9 @@ SERVICE_ACCOUNTS: tuple[tuple[str, str], ...] = ((NAMESPACE, SERVICE_ACCOUNT), (
 POD_SECURITY_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
 # Images (tag, digest, provenance) come from images.lock.json: TES and TriggerService 6.0.0 (CoA 6.0.0, the newest
-# stable), Cromwell 87 (the version CoA 6.0.0 deploys), psql 16 for the hooks, curl and Ubuntu 22.04 for the helm test.
-# components/contracts/ holds what the first three need at runtime.
+# stable) or, in the reduced-assurance generation, CoA 3.2.0's and the blobxfer its nodes run; Cromwell 87 (the version
+# CoA 6.0.0 deploys), psql 16 for the hooks, curl and Ubuntu 22.04 for the helm test. components/contracts/ holds what
+# Cromwell, TES and TriggerService need at runtime.
 
 T = TypeVar("T")
 
@@ -59,6 +60,11 @@ class ChartInputs(Generic[T]):
     db_admin_password_secret: T
     registry_login_server: T
     tes_db_password_secret: T
+    # The reduced-assurance generation (tes32) only: the Cosmos DB account TES and TriggerService look up by name, and
+    # the Key Vault secrets holding each one's AzureServicesAuthConnectionString.
+    cosmos_account_name: T | str = ""
+    tes_auth_secret: T | str = ""
+    triggerservice_auth_secret: T | str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +94,8 @@ class ChartOptions:
     database_logins: Sequence[DatabaseLogin] = ()
     tes_database: str = "tes_db"
     tes_login: str = "tes_a"
+    # Which TES generation the chart runs (configuration/settings.py Generation).
+    generation: str = "tes6"
 
 
 def _minor(version: str) -> str:
@@ -116,13 +124,16 @@ def helm_values(
     """The chart's values (charts/cromwell-on-azure/values.yaml contract); keys left out keep the chart default.
     `built` holds the digests of the images the stack built during this `pulumi up` (components/image_build.py)."""
     built = built or {}
-    if not inputs.tes_db_password_secret:
+    tes6 = options.generation == "tes6"
+    if tes6 and not inputs.tes_db_password_secret:
         raise ValueError("TES 6 needs the TES database password secret name (tes_db_password_secret)")
+    if not tes6 and not (inputs.cosmos_account_name and inputs.tes_auth_secret and inputs.triggerservice_auth_secret):
+        raise ValueError("TES 3.2 needs cosmos_account_name, tes_auth_secret and triggerservice_auth_secret")
     if not inputs.start_task_script.startswith("#!"):
         raise ValueError(
             f"batch.nodes.startTaskScript must start with a #! line, got {inputs.start_task_script[:40]!r}"
         )
-    return {
+    values: dict[str, Any] = {
         "kubernetesVersion": _minor(options.kubernetes_version),
         "azure": {"tenantId": inputs.tenant_id},
         "workloadIdentity": {"clientId": inputs.workload_client_id, "resourceId": inputs.workload_resource_id},
@@ -182,7 +193,9 @@ def helm_values(
             "cromwell": {"databaseName": options.cromwell_database, "userName": options.cromwell_login},
             "tes": {"databaseName": options.tes_database, "userName": options.tes_login},
         },
-        "cromwell": {"executionsRoot": "blob" if options.storage_shared_key_access else "mount"},
+        # TES 3.2 accepts only /cromwell-executions/ paths (CromwellOnAzure@3.2.0:src/TesApi.Web/BatchScheduler.cs:
+        # 633-639), so with it Cromwell writes through the mount even though the account keeps shared keys.
+        "cromwell": {"executionsRoot": "blob" if options.storage_shared_key_access and tes6 else "mount"},
         "images": {
             "registry": inputs.registry_login_server,
             "cromwell": _image(options, "cromwell", built),
@@ -199,11 +212,8 @@ def helm_values(
             "postgresCidr": options.postgres_cidr,
             # Each workload's egress is what its runtime contract says it opens (ingress follows from it).
             "egress": {
-                contract.workload: [
-                    {"to": rule.to, "port": rule.port, "protocol": rule.protocol}
-                    for rule in derive.pod_egress(contract, options.contract_conditions)
-                ]
-                for contract in all_contracts()
+                contract.workload: [rule.values() for rule in derive.pod_egress(contract, options.contract_conditions)]
+                for contract in contracts_for(options.generation)
             },
         },
         "dbInit": {
@@ -215,6 +225,19 @@ def helm_values(
             ],
         },
     }
+    if not tes6:
+        # TES and TriggerService 3.2 keep tasks in Cosmos DB and sign in as their Entra applications.
+        values["generation"] = options.generation
+        values["cosmosDb"] = {"accountName": inputs.cosmos_account_name}
+        values["keyVault"]["secrets"] = {
+            "cromwellDbPassword": inputs.cromwell_db_password_secret,
+            "dbAdminPassword": inputs.db_admin_password_secret,
+            "tesAzureServicesAuth": inputs.tes_auth_secret,
+            "triggerServiceAzureServicesAuth": inputs.triggerservice_auth_secret,
+        }
+        del values["postgres"]["tes"]
+        values["images"]["blobxfer"] = _image(options, "blobxfer", built)
+    return values
 
 
 @dataclass(frozen=True, kw_only=True)

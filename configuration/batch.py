@@ -74,9 +74,19 @@ def parse_allowed_vm_sizes(batch: Reader) -> tuple[str, ...]:
 
 
 def check_allowed_vm_sizes(
-    batch: Reader, sizes: tuple[str, ...], images: BatchNodeImages, region: str, today: datetime.date
+    batch: Reader,
+    sizes: tuple[str, ...],
+    images: BatchNodeImages,
+    region: str,
+    today: datetime.date,
+    *,
+    one_image: bool = False,
 ) -> None:
-    """Every entry is one TES knows in the region, and every size it covers boots the image TES would give it."""
+    """Every entry is one TES knows in the region, and every size it covers boots the image TES would give it.
+
+    `one_image`: TES 3.2 starts every size on its one image, batch.images.gen2 (CromwellOnAzure@3.2.0:
+    src/TesApi.Web/BatchScheduler.cs:91-95), so a size that boots only generation 1 cannot run there. The sizes and
+    prices judged are TES 6.0.0's bundled list; TES 3.2's own list (AzureBillingUtils.cs) holds the default families."""
     from components.contracts import tes_6_0_0_vm_selection as tes
     from configuration import batch_node_images
 
@@ -102,13 +112,13 @@ def check_allowed_vm_sizes(
         )
     for vm in covered:
         generation = "V2" if "V2" in (vm.hyper_v_generations or ()) else "V1"
-        image = images.gen2 if generation == "V2" else images.gen1
-        problem = batch_node_images.boots(image, generation, today)
+        image_key = "gen2" if generation == "V2" or one_image else "gen1"
+        problem = batch_node_images.boots(images.gen2 if image_key == "gen2" else images.gen1, generation, today)
         if problem:
+            which = "TES 3.2 starts on" if one_image else "TES would start on"
             raise batch.fail(
                 key,
-                f"covers {vm.vm_size}, which TES would start on batch.images.{'gen2' if generation == 'V2' else 'gen1'}: "
-                f"{problem}; list generation 2 sizes",
+                f"covers {vm.vm_size}, which {which} batch.images.{image_key}: {problem}; list generation 2 sizes",
             )
 
 

@@ -184,20 +184,6 @@ def parse_data_accounts(reader: Reader, coa_account: str) -> tuple[DataStorageAc
     return tuple(accounts)
 
 
-# Why the article's generation (CoA 3.2: TES 3.2 on Cosmos DB) is refused rather than deployed; the README's
-# "Generations" section gives the citations (CromwellOnAzure@3.2.0).
-# Its pods get tokens only from IMDS (AAD Pod Identity, which breaks Pod Security 'restricted') or a long-lived client
-# secret, it signs blob SAS and reads Cosmos DB with account keys, and its node setup targets retired Batch images.
-COSMOS_GENERATION_REFUSED = (
-    "TES 3.2 on Cosmos DB cannot run locked down (IMDS or secret tokens, account keys, retired images); use "
-    "taskDatabase 'postgresql'"
-)
-
-
 def parse_task_database(reader: Reader) -> TaskDatabaseKind:
-    if reader.raw.get("taskDatabase") == "cosmosdb":
-        raise reader.fail("taskDatabase", f"'cosmosdb' is refused: {COSMOS_GENERATION_REFUSED}")
-    if "cosmos" in reader.raw:
-        raise reader.fail("cosmos", f"is no longer read: {COSMOS_GENERATION_REFUSED}")
-    reader.choice("taskDatabase", ("postgresql",), "postgresql")
-    return "postgresql"
+    """postgresql runs TES 6.0.0; cosmosdb runs CoA 3.2.0's TES and TriggerService (configuration/tes32.py)."""
+    return reader.choice("taskDatabase", ("postgresql", "cosmosdb"), "postgresql")  # type: ignore[return-value]

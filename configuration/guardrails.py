@@ -66,6 +66,27 @@ GUARDRAILS: dict[str, Guardrail] = {
             rule="images run by digest",
             fix="pin them with scripts/pin_images.py",
         ),
+        # The reduced-assurance generation (taskDatabase cosmosdb); configuration/tes32.py WEAKENINGS says why each
+        # is needed there.
+        Guardrail(
+            override="cosmosLocalAuth",
+            key="cosmos.localAuthEnabled",
+            rule="Cosmos DB accepts Entra ID only",
+            fix="use taskDatabase postgresql",
+        ),
+        Guardrail(
+            override="applicationCredential",
+            key="applicationCredentials",
+            # A client secret can be copied and used from anywhere Entra ID is reachable, until it expires.
+            rule="pods use workload identity",
+            fix="use taskDatabase postgresql",
+        ),
+        Guardrail(
+            override="outOfSupportRuntime",
+            key="taskDatabase",
+            rule="images run a supported runtime",
+            fix="use taskDatabase postgresql",
+        ),
     )
 }
 

@@ -26,6 +26,21 @@ LOCK_FILE = Path(__file__).resolve().parents[1] / "images.lock.json"
 
 # The chart's image keys (charts/cromwell-on-azure values `images.*`, plus the smoke test's task image).
 CHART_IMAGES = ("cromwell", "tes", "triggerservice", "dbClient", "smokeTest", "smokeTestTask")
+# Which lock entry each generation runs under each chart key (configuration/settings.py Generation). The reduced-
+# assurance generation runs CoA 3.2.0's TES and TriggerService from MCR, under the tags its deployer used
+# (CromwellOnAzure@3.2.0:src/deploy-cromwell-on-azure/scripts/env-02-internal-images.txt:1-2), and the blobxfer image
+# its Batch nodes pull (BatchScheduler.cs:79), through the registry's cache like every other image.
+GENERATION_IMAGES: dict[str, dict[str, str]] = {
+    "tes6": {key: key for key in CHART_IMAGES},
+    "tes32": {
+        **{key: key for key in CHART_IMAGES},
+        "tes": "tes32",
+        "triggerservice": "triggerservice32",
+        "blobxfer": "blobxfer",
+    },
+}
+# Every entry images.lock.json holds.
+LOCK_KEYS = tuple(dict.fromkeys(lock for images in GENERATION_IMAGES.values() for lock in images.values()))
 
 ImageSource = Literal["cache", "build"]
 SOURCES: tuple[ImageSource, ...] = ("cache", "build")
@@ -76,18 +91,28 @@ class ImagePin:
 
 @dataclass(frozen=True, kw_only=True)
 class ImageLock:
+    """Pins by chart key. The parsed file holds every entry (LOCK_KEYS); a stack runs one generation's view of it
+    (`for_generation`), whose keys are the chart's."""
+
     pins: Mapping[str, ImagePin]
+    # The keys that count, in chart order (CHART_IMAGES, or a generation's chart keys).
+    keys: tuple[str, ...] = CHART_IMAGES
+
+    def for_generation(self, generation: str) -> ImageLock:
+        """The images one generation runs, under the chart's keys (a pin keeps its lock key for messages)."""
+        chart = GENERATION_IMAGES[generation]
+        return ImageLock(pins={key: self.pins[lock] for key, lock in chart.items()}, keys=tuple(chart))
 
     def unpinned(self) -> list[str]:
         """Keys whose digest is still pending, in chart order. A build entry without a digest is not pending: the
         stack builds it during `pulumi up` and runs what it built by digest (components/image_build.py)."""
-        return [key for key in CHART_IMAGES if not self.pins[key].digest and self.pins[key].source != "build"]
+        return [key for key in self.keys if not self.pins[key].digest and self.pins[key].source != "build"]
 
     def built(self) -> list[str]:
         """Keys the stack builds from source during `pulumi up`, in chart order: build entries without a recorded
         digest. One with a digest (built once by scripts/build-images.sh, imported by digest into each registry) runs
         as recorded."""
-        return [key for key in CHART_IMAGES if self.pins[key].source == "build" and not self.pins[key].digest]
+        return [key for key in self.keys if self.pins[key].source == "build" and not self.pins[key].digest]
 
     def from_cache_instead_of_build(self) -> ImageLock:
         """The lock with every build entry the stack would build pulled through its cache rule (upstream) instead:
@@ -108,7 +133,8 @@ class ImageLock:
                     build=pin.build,
                 )
                 for key, pin in self.pins.items()
-            }
+            },
+            keys=self.keys,
         )
 
     def __getitem__(self, key: str) -> ImagePin:
@@ -193,12 +219,12 @@ def parse_lock(raw: Any) -> ImageLock:
         raise _fail("images", "the lock must be an object with an `images` object")
     errors: list[str] = []
     pins: dict[str, ImagePin] = {}
-    for key in CHART_IMAGES:
+    for key in LOCK_KEYS:
         if key not in images:
             errors.append(f"images.lock.json: images.{key}: missing; the chart runs it")
     for key, entry in images.items():
-        if key not in CHART_IMAGES:
-            errors.append(f"images.lock.json: images.{key}: not an image the chart runs{suggest(key, CHART_IMAGES)}")
+        if key not in LOCK_KEYS:
+            errors.append(f"images.lock.json: images.{key}: not an image the chart runs{suggest(key, LOCK_KEYS)}")
             continue
         try:
             pins[key] = _pin(key, entry)

@@ -30,7 +30,14 @@ RULES: dict[str, NameRule] = {
         re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?$"),
         "1-63 letters, digits, hyphens and underscores, starting and ending with a letter or digit",
     ),
+    # The first label of <name>.documents.azure.com; only stacks with taskDatabase cosmosdb have one (cosmos.accountName).
+    "cosmos_account": NameRule(
+        re.compile(r"^[a-z0-9][a-z0-9-]{1,42}[a-z0-9]$"),
+        "3-44 lowercase letters, digits and hyphens, starting and ending with a letter or digit",
+    ),
 }
+# The names every stack has (config `names.*`); the others belong to one generation's section.
+STACK_NAMES = ("storage_account", "batch_account", "key_vault", "registry", "postgres_server", "cluster")
 
 # CAF abbreviations (Cloud Adoption Framework) used as prefixes of derived names.
 ABBREVIATIONS: dict[str, str] = {
@@ -40,6 +47,7 @@ ABBREVIATIONS: dict[str, str] = {
     "registry": "cr",
     "postgres_server": "psql",
     "cluster": "aks",
+    "cosmos_account": "cosmos",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from configuration.private_dns_zones import ZONES, zone_name
+from configuration.private_dns_zones import ZONE_NEEDED_BY, ZONES, zone_name, zones_for
 from configuration.reader import AZURE_ID, PROJECT, ConfigError, Reader
 from configuration.settings import (
     AksSettings,
@@ -148,13 +148,18 @@ HUB_ZONE_RESOLUTION = {
 }
 
 
-def parse_dns(reader: Reader, location: str) -> DnsSettings:
+def parse_dns(reader: Reader, location: str, task_database: str = "postgresql") -> DnsSettings:
     dns = reader.child("dns", {"existingZoneIds", "zoneGroupsManagedByPolicy", "hubZoneResolution", "servers"})
     existing = dns.string_map("existingZoneIds")
+    needed = zones_for(task_database)
     for key, zone_id in existing.items():
         if key not in ZONES:
             raise ConfigError(
                 f"{dns.key('existingZoneIds')}.{key}: unknown zone key; valid keys are {', '.join(ZONES)}"
+            )
+        if key not in needed:
+            raise ConfigError(
+                f"{dns.key('existingZoneIds')}.{key}: is only resolved with taskDatabase {ZONE_NEEDED_BY[key]}; remove it"
             )
         expected = zone_name(key, location)
         if not AZURE_ID.match(zone_id) or not zone_id.lower().endswith(f"/privatednszones/{expected}"):
@@ -187,7 +192,7 @@ def parse_dns(reader: Reader, location: str) -> DnsSettings:
     if resolution == "dnsServers":
         # A custom resolver answers from the zones linked to its own VNet: zones this stack creates (linked only
         # here) would never be consulted, so every zone must be the hub's.
-        local = [key for key in ZONES if key not in existing]
+        local = [key for key in needed if key not in existing]
         if local:
             raise dns.fail(
                 "existingZoneIds",

@@ -17,7 +17,16 @@ ZONES: dict[str, str] = {
     "omsOpinsights": "privatelink.oms.opinsights.azure.com",
     "odsOpinsights": "privatelink.ods.opinsights.azure.com",
     "agentSvc": "privatelink.agentsvc.azure-automation.net",
+    # Cosmos DB API for NoSQL (`Sql` endpoints): only stacks with taskDatabase cosmosdb have an account.
+    "documents": "privatelink.documents.azure.com",
 }
+# Zones only some stacks need, by the taskDatabase that needs them.
+ZONE_NEEDED_BY: dict[str, str] = {"documents": "cosmosdb"}
+
+
+def zones_for(task_database: str) -> tuple[str, ...]:
+    """The catalogue keys a stack with this task database resolves (and creates, unless the hub owns them)."""
+    return tuple(key for key in ZONES if ZONE_NEEDED_BY.get(key, task_database) == task_database)
 
 
 def zone_name(key: str, location: str) -> str:

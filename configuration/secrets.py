@@ -12,7 +12,10 @@ from configuration.settings import (
 
 # Key Vault secrets this stack writes itself (components/postgres.py); operator secrets must not overwrite them.
 STACK_SECRET_NAMES = frozenset(
-    {"postgres-admin-password"} | {f"{app}-db-password{slot}" for app in ("cromwell", "tes") for slot in ("", "-b")}
+    {"postgres-admin-password"}
+    | {f"{app}-db-password{slot}" for app in ("cromwell", "tes") for slot in ("", "-b")}
+    # The 3.2 generation's application credentials (configuration/tes32.py CONNECTION_STRING_SECRETS).
+    | {"tes-azure-services-auth", "triggerservice-azure-services-auth"}
 )
 SCANNER_CREDENTIALS = ("imageScannerUsername", "imageScannerPassword")
 

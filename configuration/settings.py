@@ -11,8 +11,12 @@ from typing import Literal
 from configuration.image_lock import ImageLock
 
 EgressMode = Literal["natGateway", "firewall"]
-# TES 6 keeps tasks in PostgreSQL; the Cosmos DB generation (TES 3.2) is refused by config.
-TaskDatabaseKind = Literal["postgresql"]
+# Where TES keeps its tasks, which decides the generation that runs: PostgreSQL (TES 6.0.0, the default) or Cosmos DB
+# (CoA 3.2.0's TES and TriggerService, the reduced-assurance option: configuration/tes32.py).
+TaskDatabaseKind = Literal["postgresql", "cosmosdb"]
+# The runtime contracts each generation runs (components/contracts/__init__.py contracts_for).
+Generation = Literal["tes6", "tes32"]
+GENERATION_OF_DATABASE: dict[str, Generation] = {"postgresql": "tes6", "cosmosdb": "tes32"}
 # AKS node OS disk: ephemeral, on the VM's local temporary disk (config checks the known sizes hold it).
 OS_DISK_SIZE_GB = 128
 
@@ -189,6 +193,44 @@ class DnsSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CosmosSettings:
+    """The Cosmos DB account of the TES 3.2 task store (components/cosmosdb.py)."""
+
+    account_name: str
+    # Stated in the stack file: TES 3.2 and TriggerService 3.2 open the store with the account key.
+    local_auth_enabled: bool
+    backup_tier: Literal["Continuous7Days", "Continuous30Days"]
+    zone_redundant: bool
+    max_autoscale_throughput: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationCredential:
+    """An Entra ID application a 3.2 pod signs in as (AzureServicesAuthConnectionString RunAs=App): the operator
+    creates it and its client secret; the stack stores the secret in Key Vault and grants the service principal."""
+
+    # tes or triggerservice: the workload (Deployment) that uses it.
+    workload: str
+    client_id: str
+    # Object id of the application's service principal (what role assignments name).
+    object_id: str
+    tenant_id: str
+    # Config key holding the client secret (`pulumi config set --secret`).
+    secret_key: str
+    # The day the client secret expires in Entra ID; its Key Vault secret expires with it.
+    secret_expires_on: datetime.date
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tes32Settings:
+    """What the CoA 3.2 generation needs stated (taskDatabase cosmosdb)."""
+
+    cosmos: CosmosSettings
+    # By workload: tes, triggerservice.
+    credentials: Mapping[str, ApplicationCredential]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Names:
     storage_account: str
     batch_account: str
@@ -235,7 +277,16 @@ class Settings:
     # Shared-key access on the CoA storage account; off unless the stack file says so.
     storage_shared_key_access: bool
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Only with task_database cosmosdb.
+    tes32: Tes32Settings | None = None
+    # The reduced-assurance generation's weakenings that a non-production stack runs without an override (each is
+    # warned in every preview): override name -> what it weakens.
+    unacknowledged_weakenings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.production
+
+    @property
+    def generation(self) -> Generation:
+        return GENERATION_OF_DATABASE[self.task_database]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from configuration import guardrails, naming
+from configuration import guardrails, naming, tes32
 from configuration.batch import check_allowed_vm_sizes, parse_allowed_vm_sizes, parse_batch_images
 from configuration.compute import parse_aks, parse_image_build
 from configuration.data import (
@@ -32,11 +32,13 @@ from configuration.reader import PROJECT, ConfigError, Reader, suggest
 from configuration.regions import parse_location
 from configuration.secrets import parse_rotation, parse_scanner
 from configuration.settings import (
+    GENERATION_OF_DATABASE,
     ImageBuildSettings,
     Names,
     SecretRotation,
     Settings,
     TaskDatabaseKind,
+    Tes32Settings,
 )
 
 __all__ = ["check_namespaces", "load_settings", "parse_settings"]
@@ -73,8 +75,8 @@ KNOWN_KEYS = frozenset(
         "secrets",
         "imageBuild",
         "capacity",
-        # Refused with the reason (COSMOS_GENERATION_REFUSED) rather than reported as unknown.
-        "cosmos",
+        # taskDatabase cosmosdb only (configuration/tes32.py).
+        *tes32.TES32_KEYS,
     }
 )
 
@@ -108,9 +110,9 @@ def _parse_names(reader: Reader, workload: str, environment: str) -> Names:
     suffix = reader.string(
         "nameSuffix", pattern=r"[a-z0-9]{3,6}", hint="3-6 lowercase letters and digits that make global names unique"
     )
-    overrides = reader.child("names", {_camel(k) for k in naming.RULES})
+    overrides = reader.child("names", {_camel(k) for k in naming.STACK_NAMES})
     values: dict[str, str] = {}
-    for kind in naming.RULES:
+    for kind in naming.STACK_NAMES:
         key = _camel(kind)
         name = overrides.string(key) if overrides.has(key) else naming.derive(kind, workload, environment, suffix)
         problem = naming.check(kind, name)
@@ -165,12 +167,19 @@ def parse_settings(
         "coa",
     )
     production = guardrails.is_production(environment, stack)
+    default_database: TaskDatabaseKind = "postgresql"
+    task_database: TaskDatabaseKind = attempt(lambda: parse_task_database(reader), default_database)
     batch = attempt(lambda: reader.child("batch", {"maxNodes", "images", "allowedVmSizes"}), None)
     batch_max_nodes = attempt(lambda: batch.integer("maxNodes", 100, minimum=1, maximum=30000), 100) if batch else 100
     batch_images = attempt(lambda: parse_batch_images(batch, today), None) if batch else None
     allowed_vm_sizes = attempt(lambda: parse_allowed_vm_sizes(batch), ()) if batch else ()
     if batch and batch_images and allowed_vm_sizes and location:
-        attempt(lambda: check_allowed_vm_sizes(batch, allowed_vm_sizes, batch_images, location, today), None)
+        attempt(
+            lambda: check_allowed_vm_sizes(
+                batch, allowed_vm_sizes, batch_images, location, today, one_image=task_database == "cosmosdb"
+            ),
+            None,
+        )
     aks = attempt(lambda: parse_aks(reader), None)
     monitoring = attempt(lambda: reader.child("monitoring", {"logRetentionDays"}), None)
     retention = (
@@ -178,8 +187,6 @@ def parse_settings(
     )
     protect = attempt(lambda: reader.boolean("protectStatefulResources", production), production)
     locks = attempt(lambda: reader.boolean("resourceLocks", production), production)
-    default_database: TaskDatabaseKind = "postgresql"
-    task_database: TaskDatabaseKind = attempt(lambda: parse_task_database(reader), default_database)
     storage = attempt(lambda: reader.child("storage", {"allowSharedKeyAccess", "redundancy"}), None)
     shared_key = attempt(lambda: storage.boolean("allowSharedKeyAccess", False), False) if storage else False
     redundancy = (
@@ -194,7 +201,7 @@ def parse_settings(
         if aks
         else None
     )
-    dns = attempt(lambda: parse_dns(reader, location), None)
+    dns = attempt(lambda: parse_dns(reader, location, task_database), None)
     data_accounts = attempt(lambda: parse_data_accounts(reader, names.storage_account), ()) if names else ()
     postgres = attempt(lambda: parse_postgres(reader, environment, today), None)
     scanner = attempt(lambda: parse_scanner(reader, secret_keys, today), None)
@@ -222,12 +229,33 @@ def parse_settings(
         None,
     )
     overrides = attempt(lambda: _parse_overrides(reader), {})
+    tes32_settings: Tes32Settings | None = None
+    if task_database == "cosmosdb":
+        suffix = reader.raw.get("nameSuffix")
+        tes32_settings = attempt(
+            lambda: tes32.parse_tes32(
+                reader,
+                secret_keys=secret_keys,
+                today=today,
+                workload=workload,
+                environment=environment,
+                suffix=suffix if isinstance(suffix, str) else "",
+                production=production,
+            ),
+            None,
+        )
+        errors.extend(tes32.check_stack(reader, shared_key=shared_key, data_accounts=len(data_accounts)))
+    else:
+        errors.extend(tes32.refuse_without_cosmosdb(reader))
+    generation = GENERATION_OF_DATABASE[task_database]
     lock = images or attempt(lambda: load_lock(lock_path), None)
+    if lock is not None:
+        lock = lock.for_generation(generation)
     if lock is not None and not image_build.enabled:
         lock = lock.from_cache_instead_of_build()
     breaches: dict[str, object] = {}
     if lock is not None and lock.unpinned():
-        breaches["unpinnedImages"] = f"digests pending for {', '.join(lock.unpinned())}"
+        breaches["unpinnedImages"] = f"digests pending for {', '.join(lock[key].key for key in lock.unpinned())}"
     if not (protect and locks):
         breaches["unprotectedState"] = {
             k: v for k, v in (("protectStatefulResources", protect), ("resourceLocks", locks)) if not v
@@ -240,10 +268,16 @@ def parse_settings(
         breaches["nonProductionEnvironment"] = environment
     if redundancy not in GEO_REDUNDANT:
         breaches["locallyRedundantStorage"] = redundancy
+    if task_database == "cosmosdb":
+        # The reduced-assurance generation's weakenings (sharedKeyAccess is breached above: it is required there).
+        breaches["cosmosLocalAuth"] = True
+        breaches["applicationCredential"] = "client secrets"
+        breaches["outOfSupportRuntime"] = "cosmosdb (.NET 6)"
     errors.extend(guardrails.check(breaches, overrides, production))
     if errors:
         raise ConfigError(*(line for error in errors for line in error.errors))
     assert names and aks and network and dns and postgres and batch_images and lock  # every failure was recorded
+    assert task_database != "cosmosdb" or tes32_settings
     settings = Settings(
         environment=environment,
         location=location,
@@ -271,6 +305,12 @@ def parse_settings(
         secret_rotation=rotation,
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
+        tes32=tes32_settings,
+        unacknowledged_weakenings={
+            name: why for name, why in tes32.WEAKENINGS.items() if name in breaches and name not in overrides
+        }
+        if task_database == "cosmosdb"
+        else {},
     )
     _check_capacity(reader, settings, stack or environment)
     return settings

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.contracts import PRINCIPAL_IDENTITY, all_contracts, derive
+from components.contracts import PRINCIPAL_IDENTITY, contracts_for, derive
 from offline.evidence_inputs import EvidenceError, Inputs, Paths, load_inputs, sha256
 from offline.evidence_map import OUTSIDE, SAFEGUARDS, Safeguard, framework_reference
 from offline.evidence_markdown import render
@@ -171,6 +171,7 @@ def checkov_waivers(verdict: Verdict) -> list[dict[str, Any]]:
 
 def contract_views(inputs: Inputs) -> dict[str, Any]:
     facts = inputs.facts
+    contracts = contracts_for(facts.generation)
     grants = [
         {
             "identity": g.identity,
@@ -181,20 +182,20 @@ def contract_views(inputs: Inputs) -> dict[str, Any]:
             # Grants on data accounts are made only on the accounts the stack names.
             "inThisStack": g.scope != "data-account" or bool(facts.data_accounts),
         }
-        for g in derive.grants(conditions=facts.conditions)
+        for g in derive.grants(contracts, conditions=facts.conditions)
     ]
     workloads = [
         {
             "workload": c.workload,
             "version": c.version,
-            "pods": [vars(rule) for rule in derive.pod_egress(c, facts.conditions)],
+            "pods": [rule.values() for rule in derive.pod_egress(c, facts.conditions)],
             "batchNodes": [
                 {"to": e.to, "port": e.port, "why": e.why}
                 for e in c.egress
                 if e.principal == "batch-node" and (e.condition is None or e.condition in facts.conditions)
             ],
         }
-        for c in all_contracts()
+        for c in contracts
     ]
     allow = [
         {
@@ -204,7 +205,7 @@ def contract_views(inputs: Inputs) -> dict[str, Any]:
             "required": r.required,
             "why": r.why,
         }
-        for r in derive.firewall_allow_list(conditions=facts.conditions, image_build=facts.image_build)
+        for r in derive.firewall_allow_list(contracts, conditions=facts.conditions, image_build=facts.image_build)
     ]
     return {
         "grants": grants,
@@ -282,6 +283,30 @@ def safeguard_entry(
     }
 
 
+def reduced_assurance(inputs: Inputs) -> dict[str, Any]:
+    """The CoA 3.2 generation (taskDatabase cosmosdb): each weakening it needs, why, and who accepted it (a production
+    override's reason, or nobody yet in a non-production stack, which then warns in every preview)."""
+    facts = inputs.facts
+    if facts.generation == "tes6":
+        return {}
+    from configuration.tes32 import WEAKENINGS
+
+    return {
+        "reducedAssurance": {
+            "generation": facts.generation,
+            "weakenings": [
+                {
+                    "name": name,
+                    "why": why,
+                    "acceptedBy": facts.guardrail_overrides.get(name)
+                    or ("not accepted: warned in every preview" if name in facts.weakenings else ""),
+                }
+                for name, why in WEAKENINGS.items()
+            ],
+        }
+    }
+
+
 def build(inputs: Inputs) -> dict[str, Any]:
     """The evidence document (evidence.json); evidence.md renders exactly this."""
     stack_pairs = [(inputs.stack, framework) for framework in ("arm", "kubernetes")]
@@ -331,6 +356,7 @@ def build(inputs: Inputs) -> dict[str, Any]:
         },
         "packWaivers": [w for r in rules for w in r["waivers"]],
         "guardrailOverrides": dict(sorted(inputs.facts.guardrail_overrides.items())),
+        **reduced_assurance(inputs),
         "notProven": list(NOT_PROVEN),
         "dataAccounts": list(inputs.facts.data_accounts),
         "safeguards": safeguards,

@@ -79,6 +79,10 @@ class StackFacts:
     egress, its production guardrail overrides and the data accounts it reaches but does not own."""
 
     conditions: frozenset[str] = frozenset()
+    # The TES generation the stack runs (configuration/settings.py Generation): which contracts the views derive from.
+    generation: str = "tes6"
+    # The reduced-assurance generation's weakenings a non-production stack runs without an override (each is warned).
+    weakenings: Mapping[str, str] = field(default_factory=dict)
     image_build: bool = False
     egress: str = ""
     guardrail_overrides: Mapping[str, str] = field(default_factory=dict)
@@ -186,16 +190,17 @@ def stack_facts(paths: Paths) -> StackFacts:
         )
     except (StackConfigError, ConfigError, json.JSONDecodeError) as exc:
         raise EvidenceError(f"{paths.stack_file}: {' '.join(str(exc).split())}") from None
-    conditions = {
-        name
-        for name, on in (
-            ("sharedKeyAccess", settings.storage_shared_key_access),
-            ("imageScanner", settings.image_scanner is not None),
-        )
-        if on
-    }
+    from components.contracts.derive import stack_conditions
+
     return StackFacts(
-        conditions=frozenset(conditions),
+        # As __main__.py decides them.
+        conditions=stack_conditions(
+            generation=settings.generation,
+            shared_key_access=settings.storage_shared_key_access,
+            image_scanner=settings.image_scanner is not None,
+        ),
+        generation=settings.generation,
+        weakenings=dict(settings.unacknowledged_weakenings),
         # As __main__.py decides it for the firewall allow-list.
         image_build=settings.image_build.enabled and bool(settings.images.built()),
         egress=settings.network.egress,

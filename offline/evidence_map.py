@@ -68,14 +68,21 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
             "CKV_AZURE_163": "vulnerability scanning of the images that run",
             "CKV_AZURE_166": "images quarantined until scanned before anything may pull them",
         },
-        overrides={"unpinnedImages": "a re-pushed tag would change what runs"},
+        overrides={
+            "unpinnedImages": "a re-pushed tag would change what runs",
+            "outOfSupportRuntime": "TES and TriggerService run on a runtime that gets no security fixes",
+        },
     ),
     Safeguard(
         reference="164.312(d)",
         title="Person or entity authentication",
         from_pack=True,
         checks={"CKV_AZURE_172": "the CSI driver refreshes the credentials pods read from Key Vault"},
-        overrides={"sharedKeyAccess": "account keys authenticate no person or workload identity"},
+        overrides={
+            "sharedKeyAccess": "account keys authenticate no person or workload identity",
+            "cosmosLocalAuth": "Cosmos DB account keys authenticate no person or workload identity",
+            "applicationCredential": "a copyable client secret, not a federated token, signs the pods in",
+        },
         contracts=("identity",),
     ),
     Safeguard(

@@ -63,6 +63,18 @@ def summary(doc: Mapping[str, Any]) -> list[str]:
         ],
     )
     lines.append("")
+    reduced = doc.get("reducedAssurance")
+    if reduced:
+        lines += [
+            f"**Reduced assurance**: this stack runs the `{reduced['generation']}` generation (taskDatabase cosmosdb), "
+            "which needs these weakenings (docs/workflows.md compares the generations):",
+            "",
+            *_table(
+                ["Weakening", "Why the generation needs it", "Accepted by"],
+                [[f"`{w['name']}`", w["why"], w["acceptedBy"]] for w in reduced["weakenings"]],
+            ),
+            "",
+        ]
     rows = [
         [
             f"[{s['reference']} {s['title']}](#{anchor(s)})",

@@ -71,6 +71,8 @@ class ProgramRun:
     stack: str
     resources: list[ResourceRecord] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # What the program warned (pulumi.log.warn), in order: the preview shows these too.
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type == token]
@@ -523,8 +525,15 @@ def run_program(program_dir: Path, stack: str, *, mocks: pulumi.runtime.Mocks | 
     # set_mocks registers a root stack of its own; the program gets a fresh one from run_in_stack, as under the
     # language host, so that its exports reach RegisterResourceOutputs.
     settings.set_root_resource(None)  # type: ignore[arg-type]
+    warnings: list[str] = []
+    original_warn = pulumi.log.warn
+
+    def warn(msg: str, *args: Any, **kwargs: Any) -> None:
+        warnings.append(msg)
+        original_warn(msg, *args, **kwargs)
+
     try:
-        with _program_context(program_dir), _offline_speedups():
+        with _program_context(program_dir), _offline_speedups(), _patched(pulumi.log, "warn", warn):
 
             def program() -> None:
                 runpy.run_path(str(main), run_name="__main__")
@@ -537,4 +546,10 @@ def run_program(program_dir: Path, stack: str, *, mocks: pulumi.runtime.Mocks | 
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-    return ProgramRun(project=config.project, stack=stack, resources=monitor.records, outputs=monitor.stack_outputs)
+    return ProgramRun(
+        project=config.project,
+        stack=stack,
+        resources=monitor.records,
+        outputs=monitor.stack_outputs,
+        warnings=warnings,
+    )

@@ -114,6 +114,9 @@ _SHAPES: dict[str, ArmShape] = {
     "azure-native:authorization:RoleAssignment": ArmShape(
         "providers/Microsoft.Authorization/roleAssignments/{name}", "roleAssignmentName", scope_input="scope"
     ),
+    "azure-native:authorization:RoleDefinition": ArmShape(
+        "providers/Microsoft.Authorization/roleDefinitions/{name}", "roleDefinitionId", scope_input="scope"
+    ),
     "azure-native:authorization:ManagementLockByScope": ArmShape(
         "providers/Microsoft.Authorization/locks/{name}", "lockName", scope_input="scope"
     ),

@@ -24,3 +24,28 @@ def prod() -> ProgramRun:
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def stack(request: pytest.FixtureRequest) -> ProgramRun:
     return request.getfixturevalue(request.param)
+
+
+# The reduced-assurance generation (taskDatabase cosmosdb) on each checked-in stack: the whole program, once per session.
+@pytest.fixture(scope="session")
+def tes32_dev(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    return _tes32(tmp_path_factory, "dev")
+
+
+@pytest.fixture(scope="session")
+def tes32_prod(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    return _tes32(tmp_path_factory, "prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def tes32_stack(request: pytest.FixtureRequest) -> ProgramRun:
+    return request.getfixturevalue(f"tes32_{request.param}")
+
+
+def _tes32(tmp_path_factory: pytest.TempPathFactory, stack: str) -> ProgramRun:
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "program"))
+    from stackquery import run_variant, tes32_config
+
+    return run_variant(tmp_path_factory.mktemp(f"tes32-{stack}"), stack, tes32_config(stack))

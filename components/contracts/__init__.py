@@ -199,9 +199,28 @@ class Contract:
     notes: Sequence[str] = field(default_factory=tuple)
 
 
-def all_contracts() -> tuple[Contract, ...]:
-    from components.contracts.cromwell_87 import CROMWELL_87
-    from components.contracts.tes_6_0_0 import TES_6_0_0
-    from components.contracts.triggerservice_6_0_0 import TRIGGERSERVICE_6_0_0
+# The TES generations a stack can run (configuration/settings.py Generation, chosen by taskDatabase).
+GENERATIONS = ("tes6", "tes32")
 
-    return (CROMWELL_87, TES_6_0_0, TRIGGERSERVICE_6_0_0)
+
+def contracts_for(generation: str) -> tuple[Contract, ...]:
+    """The contracts of what one generation runs: Cromwell 87 with TES and TriggerService 6.0.0 (`tes6`), or with
+    CoA 3.2.0's TES and TriggerService (`tes32`, the reduced-assurance generation)."""
+    from components.contracts.cromwell_87 import CROMWELL_87
+
+    if generation == "tes6":
+        from components.contracts.tes_6_0_0 import TES_6_0_0
+        from components.contracts.triggerservice_6_0_0 import TRIGGERSERVICE_6_0_0
+
+        return (CROMWELL_87, TES_6_0_0, TRIGGERSERVICE_6_0_0)
+    if generation == "tes32":
+        from components.contracts.tes_3_2_0 import TES_3_2_0
+        from components.contracts.triggerservice_3_2_0 import TRIGGERSERVICE_3_2_0
+
+        return (CROMWELL_87, TES_3_2_0, TRIGGERSERVICE_3_2_0)
+    raise ContractError(f"generation {generation!r}: one of {', '.join(GENERATIONS)}")
+
+
+def all_contracts() -> tuple[Contract, ...]:
+    """The default generation's contracts (TES 6)."""
+    return contracts_for("tes6")

@@ -21,11 +21,36 @@ from components.contracts import (
 from components.contracts.platform import ACR_BUILD, AKS_NODES
 from components.contracts.roles import is_data_action, role_cover
 
-Identity = Literal["workload", "kubelet"]
+# `workload` and `kubelet` are the managed identities (components/identity.py); `<workload>-app` is the Entra
+# application a generation's pod signs in as when its SDK has no federated flow (Contract.pod_identity "application").
+Identity = str
 
 
 def _active(condition: Condition | None, conditions: frozenset[str]) -> bool:
     return condition is None or condition in conditions
+
+
+def identity_of(contract: Contract, action: AzureAction) -> Identity:
+    """Who performs the action: the pod's own SDK calls run as its application where the contract says so; reads
+    through the secrets-store CSI driver, Batch nodes and image pulls run as the managed identities."""
+    if action.principal == "pod" and contract.pod_identity == "application" and action.via != "secrets-csi":
+        return f"{contract.workload}-app"
+    return PRINCIPAL_IDENTITY[action.principal]
+
+
+def stack_conditions(*, generation: str, shared_key_access: bool, image_scanner: bool) -> frozenset[str]:
+    """The contract conditions a stack's options switch on. `sharedKeyAccess` is Cromwell's blob filesystem, which
+    signs SAS with the account key; TES 3.2 accepts only /cromwell-executions/ paths
+    (CromwellOnAzure@3.2.0:src/TesApi.Web/BatchScheduler.cs:633-639, 814-817), so with it Cromwell stays on the mount
+    even though that generation keeps shared keys on."""
+    return frozenset(
+        name
+        for name, on in (
+            ("sharedKeyAccess", shared_key_access and generation == "tes6"),
+            ("imageScanner", image_scanner),
+        )
+        if on
+    )
 
 
 def containers(contracts: Sequence[Contract] | None = None) -> tuple[str, ...]:
@@ -45,25 +70,30 @@ class Grant:
     needed_by: tuple[str, ...]  # "<workload>:<principal>:<operation>"
 
 
-def actions(
-    contracts: Sequence[Contract] | None = None, conditions: Iterable[str] = ()
-) -> list[tuple[str, AzureAction]]:
+def _actions(contracts: Sequence[Contract] | None, conditions: Iterable[str]) -> list[tuple[Contract, AzureAction]]:
     active = frozenset(conditions)
     return [
-        (contract.workload, action)
+        (contract, action)
         for contract in contracts or all_contracts()
         for action in contract.azure_actions
         if _active(action.condition, active)
     ]
 
 
+def actions(
+    contracts: Sequence[Contract] | None = None, conditions: Iterable[str] = ()
+) -> list[tuple[str, AzureAction]]:
+    return [(contract.workload, action) for contract, action in _actions(contracts, conditions)]
+
+
 def grants(contracts: Sequence[Contract] | None = None, conditions: Iterable[str] = ()) -> list[Grant]:
-    """The narrowest built-in roles covering every action, per identity and scope. On data accounts, blob data
+    """The narrowest roles covering every action, per identity and scope. On data accounts, blob data
     operations are granted per container (read-only containers get only the read operations, see
     data_container_roles) and the rest on the account."""
     needs: dict[tuple[Identity, Scope, str], dict[str, list[str]]] = {}
-    for workload, action in actions(contracts, conditions):
-        identity = PRINCIPAL_IDENTITY[action.principal]
+    for contract, action in _actions(contracts, conditions):
+        workload = contract.workload
+        identity = identity_of(contract, action)
         level = "container" if action.scope == "data-account" and is_data_action(action.action) else "resource"
         needs.setdefault((identity, action.scope, level), {}).setdefault(action.action, []).append(
             f"{workload}:{action.principal}:{action.action.rsplit('/', 2)[-2]}/{action.action.rsplit('/', 1)[-1]}"
@@ -96,11 +126,20 @@ def data_container_roles(
 
 @dataclass(frozen=True, kw_only=True)
 class EgressRule:
-    """One NetworkPolicy egress rule of a workload's pods."""
+    """One NetworkPolicy egress rule of a workload's pods: `port`, or the range port..end_port (NetworkPolicy
+    `endPort`, Kubernetes 1.25 and later)."""
 
     to: str
     port: int
     protocol: str
+    end_port: int | None = None
+
+    def values(self) -> dict[str, object]:
+        """The chart's networkPolicy.egress entry (endPort only for a range, so single ports render as before)."""
+        entry: dict[str, object] = {"to": self.to, "port": self.port, "protocol": self.protocol}
+        if self.end_port is not None:
+            entry["endPort"] = self.end_port
+        return entry
 
 
 def pod_egress(contract: Contract, conditions: Iterable[str] = ()) -> list[EgressRule]:
@@ -111,7 +150,7 @@ def pod_egress(contract: Contract, conditions: Iterable[str] = ()) -> list[Egres
     for egress in contract.egress:
         if egress.principal != "pod" or egress.to == "kube-dns" or not _active(egress.condition, active):
             continue
-        rule = EgressRule(to=egress.to, port=egress.port, protocol=egress.protocol)
+        rule = EgressRule(to=egress.to, port=egress.port, protocol=egress.protocol, end_port=egress.end_port)
         if rule not in rules:
             rules.append(rule)
     return rules

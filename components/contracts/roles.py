@@ -73,8 +73,22 @@ ROLE_PERMISSIONS: dict[str, Permissions] = {
     ),
 }
 
+# Roles the stack defines itself where no built-in role is narrow enough (components/custom_roles.py creates them,
+# scoped to the stack): the reduced-assurance generation lists Cosmos DB keys, where the only built-in role with
+# listKeys (DocumentDB Account Contributor) can also change and delete the account, and reads the region's VM SKUs,
+# which Azure lists per subscription only and no built-in role narrower than Reader allows.
+CUSTOM_ROLES: dict[str, Permissions] = {
+    "Cosmos DB Key Reader": Permissions(
+        actions=("Microsoft.DocumentDB/databaseAccounts/read", "Microsoft.DocumentDB/databaseAccounts/listKeys/action")
+    ),
+    "VM SKU Reader": Permissions(actions=("Microsoft.Compute/skus/read",)),
+}
+ROLE_PERMISSIONS.update(CUSTOM_ROLES)
+
 # Narrowest first: among roles that cover as much of a need, the first one here wins.
 PREFERENCE = (
+    "VM SKU Reader",
+    "Cosmos DB Key Reader",
     "AcrPull",
     "Storage Blob Delegator",
     "Reader",

@@ -120,19 +120,22 @@ TES_3_2_0 = Contract(
             source=f"{WEB}/BatchScheduler.cs:87",
             quote='this.globalManagedIdentity = GetStringValue(configuration, "GlobalManagedIdentity", string.Empty);',
         ),
-        # Nodes pull it anonymously (`docker pull`, BatchScheduler.cs:728): TES treats every registry whose admin
-        # credentials it cannot list as public, so it must stay on MCR (pinned by digest).
+        # Nodes pull it with `docker pull` (BatchScheduler.cs:728) and no credentials of TES's: TES treats every
+        # registry whose admin keys it cannot list as public. It comes through the stack's registry (cache rule from
+        # MCR), which the node's Docker is logged in to by our start task (the AcrPull entry below); by digest once
+        # the lock records it (production refuses a pending digest: guardrail unpinnedImages).
         Setting(
             name="BlobxferImageName",
-            shape=r"mcr\.microsoft\.com/blobxfer(:[A-Za-z0-9_.-]+)?@sha256:[0-9a-f]{64}",
+            shape=r"[a-z0-9]{5,50}\.azurecr\.io/blobxfer(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})",
             source=f"{WEB}/BatchScheduler.cs:79",
             quote='GetStringValue(configuration, "BlobxferImageName", "mcr.microsoft.com/blobxfer");',
         ),
-        # Sizes (or families) TES may choose. The blob configuration/allowed-vm-sizes replaces this list when it has
-        # entries (ConfigurationUtils.cs:63-117), so the deployment must not write that blob.
+        # Sizes or families TES may choose: an entry matches a size or its family (BatchScheduler.cs:1077). The blob
+        # configuration/allowed-vm-sizes replaces this list when it has entries (ConfigurationUtils.cs:63-117), so the
+        # deployment must not write that blob.
         Setting(
             name="AllowedVmSizes",
-            shape=r"Standard_[A-Za-z0-9_]+(,Standard_[A-Za-z0-9_]+)*",
+            shape=r"(Standard_[A-Za-z0-9_]+|standard[A-Za-z0-9]+Family)(,(Standard_[A-Za-z0-9_]+|standard[A-Za-z0-9]+Family))*",
             source=f"{WEB}/BatchScheduler.cs:75",
             quote='GetStringValue(configuration, "AllowedVmSizes", null)?.Split(',
         ),
@@ -277,6 +280,16 @@ TES_3_2_0 = Contract(
             source=f"{APP_AUTH}:91",
             quote=CONNECTION_STRING,
         ),
+        # Blobxfer and task images are pulled by the node's Docker without TES's credentials (BatchScheduler.cs:701-736):
+        # our global start task logs that Docker in to the stack's registry as the pool identity, which needs AcrPull.
+        AzureAction(
+            action="Microsoft.ContainerRegistry/registries/pull/read",
+            scope="registry",
+            principal="batch-node",
+            via="start-task",
+            source=f"{WEB}/BatchScheduler.cs:352",
+            quote="if (!string.IsNullOrWhiteSpace(globalStartTaskPath))",
+        ),
         # Our global start task reads the image scanner's registry credentials as the pool identity.
         AzureAction(
             action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
@@ -334,24 +347,15 @@ TES_3_2_0 = Contract(
             source=f"{APP_AUTH}:74",
             quote='string azureAdInstance = "https://login.microsoftonline.com/",',
         ),
-        # Batch nodes: resource files, blobxfer transfers and output files by SAS (blob endpoint), node management.
+        # Batch nodes: resource files, blobxfer transfers and output files by SAS (blob endpoint), node management,
+        # and the blobxfer and task images from the stack's registry (so no node needs MCR or Docker Hub).
         Egress(
             to="private-endpoints",
             port=443,
             principal="batch-node",
-            why="task scripts, inputs and outputs by SAS (blobxfer), Batch node management",
+            why="task scripts, inputs and outputs by SAS (blobxfer), images from the registry, node management",
             source=f"{WEB}/BatchScheduler.cs:666",
             quote='blobxfer download --storage-url \\"$url\\" --local-path \\"$path\\"',
-        ),
-        # Nodes pull blobxfer (and public task images) anonymously from MCR (BatchScheduler.cs:725-736).
-        Egress(
-            to="azure-public",
-            port=443,
-            principal="batch-node",
-            fqdns=("mcr.microsoft.com", "*.data.mcr.microsoft.com"),
-            why="blobxfer image (and public task images) pulled anonymously by the node's Docker",
-            source=f"{WEB}/BatchScheduler.cs:79",
-            quote='GetStringValue(configuration, "BlobxferImageName", "mcr.microsoft.com/blobxfer");',
         ),
     ),
     mounts=(
@@ -391,8 +395,9 @@ TES_3_2_0 = Contract(
         "The Cosmos database and container are pre-created by the stack: TES reads before it creates "
         "(CosmosDbRepository.cs:41-42, 132-156), so key-based metadata writes stay off.",
         "Private task images: TES lists registries and their admin credentials (AzureProxy.cs:549-559) and treats any "
-        "other registry as public (`docker pull` without login): with ACR admin users off, task and blobxfer images "
-        "must be anonymously pullable, or the start task must log the pool's auto-user into the registry.",
+        "other registry as public (`docker pull` without login): with ACR admin users off, the start task logs the "
+        "pool's auto-user (the user tasks run as, AzureProxy.cs:903, BatchScheduler.cs:780) into the stack's registry "
+        "with the pool identity, so task and blobxfer images come from the registry.",
         "The pool's targetNodeCommunicationMode is never set (Microsoft.Azure.Management.Batch 14.0.0, "
         "TesApi.Web.csproj:21): Batch decides (Default) until classic communication retires on 2026-03-31.",
         "The image gives dotnet the file capability cap_net_bind_service+eip (src/Dockerfile-Tes:25): the container "

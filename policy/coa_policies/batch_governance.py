@@ -9,6 +9,7 @@ assignment's parameter values, against probe pools that break one guarantee each
 each retired node agent, classic node communication) with the pack's evaluator of the Azure Policy rule language
 (azure_policy.py), and reports every guarantee no enforced assignment denies. An assignment stops counting when its
 enforcement mode is DoNotEnforce, its notScopes cover the account, or a policy exemption in the stack waives it there.
+A finding names its guarantee, so a waiver in the policy config can accept exactly one (`"guarantees": [...]`).
 
 Definitions outside the stack (built-ins, another team's) cannot be read and do not count; an assignment whose
 parameters are still computed is judged at update, when they are known.
@@ -22,7 +23,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from ._core import UNKNOWN, StackResource, StackRule, get, items, known, same
+from ._core import UNKNOWN, StackResource, StackRule, finding, get, items, known, same
 from .azure_policy import Evaluator, UnsupportedPolicyError
 from .batch import RETIRED_NODE_AGENTS
 from .controls import _covers_scope
@@ -245,8 +246,12 @@ def _governed(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Ite
             waived = [f"{c.resource.name!r} ({c.waived_by})" for c in candidates if c.waived_by]
             note = f" Not counted: {'; '.join(waived)}." if waived else ""
             yield (
-                f"{_label(account)}: no enforced Deny policy assignment keeps pools to {guarantee}; a pool with "
-                f"{' or '.join(faults)} would be created (services create pools at run time, out of this pack's sight).{note}",
+                finding(
+                    f"{_label(account)}: no enforced Deny policy assignment keeps pools to {guarantee}; a pool with "
+                    f"{' or '.join(faults)} would be created (services create pools at run time, out of this pack's "
+                    f"sight).{note}",
+                    guarantee=guarantee,
+                ),
                 account.urn,
             )
 

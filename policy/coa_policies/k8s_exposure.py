@@ -53,11 +53,21 @@ def _internet_peer(peer: Any) -> bool:
 
 
 def _egress_ports(rule: Mapping[str, Any]) -> list[Any] | None:
-    """The ports an egress rule allows; None for all ports."""
+    """The ports an egress rule allows; None for all ports. A range (endPort, Kubernetes 1.25 and later) is
+    `start-end`, so that an allowed start port cannot carry every port above it."""
     ports = get(rule, "ports")
     if ports is MISSING or ports == []:
         return None
-    return [get(p, "port") for p in items(ports)]
+    allowed: list[Any] = []
+    for entry in items(ports):
+        port, end = _number(get(entry, "port")), _number(get(entry, "endPort"))
+        allowed.append(f"{port}-{end}" if known(end) and end != port else port)
+    return allowed
+
+
+def _number(value: Any) -> Any:
+    """A port as the engine sends it (numbers arrive as floats over gRPC), written as Kubernetes writes it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _egress_restricted(s: Subject) -> Iterable[str]:

@@ -14,6 +14,23 @@ POD_KINDS = ("Deployment", "Job")
 def case_values(case: str) -> dict[str, Any]:
     stack, *rest = case.split("-")
     override: dict[str, Any] = {}
+    if rest == ["tes32"]:
+        # The reduced-assurance generation (CoA 3.2.0): Cosmos DB, application credentials, blobxfer from the registry.
+        from components.contracts import contracts_for, derive
+
+        override["generation"] = "tes32"
+        override["cosmosDb"] = {"accountName": f"cosmos-coa-{stack}-x1y2"}
+        override["keyVault"] = {
+            "secrets": {
+                "tesDbPassword": "",
+                "tesAzureServicesAuth": "tes-azure-services-auth",
+                "triggerServiceAzureServicesAuth": "triggerservice-azure-services-auth",
+            }
+        }
+        override["images"] = {"blobxfer": {"repository": "blobxfer", "tag": "1.11.0", "digest": ""}}
+        override["networkPolicy"] = {
+            "egress": {c.workload: [r.values() for r in derive.pod_egress(c)] for c in contracts_for("tes32")}
+        }
     if rest == ["blob"]:
         # Cromwell's blob filesystem (shared keys): its contract then opens ARM, Entra ID and the blob endpoint.
         from components.contracts import derive

@@ -118,6 +118,25 @@ CASES: list[tuple[str, str, str, object, str]] = [
     # The start-task upload hook always runs, on the db client image.
     ("missing-db-client-image", "dev", "images.dbClient", DELETE, "dbClient"),
     ("latest-db-client-image", "dev", "images.dbClient.tag", "latest", "/images/dbClient/tag"),
+    # The reduced-assurance generation: what TES and TriggerService 3.2 look up and read is required.
+    ("unknown-generation", "dev-tes32", "generation", "tes5", "/generation"),
+    ("tes32-without-cosmos-account", "dev-tes32", "cosmosDb.accountName", "", "/cosmosDb/accountName"),
+    (
+        "tes32-without-tes-credential",
+        "dev-tes32",
+        "keyVault.secrets.tesAzureServicesAuth",
+        "",
+        "/keyVault/secrets/tesAzureServicesAuth",
+    ),
+    ("tes32-without-blobxfer", "dev-tes32", "images.blobxfer", DELETE, "blobxfer"),
+    ("tes32-latest-blobxfer", "dev-tes32", "images.blobxfer.tag", "latest", "/images/blobxfer/tag"),
+    (
+        "port-range-beyond-65535",
+        "dev-tes32",
+        "networkPolicy.egress.tes",
+        [{"to": "private-endpoints", "port": 1, "endPort": 70000}],
+        "/networkPolicy/egress/tes/0/endPort",
+    ),
 ]
 
 
@@ -167,9 +186,9 @@ def test_digest_only_images_are_accepted() -> None:
     assert "crcoaprod91bc.azurecr.io/cromwellonazure/tes@sha256:" + "9a8b7c6d5e4f30211203f4e5d6c7b8a9" * 2 in images
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "dev-tes32"])
 def test_helm_lint_is_clean(stack: str) -> None:
-    values = load_values(f"values-{stack}")
+    values = case_values(stack)
     report = helm_python.lint(
         CHART_DIR, values, strict=True, namespace="coa", kube_version=f"v{values['kubernetesVersion']}.0"
     )

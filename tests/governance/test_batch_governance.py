@@ -115,6 +115,11 @@ def test_everything_is_a_child_of_the_component(run: ProgramRun) -> None:
         ({"disk_encryption_effect": "Modify"}, "disk_encryption_effect='Modify'"),
         ({"batch_subnet_ids": []}, "batch_subnet_ids is empty"),
         ({"name_prefix": "x" * 40}, "longer than 64"),
+        (
+            {"effect_overrides": {"batch-pool-no-public-ip": "Allow"}},
+            "effect_overrides\\['batch-pool-no-public-ip'\\]='Allow'",
+        ),
+        ({"effect_overrides": {"batch-pool-typo": "Audit"}}, "names no pool policy: \\['batch-pool-typo'\\]"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_created(change: dict[str, Any], complaint: str) -> None:

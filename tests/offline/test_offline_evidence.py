@@ -388,3 +388,32 @@ def test_a_level_set_in_the_policy_config_is_the_level_shown() -> None:
     document = evidence.build(_inputs([], config=config))
     (rule,) = [r for r in _by_reference(document)["164.312(c)(1)"]["rules"] if r["name"] == "k8s-image-pinned"]
     assert (rule["level"], rule["packLevel"]) == ("advisory", "mandatory")
+
+
+def test_the_reduced_assurance_generation_shows_each_weakening_and_who_accepted_it() -> None:
+    """taskDatabase cosmosdb: the reviewer sees every weakening the CoA 3.2 generation needs, why, and whether a
+    production override accepted it (with its reason) or a non-production stack runs it with a warning."""
+    import dataclasses
+
+    from configuration.tes32 import WEAKENINGS
+
+    tes6 = evidence.build(_inputs([]))
+    assert "reducedAssurance" not in tes6
+    facts = StackFacts(
+        egress="natGateway",
+        generation="tes32",
+        guardrail_overrides={"cosmosLocalAuth": "TES 3.2 opens Cosmos DB with the key (SEC-2101)"},
+        weakenings={k: v for k, v in WEAKENINGS.items() if k != "cosmosLocalAuth"},
+    )
+    doc = evidence.build(dataclasses.replace(_inputs([]), facts=facts))
+    shown = {w["name"]: w for w in doc["reducedAssurance"]["weakenings"]}
+    assert set(shown) == set(WEAKENINGS)
+    assert shown["cosmosLocalAuth"]["acceptedBy"] == "TES 3.2 opens Cosmos DB with the key (SEC-2101)"
+    assert shown["sharedKeyAccess"]["acceptedBy"] == "not accepted: warned in every preview"
+    assert "StorageAccessProvider.cs:160-167" in shown["sharedKeyAccess"]["why"]
+    markdown = render(doc)
+    assert "**Reduced assurance**: this stack runs the `tes32` generation" in markdown
+    assert "| `applicationCredential` |" in markdown
+    # The contract views follow the generation: TES's application holds its grants, not the workload identity.
+    grants = doc["safeguards"][0]["contracts"]["grants"]
+    assert any(g["identity"] == "tes-app" and g["scope"] == "cosmos-account" for g in grants)

@@ -180,6 +180,29 @@ def test_network_policy_allowing_all_egress(dev_pack: PolicyPackAnalyzer, dev: P
     assert "every port" in caught(dev_pack, records, "k8s-network-policy-egress-restricted")[0]
 
 
+def test_port_range_to_the_internet_from_an_allowed_port(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    """endPort (rendered for the CoA 3.2 generation's Cosmos DB range) must not let an allowed 443 carry every port."""
+    manifest = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "wide-range", "namespace": "coa"},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443, "endPort": 65535}]}],
+        },
+    }
+    records = added(dev.resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "wide-range", manifest)
+    assert "ports ['443-65535'] to the Internet" in caught(dev_pack, records, "k8s-network-policy-egress-restricted")[0]
+
+
+def test_cosmos_account_opened_to_public_networks(dev_pack: PolicyPackAnalyzer, tes32_dev: ProgramRun) -> None:
+    """The CoA 3.2 generation's waiver covers local auth on its account, nothing else about it."""
+    account = one(tes32_dev.resources, "azure-native:cosmosdb:DatabaseAccount", "cosmos")
+    records = edited(tes32_dev.resources, account, {"publicNetworkAccess": "Enabled"})
+    assert "publicNetworkAccess" in caught(dev_pack, records, "cosmosdb-public-network-disabled")[0]
+
+
 def test_host_path_mount_of_the_node_root(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
     spec = {**POD_SPEC, "volumes": [{"name": "node", "hostPath": {"path": "/"}}]}
     manifest = {"metadata": {"name": "debug", "namespace": "coa"}, "spec": {"template": {"spec": spec}}}

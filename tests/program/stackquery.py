@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,47 @@ def run_variant(
     doc["config"].update(overrides)
     (root / f"Pulumi.{base_stack}.yaml").write_text(yaml.safe_dump(doc))
     return run_program(root, base_stack)
+
+
+# When the test applications' client secrets expire: half a year from the day the tests run (config refuses a passed
+# date, and more than a year away).
+TES32_SECRET_EXPIRY = (datetime.date.today() + datetime.timedelta(days=180)).isoformat()
+# The Entra applications a taskDatabase cosmosdb stack names (made-up ids: test data).
+TES32_APPLICATIONS = {
+    "tes": {
+        "clientId": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "objectId": "8d2f3e4a-5b6c-4d7e-9f8a-0b1c2d3e4f5a",
+        "tenantId": "9e3a4f5b-6c7d-4e8f-8a9b-1c2d3e4f5a6b",
+        "secretExpiresOn": TES32_SECRET_EXPIRY,
+    },
+    "triggerservice": {
+        "clientId": "af4b5a6c-7d8e-4f9a-8b0c-2d3e4f5a6b7c",
+        "objectId": "b05c6b7d-8e9f-4a0b-9c1d-3e4f5a6b7c8d",
+        "tenantId": "9e3a4f5b-6c7d-4e8f-8a9b-1c2d3e4f5a6b",
+        "secretExpiresOn": TES32_SECRET_EXPIRY,
+    },
+}
+# Why a production stack accepts each weakening of the reduced-assurance generation (its guardrail overrides).
+TES32_REASONS = {
+    "sharedKeyAccess": "TES 3.2 signs SAS with the account key; accepted until the TES 6 migration (SEC-2101)",
+    "cosmosLocalAuth": "TES 3.2 opens Cosmos DB with the account key; accepted until the TES 6 migration (SEC-2101)",
+    "applicationCredential": "TES 3.2 has no workload identity flow; secrets rotate every 90 days (SEC-2101)",
+    "outOfSupportRuntime": ".NET 6 images until the TES 6 migration, scanned on every pull (SEC-2101)",
+}
+
+
+def tes32_config(stack: str) -> dict[str, Any]:
+    """The stack file's keys changed to run the CoA 3.2 generation (taskDatabase cosmosdb), with what it must state;
+    production accepts each weakening by name."""
+    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    overrides: dict[str, Any] = {
+        "coa-lockdown:taskDatabase": "cosmosdb",
+        "coa-lockdown:cosmos": {"localAuthEnabled": True},
+        "coa-lockdown:storage": {**doc["coa-lockdown:storage"], "allowSharedKeyAccess": True},
+        "coa-lockdown:applicationCredentials": TES32_APPLICATIONS,
+        "coa-lockdown:tesClientSecret": {"secure": "v1:tes-client-secret"},
+        "coa-lockdown:triggerServiceClientSecret": {"secure": "v1:triggerservice-client-secret"},
+    }
+    if stack == "prod":
+        overrides["coa-lockdown:guardrailOverrides"] = {**doc["coa-lockdown:guardrailOverrides"], **TES32_REASONS}
+    return overrides

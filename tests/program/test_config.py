@@ -134,14 +134,14 @@ BAD_INPUTS = [
     ("dev", "postgres.backupRetentionDays", 3, ["coa-lockdown:postgres.backupRetentionDays", "7-35"]),
     ("dev", "network.subnetz", {}, ["coa-lockdown:network.subnetz", "unknown key"]),
     ("dev", "netwrok", {}, ["coa-lockdown:netwrok", "unknown key"]),
-    ("dev", "taskDatabase", "mysql", ["coa-lockdown:taskDatabase", "use one of postgresql"]),
-    # The article's generation cannot run locked down: refused with the reasons, not deployed half-working.
-    ("dev", "taskDatabase", "cosmosdb", ["coa-lockdown:taskDatabase", "refused", "IMDS", "account keys", "retired"]),
+    ("dev", "taskDatabase", "mysql", ["coa-lockdown:taskDatabase", "use one of cosmosdb, postgresql"]),
+    # The article's generation runs only with everything it needs stated (tests/program/test_config_tes32.py).
+    ("dev", "taskDatabase", "cosmosdb", ["coa-lockdown:cosmos: is required with taskDatabase cosmosdb"]),
     (
         "prod",
         "cosmos",
-        {"localAuthEnabled": False},
-        ["coa-lockdown:cosmos", "no longer read", "taskDatabase 'postgresql'"],
+        {"localAuthEnabled": True},
+        ["coa-lockdown:cosmos: is only read with taskDatabase cosmosdb", "remove it"],
     ),
     (
         "dev",

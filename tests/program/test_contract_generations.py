@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from components.contracts import Contract, ContractError, Egress, all_contracts
+from components.contracts import GENERATIONS, Contract, ContractError, Egress, all_contracts, contracts_for
 from components.contracts.tes_3_2_0 import TES_3_2_0
 from components.contracts.triggerservice_3_2_0 import TRIGGERSERVICE_3_2_0
 
-CONTRACTS = {f"{c.workload}@{c.version}": c for c in (*all_contracts(), TES_3_2_0, TRIGGERSERVICE_3_2_0)}
+CONTRACTS = {f"{c.workload}@{c.version}": c for g in GENERATIONS for c in contracts_for(g)}
 CREDENTIAL = "AzureServicesAuthConnectionString"
 
 
@@ -83,3 +83,47 @@ def test_an_egress_port_range_must_be_real(port: int, end_port: int | None) -> N
             source=source,
             quote="this.cosmosClient = new CosmosClient(endpoint, key);",
         )
+
+
+def test_each_generation_runs_cromwell_with_its_own_tes_and_triggerservice() -> None:
+    # By value (a program run in the same session may have imported the contract modules afresh).
+    assert repr(all_contracts()) == repr(contracts_for("tes6"))
+    assert [f"{c.workload}@{c.version}" for c in contracts_for("tes32")] == [
+        "cromwell@87",
+        "tes@3.2.0",
+        "triggerservice@3.2.0",
+    ]
+    assert repr(contracts_for("tes32")[1:]) == repr((TES_3_2_0, TRIGGERSERVICE_3_2_0))
+    with pytest.raises(ContractError, match="generation 'tes5'"):
+        contracts_for("tes5")
+
+
+def test_shared_keys_switch_on_cromwells_blob_filesystem_only_with_tes6() -> None:
+    """TES 3.2 needs shared keys, but accepts only /cromwell-executions/ paths: Cromwell stays on the mount."""
+    from components.contracts.derive import stack_conditions
+
+    assert stack_conditions(generation="tes6", shared_key_access=True, image_scanner=False) == {"sharedKeyAccess"}
+    assert stack_conditions(generation="tes32", shared_key_access=True, image_scanner=True) == {"imageScanner"}
+
+
+def test_a_port_range_reaches_the_chart_as_end_port_and_a_single_port_as_before() -> None:
+    from components.contracts import derive
+
+    rules = {(r.to, r.port): r.values() for r in derive.pod_egress(TES_3_2_0)}
+    assert rules[("private-endpoints", 1)] == {
+        "to": "private-endpoints",
+        "port": 1,
+        "protocol": "TCP",
+        "endPort": 65535,
+    }
+    assert rules[("private-endpoints", 443)] == {"to": "private-endpoints", "port": 443, "protocol": "TCP"}
+
+
+def test_pods_of_an_application_generation_act_as_their_application_except_through_the_csi_driver() -> None:
+    from components.contracts import derive
+
+    identities = {(a.via, a.principal, derive.identity_of(TES_3_2_0, a)) for a in TES_3_2_0.azure_actions}
+    assert ("sdk", "pod", "tes-app") in identities
+    assert ("secrets-csi", "pod", "workload") in identities
+    assert ("start-task", "batch-node", "workload") in identities
+    assert {derive.identity_of(c, a) for c in all_contracts() for a in c.azure_actions} == {"workload", "kubelet"}

@@ -96,7 +96,7 @@ def test_each_workloads_network_policy_egress_is_its_contract(stack: ProgramRun)
     values = one(stack, "kubernetes:helm.sh/v3:Release").inputs["values"]
     for contract in all_contracts():
         rendered = values["networkPolicy"]["egress"][contract.workload]
-        derived = [dataclasses.asdict(rule) for rule in derive.pod_egress(contract)]
+        derived = [rule.values() for rule in derive.pod_egress(contract)]
         assert rendered == derived, contract.workload
     # Cromwell uses the blob CSI mounts: its contract opens neither Azure nor the private endpoints.
     assert {r["to"] for r in values["networkPolicy"]["egress"]["cromwell"]} == {"pod:tes", "postgres"}
@@ -129,7 +129,7 @@ def test_shared_keys_switch_on_cromwells_blob_filesystem_needs(shared_keys: Prog
     assert ("workload", "storage-account", "Reader and Data Access") in _assignments(shared_keys)
     egress = one(shared_keys, "kubernetes:helm.sh/v3:Release").inputs["values"]["networkPolicy"]["egress"]
     assert {r["to"] for r in egress["cromwell"]} == {"pod:tes", "postgres", "azure-public", "private-endpoints"}
-    assert [dataclasses.asdict(r) for r in derive.pod_egress(CROMWELL_87, {"sharedKeyAccess"})] == egress["cromwell"]
+    assert [r.values() for r in derive.pod_egress(CROMWELL_87, {"sharedKeyAccess"})] == egress["cromwell"]
 
 
 def test_the_hub_firewall_allow_list_is_the_contracts(prod: ProgramRun) -> None:

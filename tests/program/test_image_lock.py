@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.registry import DEFAULT_CACHE_RULES
-from configuration.image_lock import CHART_IMAGES, load_lock, parse_lock
+from configuration.image_lock import LOCK_KEYS, load_lock, parse_lock
 from configuration.reader import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def changed(key: str, **changes: Any) -> dict[str, Any]:
 
 def test_the_checked_in_lock_names_every_chart_image_through_a_cache_rule() -> None:
     lock = load_lock()
-    assert set(lock.pins) == set(CHART_IMAGES)
+    assert set(lock.pins) == set(LOCK_KEYS)
     rules = {rule.target_repository: rule.source_repository for rule in DEFAULT_CACHE_RULES}
     for key, pin in lock.pins.items():
         assert rules.get(pin.cache_repository) == pin.upstream, key

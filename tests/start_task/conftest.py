@@ -47,7 +47,8 @@ def next_in_sequence(name, default):
 _CURL = """
 args = sys.argv[1:]
 url = args[-1]
-stdin = sys.stdin.read() if "--config" in args and args[args.index("--config") + 1] == "-" else None
+reads_stdin = ("--config" in args and args[args.index("--config") + 1] == "-") or "@-" in args
+stdin = sys.stdin.read() if reads_stdin else None
 log("curl", stdin=stdin)
 
 def reply(code, body):
@@ -69,7 +70,22 @@ if url.startswith("http://169.254.169.254/metadata/identity/oauth2/token?"):
     reply("200", json.dumps({"access_token": os.environ["STUB_TOKEN"], "expires_in": "3599",
                              "resource": "https://vault.azure.net", "token_type": "Bearer"}))
 
-prefix = "https://" + os.environ["STUB_VAULT"] + ".vault.azure.net/secrets/"
+registry = os.environ.get("STUB_REGISTRY")
+if registry and url == "https://" + registry + "/oauth2/exchange":
+    import urllib.parse
+    form = dict(urllib.parse.parse_qsl(stdin or ""))
+    code = next_in_sequence("EXCHANGE", "200")
+    if code == "000":
+        sys.stdout.write("\\n000")
+        sys.exit(7)
+    wanted = {"grant_type": "access_token", "service": registry, "access_token": os.environ["STUB_TOKEN"]}
+    if form != wanted:
+        reply("401", json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "bad token exchange request"}]}))
+    if code != "200":
+        reply(code, json.dumps({"error_description": "identity has no AcrPull on the registry"}))
+    reply("200", json.dumps({"refresh_token": os.environ.get("STUB_REFRESH", "acr-refresh-NEVER-LOG")}))
+
+prefix = "https://" + os.environ.get("STUB_VAULT", "none") + ".vault.azure.net/secrets/"
 if url.startswith(prefix) and url.endswith("?api-version=7.4"):
     name = url[len(prefix):-len("?api-version=7.4")]
     if stdin != 'header = "Authorization: Bearer ' + os.environ["STUB_TOKEN"] + '"\\n':
@@ -180,7 +196,7 @@ class FakeNode:
     def existing_container(self, image: str) -> None:
         (self.state / "container.json").write_text(json.dumps({"image": image}))
 
-    def run(self, script: str, **stub_env: str) -> RunResult:
+    def run(self, script: str, *, shell: str | None = None, **stub_env: str) -> RunResult:
         path = self.root / "global-start-task.sh"
         path.write_text(script)
         path.chmod(0o700)
@@ -193,9 +209,10 @@ class FakeNode:
             "STUB_TOKEN": self.token,
             **stub_env,
         }
-        # Executed directly, as TES does ($AZ_BATCH_TASK_WORKING_DIR/global-start-task.sh): the shebang matters.
+        # Executed directly, as TES 6 does ($AZ_BATCH_TASK_WORKING_DIR/global-start-task.sh): the shebang matters;
+        # or by a named shell, as TES 3.2 does (`/bin/sh <path>`): the shebang is ignored.
         proc = subprocess.run(
-            [str(path)],
+            [shell, str(path)] if shell else [str(path)],
             env=env,
             cwd=self.root,
             stdin=subprocess.DEVNULL,

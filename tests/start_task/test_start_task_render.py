@@ -76,8 +76,10 @@ def test_template_is_shellcheck_clean() -> None:
         settings(None),
         settings(full_scanner()),
         settings(full_scanner(env={}, secret_env={}, run_args=(), container_args=())),
+        # TES 3.2: started as `/bin/sh <path>`, and logs the node's Docker in to the registry.
+        settings(full_scanner(), runner="/bin/sh", registry_login_server="crcoaprod.azurecr.io"),
     ],
-    ids=["no-scanner", "full-scanner", "minimal-scanner"],
+    ids=["no-scanner", "full-scanner", "minimal-scanner", "tes32"],
 )
 def test_rendered_script_is_shellcheck_clean(tmp_path: Path, rendered_settings: StartTaskSettings) -> None:
     path = tmp_path / "start-task.sh"

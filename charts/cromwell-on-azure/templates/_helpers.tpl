@@ -1,4 +1,10 @@
 {{/* Common labels; selectors use only name/instance/component so they never change on upgrade. */}}
+{{/* The TES generation the release runs: tes6 (TES and TriggerService 6.0.0, tasks in PostgreSQL) or tes32 (CoA 3.2.0's,
+tasks in Cosmos DB, the reduced-assurance option). */}}
+{{- define "coa.generation" -}}
+{{- .Values.generation | default "tes6" -}}
+{{- end }}
+
 {{- define "coa.selectorLabels" -}}
 app.kubernetes.io/name: {{ .component }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
