@@ -164,6 +164,14 @@ class ImageScannerSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EncryptionSettings:
+    """Customer-managed keys in the stack's Key Vault for storage, node disks, PostgreSQL and the registry
+    (configuration/encryption.py)."""
+
+    customer_managed_keys: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class SecretRotation:
     """Generated passwords are replaced every `period_days`; each secret version expires `grace_days` after its
     successor is due (configuration/rotation.py)."""
@@ -235,6 +243,7 @@ class Settings:
     # Shared-key access on the CoA storage account; off unless the stack file says so.
     storage_shared_key_access: bool
     tags: Mapping[str, str] = field(default_factory=dict)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
 
     @property
     def is_production(self) -> bool:
