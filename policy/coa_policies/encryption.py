@@ -204,7 +204,8 @@ POLICIES = [
         safeguard="encryption",
         remediation="Set encryption.keySource: Microsoft.Keyvault, keyVaultProperties {keyName, keyVaultUri} without "
         "keyVersion, and encryption.encryptionIdentity (this project: components/encryption.py). " + DECLARE_CMK,
-        anchor="CKV2_AZURE_1; Azure Policy: Storage accounts should use customer-managed key for encryption",
+        anchor="CKV2_AZURE_1 (Checkov Terraform graph check); Azure Policy: Storage accounts should use "
+        "customer-managed key for encryption",
         config=CMK_CONFIG,
     ),
     Rule(
@@ -217,7 +218,7 @@ POLICIES = [
         safeguard="encryption",
         remediation="Create the registry with encryption {status: enabled, keyVaultProperties {identity, "
         "keyIdentifier without version}} and the user-assigned identity (only at creation). " + DECLARE_CMK,
-        anchor="CKV_AZURE_165; Azure Policy: Container registries should be encrypted with a customer-managed key",
+        anchor="Azure Policy: Container registries should be encrypted with a customer-managed key",
         config=CMK_CONFIG,
     ),
     Rule(
@@ -242,8 +243,8 @@ POLICIES = [
         severity=Severity.HIGH,
         safeguard="encryption",
         remediation="Create the cluster with diskEncryptionSetID (only at creation). " + DECLARE_CMK,
-        anchor="CKV_AZURE_117; Azure Policy: Both operating systems and data disks in AKS clusters should be "
-        "encrypted by customer-managed keys",
+        anchor="CKV_AZURE_117 (Checkov Terraform check); Azure Policy: Both operating systems and data disks in "
+        "Azure Kubernetes Service clusters should be encrypted by customer-managed keys",
         config=CMK_CONFIG,
     ),
     Rule(
