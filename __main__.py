@@ -17,6 +17,7 @@ from components.contracts.roles import CUSTOM_ROLES
 from components.cosmosdb import CosmosDb, CosmosDbArgs
 from components.custom_roles import CustomRoles, CustomRolesArgs
 from components.data_storage import DataStorageLinks, DataStorageLinksArgs
+from components.encryption import CustomerKeys, CustomerKeysArgs
 from components.identity import Identities, IdentitiesArgs
 from components.image_build import ImageBuild, ImageBuildArgs
 from components.keyvault import KeyVault, KeyVaultArgs
@@ -127,6 +128,34 @@ endpoints = PrivateEndpointSpec(
     zone_group_managed_by_policy=settings.dns.zone_groups_managed_by_policy,
 )
 monitoring.connect_private_link(endpoints)
+vault = KeyVault(
+    f"{prefix}-vault",
+    KeyVaultArgs(
+        placement=placement,
+        tenant_id=client.tenant_id,
+        vault_name=settings.names.key_vault,
+        private_endpoint=endpoints,
+        diagnostics_workspace_id=monitoring.workspace_id,
+        protection=protection,
+        trusted_services_bypass=settings.encryption.customer_managed_keys,
+    ),
+)
+# encryption.customerManagedKeys: storage, the registry, PostgreSQL and the node disks under keys in our vault.
+customer_keys = (
+    CustomerKeys(
+        f"{prefix}-cmk",
+        CustomerKeysArgs(
+            placement=placement,
+            vault=vault,
+            subscription_id=client.subscription_id,
+            rotation=rotation,
+            protection=protection,
+        ),
+    )
+    if settings.encryption.customer_managed_keys
+    else None
+)
+customer_key = customer_keys.keys.get if customer_keys else lambda _consumer: None
 storage = Storage(
     f"{prefix}-storage",
     StorageArgs(
@@ -139,17 +168,7 @@ storage = Storage(
         allow_shared_key_access=settings.storage_shared_key_access,
         redundancy=settings.storage_redundancy,
         protection=protection,
-    ),
-)
-vault = KeyVault(
-    f"{prefix}-vault",
-    KeyVaultArgs(
-        placement=placement,
-        tenant_id=client.tenant_id,
-        vault_name=settings.names.key_vault,
-        private_endpoint=endpoints,
-        diagnostics_workspace_id=monitoring.workspace_id,
-        protection=protection,
+        customer_key=customer_key("storage"),
     ),
 )
 if settings.image_scanner:
@@ -201,6 +220,7 @@ registry = Registry(
         )
         if settings.image_build.enabled and settings.images.built()
         else None,
+        customer_key=customer_key("registry"),
     ),
 )
 # TES and TriggerService are not on MCR: built from their pinned source into the registry, before the release needs them.
@@ -237,6 +257,7 @@ postgres = Postgres(
         users=(CROMWELL_USER, TES_USER) if settings.generation == "tes6" else (CROMWELL_USER,),
         entra_admin=settings.postgres.entra_admin,
         protection=protection,
+        customer_key=customer_key("postgres"),
     ),
 )
 batch = Batch(
@@ -287,6 +308,7 @@ aks = Aks(
         kubelet=identities.kubelet,
         # Uptime SLA for the production API server.
         sku_tier="Standard" if settings.is_production else "Free",
+        disk_encryption=customer_keys.disk_encryption if customer_keys else None,
     ),
 )
 # The monitoring add-on authenticates with Entra ID: it needs a DCR and a private configuration endpoint on the cluster.

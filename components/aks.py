@@ -12,6 +12,7 @@ import yaml
 from pulumi_azure_native import containerservice as cs
 
 from components.access import assign
+from components.encryption import DiskEncryption
 from components.identity import Identity
 from components.monitoring import diagnostics
 from components.placement import Placement
@@ -43,6 +44,9 @@ class AksArgs:
     sku_tier: str = "Free"
     # kubelogin mode written into the provider's kubeconfig (see ci_kubeconfig).
     kubelogin_mode: str = "azurecli"
+    # The nodes' OS and data disks under the stack's key (components/encryption.py): only when the cluster is created
+    # (azure-aks-docs@fb060ab:articles/aks/azure-disk-customer-managed-keys.md:29). None: platform keys.
+    disk_encryption: DiskEncryption | None = None
 
 
 def ci_kubeconfig(kubeconfig: str, login: str = "azurecli") -> str:
@@ -168,6 +172,23 @@ class Aks(pulumi.ComponentResource):
                 )
             )
 
+        des = args.disk_encryption
+        if des is not None:
+            # The control plane reads the set when it creates node disks (azure-disk-customer-managed-keys.md:83), and
+            # the set must hold its grant on the key before any disk is encrypted with it.
+            prerequisites.append(
+                assign(
+                    f"{name}-cp-des",
+                    role="Reader",
+                    scope=des.id,
+                    principal_id=cp,
+                    subscription_id=args.subscription_id,
+                    reason="AKS control plane: read the disk encryption set that encrypts node disks",
+                    parent=self,
+                )
+            )
+            prerequisites.append(des.grant)
+
         outbound = (
             cs.OutboundType.USER_ASSIGNED_NAT_GATEWAY
             if args.egress == "natGateway"
@@ -192,6 +213,7 @@ class Aks(pulumi.ComponentResource):
                     object_id=args.kubelet.principal_id,
                 )
             },
+            disk_encryption_set_id=des.id if des else None,
             enable_rbac=True,
             # Only Entra ID users/groups, authorised by Azure RBAC; no static cluster-admin certificate.
             disable_local_accounts=True,

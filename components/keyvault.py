@@ -25,6 +25,9 @@ class KeyVaultArgs:
     private_endpoint: PrivateEndpointSpec
     diagnostics_workspace_id: pulumi.Input[str]
     protection: Protection = field(default_factory=Protection)
+    # Customer-managed keys: the services that wrap their data keys here reach the vault as trusted services, which
+    # bypass its firewall even with public access disabled (components/encryption.py); nothing else does.
+    trusted_services_bypass: bool = False
 
 
 class KeyVault(pulumi.ComponentResource):
@@ -47,7 +50,11 @@ class KeyVault(pulumi.ComponentResource):
                 soft_delete_retention_in_days=SOFT_DELETE_DAYS,
                 enable_purge_protection=True,  # cannot be turned off once on
                 public_network_access="Disabled",
-                network_acls=keyvault.NetworkRuleSetArgs(default_action="Deny", bypass="None", ip_rules=[]),
+                network_acls=keyvault.NetworkRuleSetArgs(
+                    default_action="Deny",
+                    bypass="AzureServices" if args.trusted_services_bypass else "None",
+                    ip_rules=[],
+                ),
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import dbforpostgresql as pg
 
+from components.encryption import CustomerKey
 from components.keyvault import KeyVault
 from components.monitoring import diagnostics
 from components.placement import Placement
@@ -92,6 +93,9 @@ class PostgresArgs:
     # The Entra ID group whose members administer the server with Entra tokens; None leaves Entra ID without admin.
     entra_admin: EntraAdminGroup | None = None
     protection: Protection = field(default_factory=Protection)
+    # The server's key in the stack's vault (components/encryption.py): chosen at creation only, for the server's
+    # lifetime (security-data-encryption.md); geo-redundant backup with it is refused in config. None: service keys.
+    customer_key: CustomerKey | None = None
 
 
 class Postgres(pulumi.ComponentResource):
@@ -104,6 +108,11 @@ class Postgres(pulumi.ComponentResource):
         super().__init__("coa:data:Postgres", name, None, opts)
         if args.high_availability and args.sku_tier == "Burstable":
             raise ValueError(f"postgres {name}: zone-redundant HA is not offered on the Burstable tier")
+        cmk = args.customer_key
+        if cmk and args.geo_redundant_backup:
+            raise ValueError(
+                f"postgres {name}: geo-redundant backup with a customer key needs a key in the backup region"
+            )
         admin_password = args.vault.add_generated_password(
             "postgres-admin",
             ADMIN_PASSWORD_SECRET,
@@ -144,9 +153,29 @@ class Postgres(pulumi.ComponentResource):
                 if args.geo_redundant_backup
                 else pg.GeographicallyRedundantBackup.DISABLED,
             ),
+            identity=pg.UserAssignedIdentityArgs(
+                type=pg.IdentityType.USER_ASSIGNED,
+                user_assigned_identities=cmk.identity.id.apply(lambda uami: {uami: pg.UserIdentityArgs()}),
+            )
+            if cmk
+            else None,
+            # Versionless key URI: the server picks up each rotated version and rewraps its data key by itself.
+            data_encryption=pg.DataEncryptionArgs(
+                type=pg.DataEncryptionType.AZURE_KEY_VAULT,
+                primary_key_uri=cmk.key_uri,
+                primary_user_assigned_identity_id=cmk.identity.id,
+            )
+            if cmk
+            else None,
             tags=dict(args.placement.tags),
+            # Azure reads the key with the identity while it creates the server: the grant comes first.
             opts=args.protection.options(
-                self, depends_on=[args.private_dns_zone_link] if args.private_dns_zone_link else None
+                self,
+                depends_on=[
+                    *([args.private_dns_zone_link] if args.private_dns_zone_link else []),
+                    *([cmk.grant] if cmk else []),
+                ]
+                or None,
             ),
         )
         args.protection.lock(f"{name}-psql", server, self, "PostgreSQL server (Cromwell and TES databases)")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerregistry as acr
 
+from components.encryption import CustomerKey
 from components.monitoring import diagnostics
 from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
@@ -111,6 +112,9 @@ class RegistryArgs:
     # Zone redundancy can only be chosen when the registry is created.
     zone_redundant: bool = False
     build_agent_pool: BuildAgentPoolSpec | None = None
+    # The registry's key in the stack's vault (components/encryption.py): chosen at creation only, never removed
+    # (tutorial-customer-managed-keys.md:40-41); None: Microsoft-managed keys.
+    customer_key: CustomerKey | None = None
 
 
 class Registry(pulumi.ComponentResource):
@@ -125,6 +129,7 @@ class Registry(pulumi.ComponentResource):
         if duplicates:
             raise ValueError(f"registry {name}: cache rule key {duplicates[0]!r} is used more than once")
 
+        cmk = args.customer_key
         registry = acr.Registry(
             f"{name}-cr",
             resource_group_name=args.placement.resource_group_name,
@@ -144,8 +149,25 @@ class Registry(pulumi.ComponentResource):
                 # Images cannot be exported or imported to other registries (Azure requires public access off).
                 export_policy=acr.ExportPolicyArgs(status=acr.ExportPolicyStatus.DISABLED),
             ),
+            identity=acr.IdentityPropertiesArgs(
+                type=acr.ResourceIdentityType.USER_ASSIGNED,
+                # Keyed by the identity's ARM id, known only once it exists.
+                user_assigned_identities=cmk.identity.id.apply(lambda uami: {uami: acr.UserIdentityPropertiesArgs()}),
+            )
+            if cmk
+            else None,
+            # Versionless key: the registry picks up a rotated version within an hour (tutorial, :54).
+            encryption=acr.EncryptionPropertyArgs(
+                status=acr.EncryptionStatus.ENABLED,
+                key_vault_properties=acr.KeyVaultPropertiesArgs(
+                    identity=cmk.identity.client_id, key_identifier=cmk.key_uri
+                ),
+            )
+            if cmk
+            else None,
             tags=dict(args.placement.tags),
-            opts=child,
+            # Azure reads the key with the identity while it creates the registry: the grant comes first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cmk.grant]) if cmk else child,
         )
         self.target_repositories: dict[str, str] = {}
         # Repository inside the registry -> the upstream its cache rule pulls from (images.lock.json is checked

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import storage
 
+from components.encryption import CustomerKey
 from components.monitoring import diagnostics
 from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
@@ -39,6 +40,8 @@ class StorageArgs:
     redundancy: str = "ZRS"
     soft_delete_days: int = 14
     protection: Protection = field(default_factory=Protection)
+    # The account's key in the stack's vault (components/encryption.py); None: Microsoft-managed keys.
+    customer_key: CustomerKey | None = None
 
 
 class Storage(pulumi.ComponentResource):
@@ -47,6 +50,7 @@ class Storage(pulumi.ComponentResource):
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("coa:storage:Storage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        cmk = args.customer_key
         account = storage.StorageAccount(
             f"{name}-st",
             resource_group_name=args.placement.resource_group_name,
@@ -70,8 +74,18 @@ class Storage(pulumi.ComponentResource):
                 ip_rules=[],
                 virtual_network_rules=[],
             ),
+            identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[cmk.identity.id])
+            if cmk
+            else None,
             encryption=storage.EncryptionArgs(
-                key_source="Microsoft.Storage",
+                key_source="Microsoft.Keyvault" if cmk else "Microsoft.Storage",
+                # No key version: the account checks the vault for a new version and follows rotation by itself.
+                key_vault_properties=storage.KeyVaultPropertiesArgs(key_name=cmk.key_name, key_vault_uri=cmk.vault_uri)
+                if cmk
+                else None,
+                encryption_identity=storage.EncryptionIdentityArgs(encryption_user_assigned_identity=cmk.identity.id)
+                if cmk
+                else None,
                 # Infrastructure encryption can only be chosen when the account is created.
                 require_infrastructure_encryption=True,
                 services=storage.EncryptionServicesArgs(
@@ -82,7 +96,8 @@ class Storage(pulumi.ComponentResource):
             # Any SAS that is still issued (user delegation) must be short-lived.
             sas_policy=storage.SasPolicyArgs(expiration_action="Log", sas_expiration_period="1.00:00:00"),
             tags=dict(args.placement.tags),
-            opts=args.protection.options(self),
+            # The identity must hold its grant on the key before the account is created with it.
+            opts=args.protection.options(self, depends_on=[cmk.grant] if cmk else None),
         )
         args.protection.lock(f"{name}-st", account, self, "CoA storage account")
         blob_service = storage.BlobServiceProperties(

@@ -168,6 +168,14 @@ class ImageScannerSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EncryptionSettings:
+    """Customer-managed keys in the stack's Key Vault for storage, node disks, PostgreSQL and the registry
+    (configuration/encryption.py)."""
+
+    customer_managed_keys: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class SecretRotation:
     """Generated passwords are replaced every `period_days`; each secret version expires `grace_days` after its
     successor is due (configuration/rotation.py)."""
@@ -282,6 +290,7 @@ class Settings:
     # The reduced-assurance generation's weakenings that a non-production stack runs without an override (each is
     # warned in every preview): override name -> what it weakens.
     unacknowledged_weakenings: Mapping[str, str] = field(default_factory=dict)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
 
     @property
     def is_production(self) -> bool:

@@ -26,6 +26,7 @@ from configuration.data import (
     parse_postgres,
     parse_task_database,
 )
+from configuration.encryption import check_encryption, parse_encryption
 from configuration.image_lock import LOCK_FILE, ImageLock, load_lock
 from configuration.network import parse_dns, parse_network
 from configuration.reader import PROJECT, ConfigError, Reader, suggest
@@ -33,6 +34,7 @@ from configuration.regions import parse_location
 from configuration.secrets import parse_rotation, parse_scanner
 from configuration.settings import (
     GENERATION_OF_DATABASE,
+    EncryptionSettings,
     ImageBuildSettings,
     Names,
     SecretRotation,
@@ -40,6 +42,7 @@ from configuration.settings import (
     TaskDatabaseKind,
     Tes32Settings,
 )
+from policy.coa_policies.cmk import CMK_TAG, CMK_TAG_VALUE
 
 __all__ = ["check_namespaces", "load_settings", "parse_settings"]
 
@@ -75,6 +78,7 @@ KNOWN_KEYS = frozenset(
         "secrets",
         "imageBuild",
         "capacity",
+        "encryption",
         # taskDatabase cosmosdb only (configuration/tes32.py).
         *tes32.TES32_KEYS,
     }
@@ -85,8 +89,9 @@ KNOWN_KEYS = frozenset(
 RESOURCE_GROUP_NAME = r"[\w\-.()]{0,89}[\w\-()]"
 # Tag names: at most 512 characters, none of < > % & \ ? / (Azure refuses them); values at most 256.
 TAG_NAME = r"[^<>%&\\?/]{1,512}"
-# Tags the stack sets itself: the policy pack's production detection reads `environment`.
-RESERVED_TAGS = ("environment", "workload")
+# Tags the stack sets itself: the policy pack's production detection reads `environment`, its customer-managed-key
+# rules `encryption` (policy/coa_policies/cmk.py).
+RESERVED_TAGS = ("environment", "workload", CMK_TAG)
 
 
 def _parse_tags(reader: Reader) -> dict[str, str]:
@@ -100,8 +105,8 @@ def _parse_tags(reader: Reader) -> dict[str, str]:
             raise ConfigError(f"{reader.key('tags')}.{name}: the value has {len(value)} characters; Azure allows 256")
         if name.lower() in RESERVED_TAGS:
             raise ConfigError(
-                f"{reader.key('tags')}.{name}: is set by the stack (environment and workload tags decide how the "
-                "policy pack judges it); remove it"
+                f"{reader.key('tags')}.{name}: is set by the stack (environment, workload and encryption tags "
+                "decide how the policy pack judges it); remove it"
             )
     return tags
 
@@ -206,6 +211,8 @@ def parse_settings(
     postgres = attempt(lambda: parse_postgres(reader, environment, today), None)
     scanner = attempt(lambda: parse_scanner(reader, secret_keys, today), None)
     rotation = attempt(lambda: parse_rotation(reader), SecretRotation())
+    encryption = attempt(lambda: parse_encryption(reader), EncryptionSettings())
+    errors.extend(check_encryption(encryption, postgres, rotation))
     if production and scanner and scanner.credentials_expire_on is None:
         # Production secrets expire (pack rule keyvault-secrets-and-keys-expire-production); only the operator knows
         # when the scanner's registry credential does.
@@ -304,7 +311,13 @@ def parse_settings(
         image_build=image_build,
         secret_rotation=rotation,
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
-        tags={"environment": environment, "workload": "cromwell-on-azure", **tags},
+        encryption=encryption,
+        tags={
+            "environment": environment,
+            "workload": "cromwell-on-azure",
+            **({CMK_TAG: CMK_TAG_VALUE} if encryption.customer_managed_keys else {}),
+            **tags,
+        },
         tes32=tes32_settings,
         unacknowledged_weakenings={
             name: why for name, why in tes32.WEAKENINGS.items() if name in breaches and name not in overrides

@@ -126,6 +126,16 @@ REPLACE_ON_CHANGE: dict[str, tuple[Rule, ...]] = {
         _GROUP,
         _VAULT_IN,
         Rule("keyName", "replace", "the key's name is in its ARM id", role="name"),
+        # ARM creates a key's first version and never updates it (keys.json, Keys_CreateIfNotExist): a new rotation
+        # policy or key type reaches Azure only on a new key (or by hand: az keyvault key rotation-policy update).
+        Rule(
+            "properties.rotationPolicy",
+            "create-only",
+            "ARM never updates an existing key",
+            ("secrets.rotationDays", "secrets.expiryGraceDays"),
+        ),
+        Rule("properties.kty", "create-only", "ARM never updates an existing key"),
+        Rule("properties.keySize", "create-only", "ARM never updates an existing key"),
     ),
     "azure-native:dbforpostgresql:Server": (
         _GROUP,
@@ -142,6 +152,15 @@ REPLACE_ON_CHANGE: dict[str, tuple[Rule, ...]] = {
             "create-only",
             "geo-redundant backup is chosen at creation",
             ("postgres.geoRedundantBackup",),
+        ),
+        # azure-databases-docs@1012b59:articles/postgresql/security/security-data-encryption.md: service- or
+        # customer-managed keys "can only be selected at server creation time" and never changed; a new key or
+        # identity is an update.
+        Rule(
+            "dataEncryption.type",
+            "create-only",
+            "the encryption mode is chosen at creation",
+            ("encryption.customerManagedKeys",),
         ),
         # Microsoft Learn, "Networking with private access (VNet integration)": a server cannot move to another
         # delegated subnet or VNet after creation. The subnet's id follows the group and the VNet's logical name.

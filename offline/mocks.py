@@ -82,6 +82,10 @@ _SHAPES: dict[str, ArmShape] = {
     ),
     "azure-native:keyvault:Vault": ArmShape("Microsoft.KeyVault/vaults/{name}", "vaultName"),
     "azure-native:keyvault:Secret": ArmShape("Microsoft.KeyVault/vaults/{vaultName}/secrets/{name}", "secretName"),
+    "azure-native:keyvault:Key": ArmShape("Microsoft.KeyVault/vaults/{vaultName}/keys/{name}", "keyName"),
+    "azure-native:compute:DiskEncryptionSet": ArmShape(
+        "Microsoft.Compute/diskEncryptionSets/{name}", "diskEncryptionSetName"
+    ),
     "azure-native:operationalinsights:Workspace": ArmShape(
         "Microsoft.OperationalInsights/workspaces/{name}", "workspaceName"
     ),
@@ -237,6 +241,13 @@ def _computed_outputs(token: str, name: str, arm_id: str, inputs: dict[str, Any]
                 **inputs.get("properties", {}),
                 "secretUri": f"https://{inputs.get('vaultName', 'vault')}.vault.azure.net/secrets/{name}",
             },
+        },
+        # keyUri is versionless (follows rotation); keyUriWithVersion names the first version.
+        "azure-native:keyvault:Key": lambda: {
+            "keyUri": f"https://{inputs.get('vaultName', 'vault')}.vault.azure.net/keys/{name}",
+            "keyUriWithVersion": (
+                f"https://{inputs.get('vaultName', 'vault')}.vault.azure.net/keys/{name}/{_stable_hex(arm_id, 32)}"
+            ),
         },
         "azure-native:operationalinsights:Workspace": lambda: {"customerId": _stable_guid(arm_id + "/customer")},
         "azure-native:applicationinsights:Component": lambda: {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from offline.harness import ProgramRun, run_program
 
@@ -19,6 +20,22 @@ def dev() -> ProgramRun:
 @pytest.fixture(scope="session")
 def prod() -> ProgramRun:
     return run_program(REPO, "prod")
+
+
+# dev with customer-managed keys on: the option's program tests and its threat rows (policy/THREATS.md) share one run.
+CMK_ON = {"coa-lockdown:encryption": {"customerManagedKeys": True}}
+
+
+@pytest.fixture(scope="session")
+def dev_cmk(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    root = tmp_path_factory.mktemp("dev-cmk")
+    for entry in REPO.iterdir():
+        if not (entry.name.startswith("Pulumi.") and entry.name != "Pulumi.yaml"):
+            (root / entry.name).symlink_to(entry)
+    doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    doc["config"].update(CMK_ON)
+    (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
+    return run_program(root, "dev")
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

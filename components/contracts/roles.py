@@ -21,6 +21,9 @@ class Permissions:
 ROLES: dict[str, str] = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "Azure Batch Data Contributor": "6aaa78f1-f7de-44ca-8722-c64a23943cae",
+    # Customer-managed keys (components/encryption.py), not a runtime contract: azure-security-docs@1c4310b:
+    # articles/key-vault/general/rbac-guide.md:87.
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Managed Identity Operator": "f1a07417-d97a-45cb-824c-7a7467783830",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
@@ -38,6 +41,15 @@ ROLE_PERMISSIONS: dict[str, Permissions] = {
     "Azure Batch Data Contributor": Permissions(
         actions=("Microsoft.Batch/batchAccounts/pools/*",),
         data_actions=("Microsoft.Batch/batchAccounts/jobs/*", "Microsoft.Batch/batchAccounts/jobSchedules/*"),
+    ),
+    # "Read metadata of keys and perform wrap/unwrap operations" (rbac-guide.md:87); its event-subscription Actions
+    # are left out, as no contract relies on them.
+    "Key Vault Crypto Service Encryption User": Permissions(
+        data_actions=(
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+        )
     ),
     "Key Vault Secrets User": Permissions(
         data_actions=(

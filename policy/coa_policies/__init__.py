@@ -20,6 +20,7 @@ MODULE_NAMES = (
     "cosmos",
     "postgres",
     "keyvault",
+    "encryption",
     "registry",
     "monitoring",
     "kubernetes",

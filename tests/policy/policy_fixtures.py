@@ -177,7 +177,21 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         }
     },
     "azure-native:keyvault:Secret": {"properties": {"value": "s3cret", "attributes": {"expires": EXPIRES}}},
-    "azure-native:keyvault:Key": {"properties": {"kty": "RSA", "attributes": {"expires": EXPIRES}}},
+    "azure-native:keyvault:Key": {
+        "properties": {
+            "kty": "RSA",
+            "attributes": {"expires": EXPIRES},
+            "rotationPolicy": {
+                "attributes": {"expiryTime": "P104D"},
+                "lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeBeforeExpiry": "P14D"}}],
+            },
+        }
+    },
+    "azure-native:compute:DiskEncryptionSet": {
+        "encryptionType": "EncryptionAtRestWithCustomerKey",
+        "rotationToLatestKeyVersionEnabled": True,
+        "activeKey": {"keyUrl": "https://kv.vault.azure.net/keys/cmk-disks/" + "0" * 32},
+    },
     "azure-native:containerregistry:Registry": {
         "sku": {"name": "Premium"},
         "adminUserEnabled": False,

@@ -33,6 +33,8 @@ PGFW, PGFW_SINGLE, PGFW_OLD, PGFW_GROUP = (
 )
 KV, SECRET, KEY = "azure-native:keyvault:Vault", "azure-native:keyvault:Secret", "azure-native:keyvault:Key"
 ACR = "azure-native:containerregistry:Registry"
+DES = "azure-native:compute:DiskEncryptionSet"
+CMK_URI = "https://kv.vault.azure.net/keys/cmk"
 AI, AI_OLD, LOG = (
     "azure-native:applicationinsights:Component",
     "azure-native:insights:Component",
@@ -330,6 +332,31 @@ VIOLATIONS = [
     ("custom-role-no-wildcard-actions", RD, {"permissions.0.actions": ["Microsoft.Authorization/*"]}),
     ("nsg-inbound-private-sources-only", NSG, {"securityRules.0.sourceAddressPrefix": "52.160.0.0/16"}),
     ("nsg-inbound-private-sources-only", SR, {"sourceAddressPrefix": "AzureCloud"}),
+    # Customer-managed keys, declared by the program's tag: the compliant fixtures use Microsoft-managed keys.
+    ("storage-customer-managed-key", ST, {"tags.encryption": "customer-managed-keys"}),
+    ("acr-customer-managed-key", ACR, {"tags.encryption": "customer-managed-keys"}),
+    (
+        "acr-customer-managed-key",
+        ACR,
+        {
+            "tags.encryption": "customer-managed-keys",
+            "encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": CMK_URI + "/" + "a" * 32}},
+        },
+    ),
+    ("postgres-customer-managed-key", PG, {"tags.encryption": "customer-managed-keys"}),
+    (
+        "postgres-customer-managed-key",
+        PG,
+        {
+            "tags.encryption": "customer-managed-keys",
+            "dataEncryption": {"type": "AzureKeyVault", "primaryKeyURI": CMK_URI},
+        },
+    ),
+    ("aks-disk-customer-managed-key", AKS, {"tags.encryption": "customer-managed-keys"}),
+    ("disk-encryption-set-follows-rotation", DES, {"rotationToLatestKeyVersionEnabled": False}),
+    ("disk-encryption-set-follows-rotation", DES, {"encryptionType": "EncryptionAtRestWithPlatformKey"}),
+    ("keyvault-key-rotation-policy", KEY, {"properties.rotationPolicy.lifetimeActions": []}),
+    ("keyvault-key-rotation-policy", KEY, {"properties.rotationPolicy.attributes": DELETE}),
 ]
 
 

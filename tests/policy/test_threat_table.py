@@ -15,7 +15,7 @@ from policy.coa_policies import all_policies
 REPO = Path(__file__).resolve().parents[2]
 TABLE = REPO / "policy" / "THREATS.md"
 TESTS = Path(__file__).resolve().parent
-THREAT_TEST_FILES = ("test_threats_access.py", "test_threats_controls.py")
+THREAT_TEST_FILES = ("test_threats_access.py", "test_threats_controls.py", "test_threats_encryption.py")
 CLASSES = {"privilege escalation", "exposure", "weakened control", "exfiltration", "audit evasion", "data loss"}
 LEVELS = {p.name: p.enforcement_level.value for p in all_policies() if p.enforcement_level is not None}
 
