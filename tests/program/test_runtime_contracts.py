@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import released
 from stackquery import by_id, one
 
 from components.access import ROLES
 from components.contracts import (
     CITATION,
     PRINCIPAL_IDENTITY,
-    Cited,
-    Contract,
     ContractError,
     Egress,
     Setting,
@@ -47,39 +46,6 @@ from render import render_chart  # noqa: E402
 
 CONTRACTS = {c.workload: c for c in all_contracts()}
 ENTRA_ID_ADDRESS = "20.190.160.1"  # login.microsoftonline.com range: stands for every public Azure endpoint
-_RENDERED: dict[str, list[dict[str, Any]]] = {}
-
-
-def _values(run: ProgramRun) -> dict[str, Any]:
-    return one(run, "kubernetes:helm.sh/v3:Release").inputs["values"]
-
-
-def _objects(run: ProgramRun) -> list[dict[str, Any]]:
-    if run.stack not in _RENDERED:
-        _RENDERED[run.stack] = render_chart(_values(run))
-    return _RENDERED[run.stack]
-
-
-def _deployment(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    (found,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name]
-    return found
-
-
-def _container(objects: list[dict[str, Any]], contract: Contract) -> dict[str, Any]:
-    (container,) = [
-        c
-        for c in _deployment(objects, contract.workload)["spec"]["template"]["spec"]["containers"]
-        if c["name"] == contract.workload
-    ]
-    return container
-
-
-def _pod(obj: dict[str, Any]) -> Pod:
-    return Pod(labels=obj["spec"]["template"]["metadata"]["labels"], namespace=obj["metadata"].get("namespace", "coa"))
-
-
-def _where(contract: Contract, entry: Cited) -> str:
-    return f"{contract.workload} {contract.version}: {entry} ({entry.source})"
 
 
 def _entries(kind: str) -> list[tuple[str, Any]]:
@@ -121,9 +87,9 @@ def test_an_entry_without_a_citation_is_refused() -> None:
 
 
 def test_contracts_cover_every_workload_the_chart_runs(stack: ProgramRun) -> None:
-    deployments = {o["metadata"]["name"] for o in _objects(stack) if o["kind"] == "Deployment"}
+    deployments = {o["metadata"]["name"] for o in released.objects(stack) if o["kind"] == "Deployment"}
     assert deployments == set(CONTRACTS)
-    values = _values(stack)
+    values = released.values(stack)
     for contract in CONTRACTS.values():
         tag = values["images"][contract.image_key]["tag"]
         assert tag == contract.version, f"{contract.workload}: chart runs {tag}, contract is for {contract.version}"
@@ -135,29 +101,31 @@ def test_contracts_cover_every_workload_the_chart_runs(stack: ProgramRun) -> Non
 @pytest.mark.parametrize(("workload", "setting"), _entries("settings"), ids=_ids(_entries("settings")))
 def test_setting_is_rendered_with_the_expected_shape(stack: ProgramRun, workload: str, setting: Setting) -> None:
     contract = CONTRACTS[workload]
-    objects = _objects(stack)
+    objects = released.objects(stack)
     if setting.name.startswith("conf:"):
         key = setting.name.removeprefix("conf:")
         conf = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cromwell-config")
         text = conf["data"]["cromwell-application.conf"]
         found = re.findall(rf"^\s*{re.escape(key)}\s*=\s*(.+?)\s*$", text, re.MULTILINE)
-        assert found, f"missing {_where(contract, setting)}"
-        assert any(re.fullmatch(setting.shape, v) for v in found), f"{found} does not match {_where(contract, setting)}"
+        assert found, f"missing {released.where(contract, setting)}"
+        assert any(re.fullmatch(setting.shape, v) for v in found), (
+            f"{found} does not match {released.where(contract, setting)}"
+        )
         return
-    container = _container(objects, contract)
+    container = released.container(objects, contract)
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
     source_file = re.fullmatch(r"<from (/\S+)>", setting.shape)
     if source_file:
         # A secret: never a plain value, exported by the entrypoint from the CSI-mounted Key Vault file.
-        assert setting.name not in env, _where(contract, setting)
+        assert setting.name not in env, released.where(contract, setting)
         script = "\n".join(container.get("args", []))
         assert f'{setting.name}="$(cat {source_file.group(1)})"' in script and f"export {setting.name}" in script, (
-            _where(contract, setting)
+            released.where(contract, setting)
         )
         return
-    assert setting.name in env, f"missing {_where(contract, setting)}"
+    assert setting.name in env, f"missing {released.where(contract, setting)}"
     assert re.fullmatch(setting.shape, str(env[setting.name])), (
-        f"{env[setting.name]!r} breaks {_where(contract, setting)}"
+        f"{env[setting.name]!r} breaks {released.where(contract, setting)}"
     )
 
 
@@ -172,7 +140,7 @@ def test_container_exists_in_the_coa_account(stack: ProgramRun, workload: str, c
         for c in stack.of_type("azure-native:storage:BlobContainer")
         if c.inputs["accountName"] == account.outputs["name"]
     }
-    assert container.name in names, _where(CONTRACTS[workload], container)
+    assert container.name in names, released.where(CONTRACTS[workload], container)
 
 
 _SCOPES = {
@@ -210,7 +178,9 @@ def test_workload_identity_holds_each_action_on_its_resource(stack: ProgramRun, 
         if ra.inputs["principalId"] == identity.outputs["principalId"]
         and by_id(stack, ra.inputs["scope"]).urn == target.urn
     ]
-    assert any(_grants(need.action, role) for role in held), f"{_where(CONTRACTS[workload], need)}; held there: {held}"
+    assert any(_grants(need.action, role) for role in held), (
+        f"{released.where(CONTRACTS[workload], need)}; held there: {held}"
+    )
 
 
 def test_role_table_is_not_vacuous() -> None:
@@ -228,9 +198,9 @@ def _target(objects: list[dict[str, Any]], values: dict[str, Any], egress: Egres
     if egress.to == "kube-dns":
         return dns_target(egress.protocol)
     if egress.to.startswith("pod:"):
-        destination = _deployment(objects, egress.to.removeprefix("pod:"))
+        destination = released.deployment(objects, egress.to.removeprefix("pod:"))
         return PodTarget(
-            labels=_pod(destination).labels,
+            labels=released.pod(destination).labels,
             namespace_labels={"kubernetes.io/metadata.name": "coa"},
             namespace="coa",
             port=egress.port,
@@ -252,7 +222,7 @@ def _path_open(
     if not egress_allowed(moment, source, target):
         return False
     if to.startswith("pod:"):
-        destination = _pod(_deployment(objects, to.removeprefix("pod:")))
+        destination = released.pod(released.deployment(objects, to.removeprefix("pod:")))
         return ingress_allowed(moment, source, destination, target.port, target.protocol)
     return True
 
@@ -263,12 +233,12 @@ POD_EGRESS = [(w, e) for w, e in _entries("egress") if e.principal == "pod" and 
 
 @pytest.mark.parametrize(("workload", "egress"), POD_EGRESS, ids=_ids(POD_EGRESS))
 def test_network_path_is_open_while_the_release_runs(stack: ProgramRun, workload: str, egress: Egress) -> None:
-    objects = _objects(stack)
-    source = _pod(_deployment(objects, workload))
-    target = _target(objects, _values(stack), egress)
+    objects = released.objects(stack)
+    source = released.pod(released.deployment(objects, workload))
+    target = _target(objects, released.values(stack), egress)
     for moment in (running_moment(objects),):
         assert _path_open(moment, objects, source, target, egress.to), (
-            f"{moment.name}: {_where(CONTRACTS[workload], egress)}"
+            f"{moment.name}: {released.where(CONTRACTS[workload], egress)}"
         )
     # The same pod is not open to everything: an arbitrary VNet address stays closed.
     assert not egress_allowed(running_moment(objects), source, AddressTarget(address="10.99.0.10", port=egress.port))
@@ -285,10 +255,10 @@ HOOK_NEEDS: dict[str, tuple[tuple[str, int, str], ...]] = {
 
 @pytest.mark.parametrize("hook", sorted(HOOK_NEEDS))
 def test_hook_pods_reach_what_they_need_on_install_and_upgrade(stack: ProgramRun, hook: str) -> None:
-    objects = _objects(stack)
+    objects = released.objects(stack)
     (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == hook]
-    source = _pod(job)
-    values = _values(stack)
+    source = released.pod(job)
+    values = released.values(stack)
     for moment in (install_moment(objects), upgrade_moment(objects)):
         assert any(o["kind"] == "Job" and o["metadata"]["name"] == hook for o in moment.objects), moment.name
         for to, port, protocol in HOOK_NEEDS[hook]:
@@ -354,7 +324,7 @@ def test_install_moment_has_no_release_policy() -> None:
 def test_start_task_runs_under_an_interpreter_the_node_has(stack: ProgramRun) -> None:
     contract = CONTRACTS["tes"]
     assert contract.start_task is not None and contract.start_task.runner == "shebang"
-    script = _values(stack)["batch"]["nodes"]["startTaskScript"]
+    script = released.values(stack)["batch"]["nodes"]["startTaskScript"]
     interpreter = script.splitlines()[0].removeprefix("#!").strip()
     assert interpreter in contract.start_task.interpreters, f"{interpreter!r}: {contract.start_task.source}"
 
@@ -362,12 +332,12 @@ def test_start_task_runs_under_an_interpreter_the_node_has(stack: ProgramRun) ->
 @pytest.mark.parametrize("workload", sorted(CONTRACTS))
 def test_mounts_and_port(stack: ProgramRun, workload: str) -> None:
     contract = CONTRACTS[workload]
-    container = _container(_objects(stack), contract)
+    container = released.container(released.objects(stack), contract)
     mounts = {m["mountPath"]: m.get("readOnly", False) for m in container.get("volumeMounts", [])}
     for mount in contract.mounts:
-        assert mount.path in mounts, f"missing {_where(contract, mount)}"
+        assert mount.path in mounts, f"missing {released.where(contract, mount)}"
         if mount.read_only:
-            assert mounts[mount.path] is True, _where(contract, mount)
+            assert mounts[mount.path] is True, released.where(contract, mount)
     if contract.listen_port:
         assert [p["containerPort"] for p in container["ports"]] == [contract.listen_port]
 
@@ -382,7 +352,7 @@ def _task_image_form(image: str) -> str:
 def test_the_smoke_test_task_image_is_a_form_cromwell_and_tes_both_pass_on(stack: ProgramRun, pinned: bool) -> None:
     """Cromwell hands the task's `docker` attribute to TES, which hands it to the node's runner: the reference must be
     a form each contract that declares task images accepts, with the lock as it is and once digests are recorded."""
-    values = _values(stack)
+    values = released.values(stack)
     task_image = dict(values["smokeTest"]["taskImage"])
     if pinned:
         task_image["digest"] = "sha256:" + "a" * 64

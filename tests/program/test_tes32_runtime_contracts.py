@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stackquery import one
+import released
 
-from components.contracts import Contract, Egress, Setting, contracts_for
+from components.contracts import Egress, Setting, contracts_for
 from components.start_task import POSIX_SH_GUARD
 from offline.harness import ProgramRun
 
@@ -35,44 +35,10 @@ from netpol import (  # noqa: E402
     running_moment,
     upgrade_moment,
 )
-from render import render_chart  # noqa: E402
 from test_chart_security import leaks  # noqa: E402
 
 CONTRACTS = {c.workload: c for c in contracts_for("tes32")}
 ENTRA_ID_ADDRESS = "20.190.160.1"
-_RENDERED: dict[str, list[dict[str, Any]]] = {}
-
-
-def _values(run: ProgramRun) -> dict[str, Any]:
-    return one(run, "kubernetes:helm.sh/v3:Release").inputs["values"]
-
-
-def _objects(run: ProgramRun) -> list[dict[str, Any]]:
-    if run.stack not in _RENDERED:
-        _RENDERED[run.stack] = render_chart(_values(run))
-    return _RENDERED[run.stack]
-
-
-def _deployment(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    (found,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name]
-    return found
-
-
-def _container(objects: list[dict[str, Any]], contract: Contract) -> dict[str, Any]:
-    (container,) = [
-        c
-        for c in _deployment(objects, contract.workload)["spec"]["template"]["spec"]["containers"]
-        if c["name"] == contract.workload
-    ]
-    return container
-
-
-def _pod(obj: dict[str, Any]) -> Pod:
-    return Pod(labels=obj["spec"]["template"]["metadata"]["labels"], namespace=obj["metadata"].get("namespace", "coa"))
-
-
-def _where(contract: Contract, entry: Any) -> str:
-    return f"{contract.workload} {contract.version}: {entry} ({entry.source})"
 
 
 def _entries(kind: str) -> list[tuple[str, Any]]:
@@ -91,13 +57,13 @@ def _ids(pairs: list[tuple[str, Any]]) -> list[str]:
 
 
 def test_the_chart_runs_the_3_2_generation_exactly(tes32_stack: ProgramRun) -> None:
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     assert {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"} == set(CONTRACTS)
-    images = _values(tes32_stack)["images"]
+    images = released.values(tes32_stack)["images"]
     for workload in ("tes", "triggerservice"):
         # The tag CoA 3.2.0's deployer ran (src/deploy-cromwell-on-azure/scripts/env-02-internal-images.txt:1-2).
         assert images[workload]["tag"] == "3" and CONTRACTS[workload].version == "3.2.0"
-        assert _container(objects, CONTRACTS[workload])["image"].split("/", 1)[1].startswith("cromwellonazure/")
+        assert released.container(objects, CONTRACTS[workload])["image"].split("/", 1)[1].startswith("cromwellonazure/")
     assert images["cromwell"]["tag"] == CONTRACTS["cromwell"].version
 
 
@@ -109,24 +75,24 @@ SETTINGS = [(w, s) for w, s in _entries("settings") if not s.name.startswith("co
 @pytest.mark.parametrize(("workload", "setting"), SETTINGS, ids=_ids(SETTINGS))
 def test_setting_is_rendered_with_the_expected_shape(tes32_stack: ProgramRun, workload: str, setting: Setting) -> None:
     contract = CONTRACTS[workload]
-    container = _container(_objects(tes32_stack), contract)
+    container = released.container(released.objects(tes32_stack), contract)
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
     source_file = re.fullmatch(r"<from (/\S+)>", setting.shape)
     if source_file:
         # The application credential carries its client secret: never a value, exported from the Key Vault file.
-        assert setting.name not in env, _where(contract, setting)
+        assert setting.name not in env, released.where(contract, setting)
         script = "\n".join(container.get("args", []))
         assert f'{setting.name}="$(cat {source_file.group(1)})"' in script and f"export {setting.name}" in script
         return
-    assert setting.name in env, f"missing {_where(contract, setting)}"
+    assert setting.name in env, f"missing {released.where(contract, setting)}"
     assert re.fullmatch(setting.shape, str(env[setting.name])), (
-        f"{env[setting.name]!r} breaks {_where(contract, setting)}"
+        f"{env[setting.name]!r} breaks {released.where(contract, setting)}"
     )
 
 
 def test_the_credential_file_is_the_applications_own_key_vault_secret(tes32_stack: ProgramRun) -> None:
-    objects = _objects(tes32_stack)
-    secrets = _values(tes32_stack)["keyVault"]["secrets"]
+    objects = released.objects(tes32_stack)
+    secrets = released.values(tes32_stack)["keyVault"]["secrets"]
     for workload, secret in (("tes", "tesAzureServicesAuth"), ("triggerservice", "triggerServiceAzureServicesAuth")):
         (spc,) = [
             o for o in objects if o["kind"] == "SecretProviderClass" and o["metadata"]["name"] == f"{workload}-secrets"
@@ -140,23 +106,25 @@ def test_the_credential_file_is_the_applications_own_key_vault_secret(tes32_stac
 
 def test_no_3_2_pod_holds_a_workload_identity_token_of_its_own(tes32_stack: ProgramRun) -> None:
     """The pods sign in as their applications; only the CSI driver acts as the workload identity (for one secret)."""
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     for workload in ("tes", "triggerservice"):
-        labels = _deployment(objects, workload)["spec"]["template"]["metadata"]["labels"]
+        labels = released.deployment(objects, workload)["spec"]["template"]["metadata"]["labels"]
         assert "azure.workload.identity/use" not in labels, workload
-    assert _deployment(objects, "cromwell")["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"]
+    assert released.deployment(objects, "cromwell")["spec"]["template"]["metadata"]["labels"][
+        "azure.workload.identity/use"
+    ]
 
 
 def test_no_secret_is_a_value_in_any_rendered_object(tes32_stack: ProgramRun) -> None:
-    assert [(o["kind"], o["metadata"]["name"], leak) for o in _objects(tes32_stack) for leak in leaks(o)] == []
+    assert [(o["kind"], o["metadata"]["name"], leak) for o in released.objects(tes32_stack) for leak in leaks(o)] == []
 
 
 def test_pod_security_restricted_holds(tes32_stack: ProgramRun) -> None:
-    assert pod_security_violations(_objects(tes32_stack)) == []
+    assert pod_security_violations(released.objects(tes32_stack)) == []
     # The one capability kept: TES's image gives dotnet cap_net_bind_service (CromwellOnAzure@3.2.0 Dockerfile-Tes:25).
-    tes = _container(_objects(tes32_stack), CONTRACTS["tes"])
+    tes = released.container(released.objects(tes32_stack), CONTRACTS["tes"])
     assert tes["securityContext"]["capabilities"]["add"] == ["NET_BIND_SERVICE"]
-    trigger = _container(_objects(tes32_stack), CONTRACTS["triggerservice"])
+    trigger = released.container(released.objects(tes32_stack), CONTRACTS["triggerservice"])
     assert "add" not in trigger["securityContext"]["capabilities"]
 
 
@@ -166,7 +134,7 @@ def test_pod_security_restricted_holds(tes32_stack: ProgramRun) -> None:
 @pytest.mark.parametrize(("workload", "container"), _entries("containers"), ids=_ids(_entries("containers")))
 def test_container_exists_in_the_coa_account(tes32_stack: ProgramRun, workload: str, container: Any) -> None:
     names = {c.inputs["containerName"] for c in tes32_stack.of_type("azure-native:storage:BlobContainer")}
-    assert container.name in names, _where(CONTRACTS[workload], container)
+    assert container.name in names, released.where(CONTRACTS[workload], container)
 
 
 def test_tes_6_containers_are_not_created(tes32_stack: ProgramRun) -> None:
@@ -177,12 +145,12 @@ def test_tes_6_containers_are_not_created(tes32_stack: ProgramRun) -> None:
 @pytest.mark.parametrize("workload", sorted(CONTRACTS))
 def test_mounts_and_port(tes32_stack: ProgramRun, workload: str) -> None:
     contract = CONTRACTS[workload]
-    container = _container(_objects(tes32_stack), contract)
+    container = released.container(released.objects(tes32_stack), contract)
     mounts = {m["mountPath"]: m.get("readOnly", False) for m in container.get("volumeMounts", [])}
     for mount in contract.mounts:
-        assert mount.path in mounts, f"missing {_where(contract, mount)}"
+        assert mount.path in mounts, f"missing {released.where(contract, mount)}"
         if mount.read_only:
-            assert mounts[mount.path] is True, _where(contract, mount)
+            assert mounts[mount.path] is True, released.where(contract, mount)
     if contract.listen_port:
         assert [p["containerPort"] for p in container["ports"]] == [contract.listen_port]
 
@@ -190,10 +158,12 @@ def test_mounts_and_port(tes32_stack: ProgramRun, workload: str) -> None:
 def test_cromwell_writes_executions_through_the_mount(tes32_stack: ProgramRun) -> None:
     """TES 3.2 accepts only /cromwell-executions/ paths (CromwellOnAzure@3.2.0 BatchScheduler.cs:633-639): even with
     shared keys on, Cromwell's root is the mount, not its blob filesystem."""
-    values = _values(tes32_stack)
+    values = released.values(tes32_stack)
     assert values["cromwell"]["executionsRoot"] == "mount"
     conf = next(
-        o for o in _objects(tes32_stack) if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cromwell-config"
+        o
+        for o in released.objects(tes32_stack)
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "cromwell-config"
     )
     assert 'root = "/cromwell-executions"' in conf["data"]["cromwell-application.conf"]
 
@@ -207,9 +177,9 @@ def _target(
     if egress.to == "kube-dns":
         return dns_target(egress.protocol)
     if egress.to.startswith("pod:"):
-        destination = _deployment(objects, egress.to.removeprefix("pod:"))
+        destination = released.deployment(objects, egress.to.removeprefix("pod:"))
         return PodTarget(
-            labels=_pod(destination).labels,
+            labels=released.pod(destination).labels,
             namespace_labels={"kubernetes.io/metadata.name": "coa"},
             namespace="coa",
             port=port,
@@ -230,34 +200,34 @@ POD_EGRESS = [(w, e) for w, e in _entries("egress") if e.principal == "pod" and 
 
 @pytest.mark.parametrize(("workload", "egress"), POD_EGRESS, ids=_ids(POD_EGRESS))
 def test_network_path_is_open_while_the_release_runs(tes32_stack: ProgramRun, workload: str, egress: Egress) -> None:
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     moment = running_moment(objects)
-    source = _pod(_deployment(objects, workload))
+    source = released.pod(released.deployment(objects, workload))
     # A range is open at both ends and in between (Cosmos DB direct mode picks replica ports at run time).
     ports = {egress.port} if egress.end_port is None else {egress.port, 10250, egress.end_port}
     for port in ports:
-        target = _target(objects, _values(tes32_stack), egress, port)
-        assert egress_allowed(moment, source, target), f"port {port}: {_where(CONTRACTS[workload], egress)}"
+        target = _target(objects, released.values(tes32_stack), egress, port)
+        assert egress_allowed(moment, source, target), f"port {port}: {released.where(CONTRACTS[workload], egress)}"
         if egress.to.startswith("pod:"):
-            destination = _pod(_deployment(objects, egress.to.removeprefix("pod:")))
+            destination = released.pod(released.deployment(objects, egress.to.removeprefix("pod:")))
             assert ingress_allowed(moment, source, destination, port, egress.protocol)
     # The same pod is not open to everything: an arbitrary VNet address stays closed.
     assert not egress_allowed(moment, source, AddressTarget(address="10.99.0.10", port=egress.port))
 
 
 def test_the_port_range_reaches_only_the_private_endpoint_subnet(tes32_stack: ProgramRun) -> None:
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     moment = running_moment(objects)
-    values = _values(tes32_stack)
+    values = released.values(tes32_stack)
     subnet = ipaddress.ip_network(values["networkPolicy"]["privateEndpointsCidr"])
     postgres = ipaddress.ip_network(values["networkPolicy"]["postgresCidr"])
     for workload in ("tes", "triggerservice"):
-        source = _pod(_deployment(objects, workload))
+        source = released.pod(released.deployment(objects, workload))
         assert egress_allowed(moment, source, AddressTarget(address=str(subnet[10]), port=10255))
         # Not PostgreSQL (3.2 has no TES database there), not public addresses on anything but 443.
         assert not egress_allowed(moment, source, AddressTarget(address=str(postgres[4]), port=5432))
         assert not egress_allowed(moment, source, AddressTarget(address=ENTRA_ID_ADDRESS, port=10255))
-    cromwell = _pod(_deployment(objects, "cromwell"))
+    cromwell = released.pod(released.deployment(objects, "cromwell"))
     assert not egress_allowed(moment, cromwell, AddressTarget(address=str(subnet[10]), port=10255))
 
 
@@ -266,10 +236,10 @@ HOOKS = {"db-init": (("kube-dns", 53, "UDP"), ("postgres", 5432, "TCP")), "batch
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))
 def test_hook_pods_reach_what_they_need_on_install_and_upgrade(tes32_stack: ProgramRun, hook: str) -> None:
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == hook]
-    source = _pod(job)
-    values = _values(tes32_stack)
+    source = released.pod(job)
+    values = released.values(tes32_stack)
     for moment in (install_moment(objects), upgrade_moment(objects)):
         for to, port, protocol in HOOKS[hook]:
             fake = Egress(
@@ -285,13 +255,13 @@ def test_hook_pods_reach_what_they_need_on_install_and_upgrade(tes32_stack: Prog
 
 def test_the_batch_config_hook_writes_only_the_start_task(tes32_stack: ProgramRun) -> None:
     """TES 3.2 takes its VM sizes from AllowedVmSizes and has no tes-internal container to write them to."""
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     (config,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "batch-config"]
     assert set(config["data"]) == {"start-task.sh"}
     claims = {o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"}
     assert "batch-config-configuration" in claims and "batch-config-tes-internal" not in claims
-    env = {e["name"]: e["value"] for e in _container(objects, CONTRACTS["tes"])["env"]}
-    assert env["AllowedVmSizes"].split(",") == _values(tes32_stack)["batch"]["allowedVmSizes"]
+    env = {e["name"]: e["value"] for e in released.container(objects, CONTRACTS["tes"])["env"]}
+    assert env["AllowedVmSizes"].split(",") == released.values(tes32_stack)["batch"]["allowedVmSizes"]
 
 
 # --- the Batch nodes ------------------------------------------------------------------------------------------------
@@ -300,19 +270,21 @@ def test_the_batch_config_hook_writes_only_the_start_task(tes32_stack: ProgramRu
 def test_the_start_task_runs_under_the_shell_tes_3_2_starts_it_with(tes32_stack: ProgramRun) -> None:
     contract = CONTRACTS["tes"]
     assert contract.start_task is not None and contract.start_task.runner == "/bin/sh"
-    script = _values(tes32_stack)["batch"]["nodes"]["startTaskScript"]
+    script = released.values(tes32_stack)["batch"]["nodes"]["startTaskScript"]
     shebang, rest = script.split("\n", 1)
     # The #! line is ignored by `/bin/sh <path>`; the first command re-runs the script under bash.
     assert shebang.startswith("#!") and rest.startswith(POSIX_SH_GUARD)
-    registry = _values(tes32_stack)["images"]["registry"]
+    registry = released.values(tes32_stack)["images"]["registry"]
     assert f"REGISTRY_LOGIN_SERVER='{registry}'" in script and "\nregistry_login\n" in script
 
 
 def test_blobxfer_and_the_smoke_tests_task_image_come_from_the_stacks_registry(tes32_stack: ProgramRun) -> None:
-    values = _values(tes32_stack)
-    env = {e["name"]: e["value"] for e in _container(_objects(tes32_stack), CONTRACTS["tes"])["env"]}
+    values = released.values(tes32_stack)
+    env = {e["name"]: e["value"] for e in released.container(released.objects(tes32_stack), CONTRACTS["tes"])["env"]}
     assert env["BlobxferImageName"].startswith(f"{values['images']['registry']}/blobxfer")
-    (options,) = [o for o in _objects(tes32_stack) if o["kind"] == "ConfigMap" and "options.json" in o.get("data", {})]
+    (options,) = [
+        o for o in released.objects(tes32_stack) if o["kind"] == "ConfigMap" and "options.json" in o.get("data", {})
+    ]
     image = json.loads(options["data"]["options.json"])["default_runtime_attributes"]["docker"]
     assert image.startswith(f"{values['images']['registry']}/")
     form = "digest" if "@" in image else "tag"
@@ -321,12 +293,12 @@ def test_blobxfer_and_the_smoke_tests_task_image_come_from_the_stacks_registry(t
 
 
 def test_the_smoke_test_still_submits_through_cromwell(tes32_stack: ProgramRun) -> None:
-    objects = _objects(tes32_stack)
+    objects = released.objects(tes32_stack)
     (pod,) = [o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"] == "smoke-test"]
     env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
     assert env["CROMWELL_URL"] == "http://cromwell.coa.svc.cluster.local:8000"
     source = Pod(labels=pod["metadata"]["labels"], namespace="coa")
-    cromwell = _pod(_deployment(objects, "cromwell"))
+    cromwell = released.pod(released.deployment(objects, "cromwell"))
     target = PodTarget(
         labels=cromwell.labels, namespace_labels={"kubernetes.io/metadata.name": "coa"}, namespace="coa", port=8000
     )
