@@ -51,3 +51,16 @@ def pod(obj: dict[str, Any]) -> Pod:
 def where(contract: Contract, entry: Any) -> str:
     """Names a contract entry and its citation in a failure."""
     return f"{contract.workload} {contract.version}: {entry} ({entry.source})"
+
+
+def assert_mounts_and_port(rendered: list[dict[str, Any]], contract: Contract) -> None:
+    """Each mount the contract cites is on the container (read-only where the source needs only reads), and the
+    container listens on the contract's port alone."""
+    found = container(rendered, contract)
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in found.get("volumeMounts", [])}
+    for mount in contract.mounts:
+        assert mount.path in mounts, f"missing {where(contract, mount)}"
+        if mount.read_only:
+            assert mounts[mount.path] is True, where(contract, mount)
+    if contract.listen_port:
+        assert [p["containerPort"] for p in found["ports"]] == [contract.listen_port]

@@ -331,15 +331,7 @@ def test_start_task_runs_under_an_interpreter_the_node_has(stack: ProgramRun) ->
 
 @pytest.mark.parametrize("workload", sorted(CONTRACTS))
 def test_mounts_and_port(stack: ProgramRun, workload: str) -> None:
-    contract = CONTRACTS[workload]
-    container = released.container(released.objects(stack), contract)
-    mounts = {m["mountPath"]: m.get("readOnly", False) for m in container.get("volumeMounts", [])}
-    for mount in contract.mounts:
-        assert mount.path in mounts, f"missing {released.where(contract, mount)}"
-        if mount.read_only:
-            assert mounts[mount.path] is True, released.where(contract, mount)
-    if contract.listen_port:
-        assert [p["containerPort"] for p in container["ports"]] == [contract.listen_port]
+    released.assert_mounts_and_port(released.objects(stack), CONTRACTS[workload])
 
 
 def _task_image_form(image: str) -> str:

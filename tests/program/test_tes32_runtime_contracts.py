@@ -144,15 +144,7 @@ def test_tes_6_containers_are_not_created(tes32_stack: ProgramRun) -> None:
 
 @pytest.mark.parametrize("workload", sorted(CONTRACTS))
 def test_mounts_and_port(tes32_stack: ProgramRun, workload: str) -> None:
-    contract = CONTRACTS[workload]
-    container = released.container(released.objects(tes32_stack), contract)
-    mounts = {m["mountPath"]: m.get("readOnly", False) for m in container.get("volumeMounts", [])}
-    for mount in contract.mounts:
-        assert mount.path in mounts, f"missing {released.where(contract, mount)}"
-        if mount.read_only:
-            assert mounts[mount.path] is True, released.where(contract, mount)
-    if contract.listen_port:
-        assert [p["containerPort"] for p in container["ports"]] == [contract.listen_port]
+    released.assert_mounts_and_port(released.objects(tes32_stack), CONTRACTS[workload])
 
 
 def test_cromwell_writes_executions_through_the_mount(tes32_stack: ProgramRun) -> None:
