@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import ipaddress
 import json
@@ -146,6 +147,13 @@ class Reader:
             return str(ipaddress.IPv4Address(value))
         except ValueError:
             raise self.fail(name, f"{shown(value)} is not a valid IPv4 address") from None
+
+    def date(self, name: str) -> datetime.date:
+        value = self.string(name, pattern=r"\d{4}-\d{2}-\d{2}", hint="a date, YYYY-MM-DD")
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            raise self.fail(name, f"{value!r} is not a calendar date") from None
 
     def string_list(self, name: str, *, pattern: str | None = None, hint: str = "") -> tuple[str, ...]:
         value = self.raw.get(name, [])

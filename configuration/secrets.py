@@ -20,14 +20,6 @@ STACK_SECRET_NAMES = frozenset(
 SCANNER_CREDENTIALS = ("imageScannerUsername", "imageScannerPassword")
 
 
-def _date(reader: Reader, key: str) -> datetime.date:
-    value = reader.string(key, pattern=r"\d{4}-\d{2}-\d{2}", hint="a date, YYYY-MM-DD")
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise reader.fail(key, f"{value!r} is not a calendar date") from None
-
-
 # Generated passwords (configuration/rotation.py): replaced every rotationDays by the first `pulumi up` of a new period;
 # each secret version expires expiryGraceDays after its successor is due, so a late run has that long.
 ROTATION_DAYS = (7, 365)
@@ -65,7 +57,7 @@ def parse_scanner(reader: Reader, secret_keys: frozenset[str], today: datetime.d
         registry_server=scanner.string("registryServer", pattern=r"[a-z0-9.-]+(:\d+)?", hint="a registry host name"),
         username_secret_name=scanner.string("usernameSecretName", "image-scanner-username", pattern=secret_name),
         password_secret_name=scanner.string("passwordSecretName", "image-scanner-password", pattern=secret_name),
-        credentials_expire_on=_date(scanner, "credentialsExpireOn") if scanner.has("credentialsExpireOn") else None,
+        credentials_expire_on=scanner.date("credentialsExpireOn") if scanner.has("credentialsExpireOn") else None,
     )
     if settings.credentials_expire_on and settings.credentials_expire_on <= today:
         raise scanner.fail(

@@ -70,14 +70,6 @@ def refuse_without_cosmosdb(reader: Reader) -> list[ConfigError]:
     ]
 
 
-def _date(reader: Reader, key: str) -> datetime.date:
-    value = reader.string(key, pattern=r"\d{4}-\d{2}-\d{2}", hint="a date, YYYY-MM-DD")
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise reader.fail(key, f"{value!r} is not a calendar date") from None
-
-
 def _cosmos(reader: Reader, workload: str, environment: str, suffix: str, production: bool) -> CosmosSettings:
     if not reader.has("cosmos"):
         raise reader.fail("cosmos", "is required with taskDatabase cosmosdb: {localAuthEnabled: true, ...}")
@@ -130,7 +122,7 @@ def _credentials(reader: Reader, secret_keys: frozenset[str], today: datetime.da
             ids[key] = value.lower()
         if not app.has("secretExpiresOn"):
             raise app.fail("secretExpiresOn", "is required: the day the client secret expires (YYYY-MM-DD)")
-        expires = _date(app, "secretExpiresOn")
+        expires = app.date("secretExpiresOn")
         if expires <= today:
             raise app.fail("secretExpiresOn", f"{expires} has passed; create a new client secret and set both")
         if (expires - today).days > MAX_SECRET_LIFETIME_DAYS:

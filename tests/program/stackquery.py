@@ -43,6 +43,23 @@ def one(run: ProgramRun, token: str, name_part: str = "") -> ResourceRecord:
     return found[0]
 
 
+# A contract's scope kind (components/contracts Need.scope) and the resource in a stack that it names.
+SCOPE_RESOURCES = {
+    "storage-account": ("azure-native:storage:StorageAccount", ""),
+    "batch-account": ("azure-native:batch:BatchAccount", ""),
+    "batch-subnet": ("azure-native:network:Subnet", "snet-batch"),
+    "workload-identity": ("azure-native:managedidentity:UserAssignedIdentity", "coa-workload"),
+    "key-vault": ("azure-native:keyvault:Vault", ""),
+    "registry": ("azure-native:containerregistry:Registry", ""),
+    "cosmos-account": ("azure-native:cosmosdb:DatabaseAccount", ""),
+}
+
+
+def scope_resource(run: ProgramRun, scope: str) -> ResourceRecord:
+    token, name_part = SCOPE_RESOURCES[scope]
+    return one(run, token, name_part)
+
+
 def by_id(run: ProgramRun, arm_id: str) -> ResourceRecord:
     found = [r for r in run.resources if r.id == arm_id]
     assert found, f"no resource has id {arm_id}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from stackquery import one, run_variant, stack_values
+from stackquery import SCOPE_RESOURCES, one, run_variant, stack_values
 
 from components.access import ROLES
 from components.contracts import Contract, all_contracts, derive
@@ -21,14 +21,6 @@ from offline.harness import ProgramRun
 
 REPO = Path(__file__).resolve().parents[2]
 RA = "azure-native:authorization:RoleAssignment"
-SCOPE_RESOURCES = {
-    "storage-account": ("azure-native:storage:StorageAccount", ""),
-    "batch-account": ("azure-native:batch:BatchAccount", ""),
-    "batch-subnet": ("azure-native:network:Subnet", "snet-batch"),
-    "workload-identity": ("azure-native:managedidentity:UserAssignedIdentity", "coa-workload"),
-    "key-vault": ("azure-native:keyvault:Vault", ""),
-    "registry": ("azure-native:containerregistry:Registry", ""),
-}
 
 
 def _assignments(run: ProgramRun) -> set[tuple[str, str, str]]:
@@ -37,7 +29,7 @@ def _assignments(run: ProgramRun) -> set[tuple[str, str, str]]:
         one(run, "azure-native:managedidentity:UserAssignedIdentity", part).outputs["principalId"]: identity
         for identity, part in (("workload", "coa-workload"), ("kubelet", "aks-kubelet"))
     }
-    scopes = {one(run, token, part).id: kind for kind, (token, part) in SCOPE_RESOURCES.items()}
+    scopes = {one(run, token, part).id: kind for kind, (token, part) in SCOPE_RESOURCES.items() if run.of_type(token)}
     roles = {guid: name for name, guid in ROLES.items()}
     return {
         (

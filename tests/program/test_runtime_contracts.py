@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import released
-from stackquery import by_id, one
+from stackquery import by_id, one, scope_resource
 
 from components.access import ROLES
 from components.contracts import (
@@ -143,16 +143,6 @@ def test_container_exists_in_the_coa_account(stack: ProgramRun, workload: str, c
     assert container.name in names, released.where(CONTRACTS[workload], container)
 
 
-_SCOPES = {
-    "storage-account": ("azure-native:storage:StorageAccount", ""),
-    "batch-account": ("azure-native:batch:BatchAccount", ""),
-    "batch-subnet": ("azure-native:network:Subnet", "snet-batch"),
-    "workload-identity": ("azure-native:managedidentity:UserAssignedIdentity", "coa-workload"),
-    "key-vault": ("azure-native:keyvault:Vault", ""),
-    "registry": ("azure-native:containerregistry:Registry", ""),
-}
-
-
 def _grants(action: str, role: str) -> bool:
     return role in ROLE_PERMISSIONS and covers(role, action)
 
@@ -169,8 +159,7 @@ def test_workload_identity_holds_each_action_on_its_resource(stack: ProgramRun, 
     identity = one(
         stack, "azure-native:managedidentity:UserAssignedIdentity", IDENTITY_OF[PRINCIPAL_IDENTITY[need.principal]]
     )
-    token, name_part = _SCOPES[need.scope]
-    target = one(stack, token, name_part)
+    target = scope_resource(stack, need.scope)
     roles = {guid: name for name, guid in ROLES.items()}
     held = [
         roles[ra.inputs["roleDefinitionId"].rsplit("/", 1)[-1]]

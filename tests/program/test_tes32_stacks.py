@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stackquery import TES32_APPLICATIONS, by_id, one
+from stackquery import TES32_APPLICATIONS, by_id, one, scope_resource
 
 from components.access import ROLES
 from components.contracts import contracts_for, derive
@@ -115,15 +115,6 @@ def _principal(run: ProgramRun, identity: str) -> str:
     return one(run, "azure-native:managedidentity:UserAssignedIdentity", name).outputs["principalId"]
 
 
-SCOPE_OF = {
-    "storage-account": ("azure-native:storage:StorageAccount", ""),
-    "batch-account": ("azure-native:batch:BatchAccount", ""),
-    "batch-subnet": ("azure-native:network:Subnet", "snet-batch"),
-    "workload-identity": ("azure-native:managedidentity:UserAssignedIdentity", "coa-workload"),
-    "key-vault": ("azure-native:keyvault:Vault", ""),
-    "registry": ("azure-native:containerregistry:Registry", ""),
-    "cosmos-account": ("azure-native:cosmosdb:DatabaseAccount", ""),
-}
 NEEDS = [
     (contract, action)
     for contract in TES32
@@ -152,8 +143,7 @@ def test_the_principal_of_each_3_2_action_holds_it_on_its_resource(tes32_stack: 
     if need.scope == "subscription":
         scope_id = "/subscriptions/" + one(tes32_stack, "azure-native:storage:StorageAccount").id.split("/")[2]
     else:
-        token, part = SCOPE_OF[need.scope]
-        scope_id = one(tes32_stack, token, part).id
+        scope_id = scope_resource(tes32_stack, need.scope).id
     held = _roles_held(tes32_stack, _principal(tes32_stack, identity), scope_id)
     assert any(covers(role, need.action) for role in held), f"{contract.workload} {need} as {identity}: {held}"
 
