@@ -14,19 +14,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from offline.records import ResourceRecord
+from offline.network_diagram import network_view
+from offline.records import ATTACHMENTS, ResourceRecord
 from offline.tree import STACK_TYPE, Node, build_tree
 
-# Resources whose only job is to attach one thing to another: shown as a count, never as nodes or edges.
-ATTACHMENTS = {
-    "azure-native:authorization:RoleAssignment": "role assignments",
-    "azure-native:monitor:DiagnosticSetting": "diagnostic settings",
-    "azure-native:network:PrivateDnsZoneGroup": "DNS zone groups",
-    "azure-native:privatedns:VirtualNetworkLink": "VNet links",
-    "azure-native:managedidentity:FederatedIdentityCredential": "federated credentials",
-    "azure-native:cosmosdb:SqlResourceSqlRoleAssignment": "Cosmos role assignments",
-    "azure-native:authorization:ManagementLockAtResourceLevel": "locks",
-}
 # Drawn as cylinders: where data lives.
 DATA_STORES = {
     "azure-native:storage:StorageAccount",
@@ -179,8 +170,6 @@ def architecture_markdown(records: Sequence[ResourceRecord], project: str, stack
         if record.type in ATTACHMENTS:
             per_attachment[ATTACHMENTS[record.type]] += 1
     folded = ", ".join(f"{n} {what}" for what, n in sorted(per_attachment.items())) or "nothing"
-    from offline.network_diagram import network_view
-
     return "\n".join(
         [
             f"# Architecture of `{project}` stack `{stack}`",

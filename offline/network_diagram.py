@@ -16,8 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from offline.diagram import ATTACHMENTS
-from offline.records import ResourceRecord
+from offline.records import ATTACHMENTS, ResourceRecord
 
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"

@@ -5,6 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Resources whose only job is to attach one thing to another: shown as a count, never as nodes or edges.
+ATTACHMENTS = {
+    "azure-native:authorization:RoleAssignment": "role assignments",
+    "azure-native:monitor:DiagnosticSetting": "diagnostic settings",
+    "azure-native:network:PrivateDnsZoneGroup": "DNS zone groups",
+    "azure-native:privatedns:VirtualNetworkLink": "VNet links",
+    "azure-native:managedidentity:FederatedIdentityCredential": "federated credentials",
+    "azure-native:cosmosdb:SqlResourceSqlRoleAssignment": "Cosmos role assignments",
+    "azure-native:authorization:ManagementLockAtResourceLevel": "locks",
+}
+
 
 @dataclass(frozen=True, kw_only=True)
 class ResourceRecord:

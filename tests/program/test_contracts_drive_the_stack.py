@@ -126,7 +126,10 @@ def test_shared_keys_switch_on_cromwells_blob_filesystem_needs(shared_keys: Prog
 
 def test_the_hub_firewall_allow_list_is_the_contracts(prod: ProgramRun) -> None:
     """The stack output the hub team applies, and the copy in docs/deploying.md, are both the derivation."""
-    from offline.allowlist import END, START, markdown
+    from offline.allowlist import markdown
+    from offline.docs import markers
+
+    start, end = markers("allowlist")
 
     exported = prod.outputs["firewallAllowList"]
     derived = derive.firewall_allow_list()
@@ -134,7 +137,7 @@ def test_the_hub_firewall_allow_list_is_the_contracts(prod: ProgramRun) -> None:
         (r.destination, r.port, r.required) for r in derived
     ]
     deploying = (REPO / "docs" / "deploying.md").read_text()
-    assert deploying.split(START, 1)[1].split(END, 1)[0].strip() == markdown(derived), "make readme"
+    assert deploying.split(start, 1)[1].split(end, 1)[0].strip() == markdown(derived), "make readme"
     rows = {(r["destination"], r["port"]): r for r in exported}
     # TES stops at start without ARM's cloud metadata; Entra ID for every token; prices are optional.
     assert "tes (pod)" in rows[("management.azure.com", 443)]["consumers"]
