@@ -39,6 +39,11 @@ GENERATION_IMAGES: dict[str, dict[str, str]] = {
         "blobxfer": "blobxfer",
     },
 }
+# The runtime each generation's TES and TriggerService images run on, as their Dockerfiles' final stage says
+# (retirement.yaml dates its support): TES 6.0.0 on ASP.NET Core 8.0 (microsoft/ga4gh-tes@6.0.0:src/Dockerfile-Tes:4),
+# TriggerService 6.0.0 on .NET 8.0 (microsoft/CromwellOnAzure@6.0.0:src/Dockerfile-TriggerService:4); both 3.2.0 images
+# on ASP.NET Core 6.0 (microsoft/CromwellOnAzure@3.2.0:src/Dockerfile-Tes:18, src/Dockerfile-TriggerService:19).
+GENERATION_RUNTIME: dict[str, str] = {"tes6": ".NET 8", "tes32": ".NET 6"}
 # Every entry images.lock.json holds.
 LOCK_KEYS = tuple(dict.fromkeys(lock for images in GENERATION_IMAGES.values() for lock in images.values()))
 

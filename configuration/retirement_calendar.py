@@ -16,10 +16,10 @@ import yaml
 
 CALENDAR_FILE = Path(__file__).resolve().parent.parent / "retirement.yaml"
 
-Kind = Literal["kubernetes", "postgresql", "batch-node-agent", "image"]
+Kind = Literal["kubernetes", "postgresql", "batch-node-agent", "image", "runtime"]
 KINDS: tuple[str, ...] = get_args(Kind)
 # A value of these kinds that a stack uses must have a row: its date cannot be assumed.
-REQUIRED_KINDS: frozenset[str] = frozenset({"kubernetes", "postgresql", "batch-node-agent"})
+REQUIRED_KINDS: frozenset[str] = frozenset({"kubernetes", "postgresql", "batch-node-agent", "runtime"})
 UNKNOWN = "unknown"
 
 

@@ -357,6 +357,7 @@ def build(inputs: Inputs) -> dict[str, Any]:
         "packWaivers": [w for r in rules for w in r["waivers"]],
         "guardrailOverrides": dict(sorted(inputs.facts.guardrail_overrides.items())),
         **reduced_assurance(inputs),
+        "retirements": [dict(row) for row in inputs.facts.retirements],
         "notProven": list(NOT_PROVEN),
         "dataAccounts": list(inputs.facts.data_accounts),
         "safeguards": safeguards,

@@ -5,18 +5,22 @@ Nothing here runs the program, the pack or Checkov: a missing output is an error
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from scan.checkov import CheckovError, Finding, read_findings
 from scan.waivers import Waiver, WaiverFileError, load_waivers
+
+if TYPE_CHECKING:
+    from configuration.settings import Settings
 
 FRAMEWORKS = ("arm", "kubernetes")
 
@@ -87,6 +91,9 @@ class StackFacts:
     egress: str = ""
     guardrail_overrides: Mapping[str, str] = field(default_factory=dict)
     data_accounts: tuple[str, ...] = ()
+    # What the stack runs past its support end, or within the retirement lead time (offline/retirement.py rows, as
+    # of the day the pack is written): accepted ones carry their reason and review date in `what`.
+    retirements: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,6 +213,29 @@ def stack_facts(paths: Paths) -> StackFacts:
         egress=settings.network.egress,
         guardrail_overrides=dict(settings.guardrail_overrides),
         data_accounts=tuple(account.name for account in settings.data_storage_accounts),
+        retirements=retirements_in_force(paths.stack, settings),
+    )
+
+
+def retirements_in_force(
+    stack: str, settings: Settings, today: datetime.date | None = None
+) -> tuple[dict[str, Any], ...]:
+    """The retirement check's rows for this stack that a reviewer must see: past or near their end, accepted or not."""
+    from offline import retirement
+
+    day = today or datetime.datetime.now(datetime.UTC).date()
+    rows = retirement.check([stack], today=day, load=lambda _stack: settings)
+    return tuple(
+        {
+            "kind": row.use.kind,
+            "value": row.use.value,
+            "status": row.status,
+            "ends": row.ends.isoformat() if row.ends else None,
+            "what": row.what,
+            "source": row.source,
+        }
+        for row in rows
+        if row.status in ("accepted", "retired", "due")
     )
 
 

@@ -60,9 +60,20 @@ def summary(doc: Mapping[str, Any]) -> list[str]:
                 f"{checkov['waiversInForce']} in scan/waivers.yaml",
             ],
             ["Guardrail overrides", overrides],
+            ["Retirements carried", _retirements_line(doc["retirements"])],
         ],
     )
     lines.append("")
+    if doc["retirements"]:
+        lines += [
+            "**Past or near their support end** (`make retirement`; an accepted row names its reason and review day):",
+            "",
+            *_table(
+                ["Kind", "Value", "Ends", "Status", "What, and why it is carried"],
+                [[r["kind"], f"`{r['value']}`", r["ends"] or "", r["status"], r["what"]] for r in doc["retirements"]],
+            ),
+            "",
+        ]
     reduced = doc.get("reducedAssurance")
     if reduced:
         lines += [
@@ -102,6 +113,13 @@ def summary(doc: Mapping[str, Any]) -> list[str]:
     if doc["dataAccounts"]:
         lines.append(f"- This stack's data accounts: {', '.join(f'`{a}`' for a in doc['dataAccounts'])}.")
     return lines
+
+
+def _retirements_line(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "none"
+    accepted = sum(r["status"] == "accepted" for r in rows)
+    return f"{len(rows)} past or near their end, {accepted} accepted (table below)"
 
 
 def anchor(safeguard: Mapping[str, Any]) -> str:

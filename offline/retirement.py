@@ -1,8 +1,9 @@
 """`python -m offline.retirement --stacks dev prod`: what each stack uses that retires, judged against retirement.yaml.
 
 Exit 1 when anything a stack uses is retired or retires within the lead time (default 90 days), when an accepted
-retirement's acceptance ends within it, or when a Kubernetes, PostgreSQL or node-agent value has no row; warnings
-(within 180 days, an announced retirement without a date, an accepted one) leave the exit code 0.
+retirement's acceptance ends within it or lies more than a year ahead, or when a Kubernetes, PostgreSQL, node-agent
+or runtime value has no row; warnings (within 180 days, an announced retirement without a date, an accepted one)
+leave the exit code 0.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, TextIO
 
 from configuration import retirement_calendar as rc
+from configuration.image_lock import GENERATION_RUNTIME
 from configuration.reader import ConfigError
 from configuration.settings import Settings
 from offline.stack_settings import load_stack_settings
@@ -23,8 +25,10 @@ from offline.stackconfig import StackConfigError
 DEFAULT_LEAD_DAYS = 90
 DEFAULT_WARN_DAYS = 180
 
-Status = Literal["retired", "due", "soon", "ok", "no end", "date unknown", "accepted", "untracked"]
-FAILING: frozenset[str] = frozenset({"retired", "due"})
+Status = Literal["retired", "due", "soon", "ok", "no end", "date unknown", "accepted", "overlong", "untracked"]
+FAILING: frozenset[str] = frozenset({"retired", "due", "overlong"})
+# An acceptance is a waiver with a review day; one further out than this from the day checked is a standing waiver.
+MAX_ACCEPTANCE_DAYS = 365
 WARNING: frozenset[str] = frozenset({"soon", "date unknown", "accepted"})
 
 
@@ -68,6 +72,14 @@ def uses(stack: str, settings: Settings) -> list[Use]:
                 key=f"batch.images.{generation}.nodeAgentSkuId",
             )
         )
+    found.append(
+        Use(
+            stack=stack,
+            kind="runtime",
+            value=GENERATION_RUNTIME[settings.generation],
+            key="taskDatabase (the TES and TriggerService images' runtime)",
+        )
+    )
     for key, pin in settings.images.pins.items():
         found.append(
             Use(stack=stack, kind="image", value=f"{pin.cache_repository}:{pin.tag}", key=f"images.lock.json {key}")
@@ -111,6 +123,13 @@ def judge(
         status, days_left = _judge(entry.ends, today, lead_days, warn_days)
         if entry.accepted and status in ("retired", "due"):
             accepted_status, accepted_left = _judge(entry.accepted.until, today, lead_days, warn_days)
+            if accepted_left > MAX_ACCEPTANCE_DAYS:
+                what = (
+                    f"{entry.what}; accepted until {entry.accepted.until}, {accepted_left} days away: more than "
+                    f"{MAX_ACCEPTANCE_DAYS}, so nobody would review it; set a nearer day"
+                )
+                rows.append(Row(status="overlong", ends=entry.ends, days_left=days_left, **{**common, "what": what}))
+                continue
             if accepted_status in ("soon", "ok"):
                 what = f"{entry.what}; accepted until {entry.accepted.until}: {entry.accepted.reason}"
                 rows.append(Row(status="accepted", ends=entry.ends, days_left=days_left, **{**common, "what": what}))

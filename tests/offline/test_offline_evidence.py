@@ -417,3 +417,24 @@ def test_the_reduced_assurance_generation_shows_each_weakening_and_who_accepted_
     # The contract views follow the generation: TES's application holds its grants, not the workload identity.
     grants = doc["safeguards"][0]["contracts"]["grants"]
     assert any(g["identity"] == "tes-app" and g["scope"] == "cosmos-account" for g in grants)
+
+
+def test_the_reviewer_sees_what_the_stack_runs_past_its_support_end(
+    prod_pack: dict[str, Any], prod_markdown: str
+) -> None:
+    """TES 6.0.0 runs .NET 8 (support ended 2026-11-10) and upstream archived it: the pack lists each such retirement
+    the stack carries, with the acceptance's reason and review day, whatever day it is written."""
+    carried = {(r["kind"], r["value"]): r for r in prod_pack["retirements"]}
+    assert {("runtime", ".NET 8"), ("image", "cromwellonazure/tes:6.0.0")} <= set(carried)
+    net8 = carried[("runtime", ".NET 8")]
+    assert net8["ends"] == "2026-11-10" and net8["status"] in ("accepted", "due", "retired")
+    assert "accepted until 2027-06-30" in net8["what"] or net8["status"] != "accepted"
+    assert "| runtime | `.NET 8` | 2026-11-10 |" in prod_markdown
+    assert "Retirements carried" in prod_markdown
+
+
+def test_a_stack_carrying_no_retirement_says_none() -> None:
+    document = evidence.build(_inputs([]))
+    assert document["retirements"] == []
+    assert "| Retirements carried | none |" in render(document)
+    assert "Past or near their support end" not in render(document)

@@ -3,16 +3,20 @@ before the first end date, warns at 180, and refuses what the calendar cannot da
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from configuration import retirement_calendar as rc
 from offline import retirement
 
+REPO = Path(__file__).resolve().parents[2]
 SOURCE = re.compile(r"(^[\w.-]+/[\w.-]+(@[0-9a-f]{7,40}:|#\d+)|^[\w.-]+/[\w.-]+ (tags|release))")
 
 
@@ -41,6 +45,7 @@ def test_ninety_days_before_the_june_2027_ends_the_check_fails() -> None:
         ("prod", "image", "cromwellonazure/tes:6.0.0"),  # its acceptance ends with the 22.04 agent
         ("prod", "image", "cromwellonazure/triggerservice:6.0.0"),
         ("prod", "image", "library/ubuntu:22.04"),
+        ("prod", "runtime", ".NET 8"),  # accepted until the same day
     }
     code, out = _run("--stacks", "prod", "--today", "2027-04-15")
     assert code == 1 and "DUE" in out
@@ -93,6 +98,77 @@ def test_an_announced_retirement_without_a_date_warns_and_no_end_is_quiet() -> N
     assert not any(r.failing for r in rows)
     [row] = retirement.judge(_use("image", "broadinstitute/cromwell:87"), rc.load(), today=datetime.date(2026, 12, 6))
     assert row.status == "no end"
+
+
+def test_the_runtime_of_each_generations_images_is_tracked_and_net_8_is_already_past() -> None:
+    """TES 6.0.0 and TriggerService 6.0.0 run .NET 8, whose support ended 2026-11-10: the stacks carry it only as an
+    accepted retirement with a review day, and without that acceptance the check fails."""
+    rows = retirement.check(["dev", "prod"], today=datetime.date(2026, 12, 6))
+    runtime = {(r.use.stack, r.use.value, r.status) for r in rows if r.use.kind == "runtime"}
+    assert runtime == {("dev", ".NET 8", "accepted"), ("prod", ".NET 8", "accepted")}
+    unaccepted = [dataclasses.replace(e, accepted=None) if e.kind == "runtime" else e for e in rc.load()]
+    rows = retirement.check(["prod"], today=datetime.date(2026, 12, 6), calendar=unaccepted)
+    assert {(r.use.value, r.status, r.days_left) for r in rows if r.use.kind == "runtime"} == {
+        (".NET 8", "retired", -26)
+    }
+    # A runtime the calendar does not know fails, like a Kubernetes version.
+    [row] = retirement.judge(_use("runtime", ".NET 10"), rc.load(), today=datetime.date(2026, 12, 6))
+    assert row.status == "untracked" and row.failing
+
+
+def test_the_reduced_assurance_generation_carries_each_of_its_retirements_on_purpose(tmp_path: Path) -> None:
+    """A taskDatabase cosmosdb stack: .NET 6, the archived 3.2 images and blobxfer are each past their end, each
+    accepted with a reason; nothing it runs is untracked except the images TES 6 stacks share."""
+    from offline.stack_settings import INVENTORY_DAY, load_stack_settings
+    from tests.program.stackquery import tes32_config
+
+    for name in ("Pulumi.yaml", "images.lock.json"):
+        shutil.copy(REPO / name, tmp_path / name)
+    doc = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())
+    doc["config"].update(tes32_config("prod"))
+    for application in doc["config"]["coa-lockdown:applicationCredentials"].values():
+        # The inventory reads the stack as of a day before any end; a secret expires within a year of it.
+        application["secretExpiresOn"] = (INVENTORY_DAY + datetime.timedelta(days=90)).isoformat()
+    (tmp_path / "Pulumi.cosmos-prod.yaml").write_text(yaml.safe_dump(doc))
+    rows = retirement.check(
+        ["cosmos-prod"], today=datetime.date(2026, 12, 6), load=lambda stack: load_stack_settings(stack, tmp_path)
+    )
+    status = {(r.use.kind, r.use.value): r.status for r in rows}
+    for use in (
+        ("runtime", ".NET 6"),
+        ("image", "cromwellonazure/tes:3"),
+        ("image", "cromwellonazure/triggerservice:3"),
+        ("image", "blobxfer:1.11.0"),
+    ):
+        assert status[use] == "accepted", use
+    assert ("runtime", ".NET 8") not in status
+    assert not [r for r in rows if r.failing]
+    assert {value for (kind, value), s in status.items() if s == "untracked"} == {
+        "library/postgres:16.4-alpine3.20",
+        "curlimages/curl:8.11.1",
+    }
+
+
+def test_an_acceptance_more_than_a_year_ahead_is_a_standing_waiver_and_fails() -> None:
+    """Pushing an acceptance's review day years out would silence the check for good: it fails instead."""
+    far = [
+        dataclasses.replace(e, accepted=rc.Acceptance(until=datetime.date(2029, 1, 1), reason="r"))
+        if e.kind == "runtime" and e.value == ".NET 8"
+        else e
+        for e in rc.load()
+    ]
+    rows = retirement.check(["prod"], today=datetime.date(2026, 12, 6), calendar=far)
+    [row] = [r for r in rows if r.use.kind == "runtime"]
+    assert row.status == "overlong" and row.failing and "set a nearer day" in row.what
+    # A year ahead to the day is still a review date.
+    year = [
+        dataclasses.replace(e, accepted=rc.Acceptance(until=datetime.date(2027, 12, 6), reason="r"))
+        if e.kind == "runtime" and e.value == ".NET 8"
+        else e
+        for e in rc.load()
+    ]
+    rows = retirement.check(["prod"], today=datetime.date(2026, 12, 6), calendar=year)
+    assert [r.status for r in rows if r.use.kind == "runtime"] == ["accepted"]
 
 
 def test_every_row_is_dated_or_says_why_and_names_its_source() -> None:
