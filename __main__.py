@@ -576,6 +576,11 @@ pulumi.export(
             if key not in settings.dns.existing_zone_ids or hub_resolution in ("linkedByHub", "linkHere")
         ],
         "vnetId": network.vnet_id,
+        # The CoA 3.2 generation's Entra applications: their client secrets must outlive the planned rotation.
+        "applications": [
+            {"workload": workload, "clientId": c.client_id, "secretExpiresOn": c.secret_expires_on.isoformat()}
+            for workload, c in (tes32.credentials.items() if tes32 else ())
+        ],
     },
 )
 # What the hub firewall must allow for this stack (prod egress: firewall), derived from the runtime contracts: one row

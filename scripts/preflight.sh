@@ -12,7 +12,7 @@
 # authenticates through kubelogin).
 set -euo pipefail
 
-CHECKS="images blob-csi batch-quota private-endpoints data-accounts private-names dns-links"
+CHECKS="images blob-csi batch-quota private-endpoints data-accounts private-names dns-links app-credentials"
 
 usage() {
   cat <<'EOF'
@@ -36,9 +36,10 @@ Checks:
   data-accounts      data accounts disallow anonymous blob access; owner-granted roles exist
   private-names      each private name resolves to an RFC 1918 address inside the cluster
   dns-links          each private DNS zone has a virtual-network link to the stack's VNet
+  app-credentials    (taskDatabase cosmosdb) each application's client secret is valid as long as the stack says
 
-Needs jq; az (logged in) for images, batch-quota, private-endpoints, data-accounts and
-dns-links; kubectl for blob-csi and private-names; pulumi unless --outputs is given and,
+Needs jq; az (logged in) for images, batch-quota, private-endpoints, data-accounts,
+dns-links and app-credentials; kubectl for blob-csi and private-names; pulumi unless --outputs is given and,
 for the kubectl checks, KUBECONFIG is set. See docs/preflight.md.
 EOF
 }
@@ -100,7 +101,7 @@ selects() { [[ " ${selected} " == *" $1 "* ]]; }
 
 # --- tools -------------------------------------------------------------------------------------------------------
 needs_az=false needs_kubectl=false needs_pulumi=false
-for name in images batch-quota private-endpoints data-accounts dns-links; do selects "${name}" && needs_az=true; done
+for name in images batch-quota private-endpoints data-accounts dns-links app-credentials; do selects "${name}" && needs_az=true; done
 for name in blob-csi private-names; do selects "${name}" && needs_kubectl=true; done
 [[ -z ${outputs_file} ]] && needs_pulumi=true
 [[ ${needs_kubectl} == true && -z ${KUBECONFIG:-} ]] && needs_pulumi=true
@@ -162,7 +163,11 @@ problems=$(jq -r --arg stack "${stack}" --arg checks " ${selected} " '
          (if (at($c + ["access"]) | IN("read", "readWrite")) then empty
           else "\($c | map(tostring) | join(".")).access must be \"read\" or \"readWrite\"" end))) else empty end),
   (if on("dns-links") then need(["vnetId"]; ["string"]),
-     each(["dnsZones"]; . as $q | need($q + ["name"]; ["string"]), need($q + ["id"]; ["string"])) else empty end)
+     each(["dnsZones"]; . as $q | need($q + ["name"]; ["string"]), need($q + ["id"]; ["string"])) else empty end),
+  (if on("app-credentials") then each(["applications"]; . as $q | need($q + ["workload"]; ["string"]),
+     need($q + ["clientId"]; ["string"]),
+     (if (at($q + ["secretExpiresOn"]) | type == "string" and test("^[0-9]{4}-[0-9]{2}-[0-9]{2}$")) then empty
+      else "\($q | map(tostring) | join(".")).secretExpiresOn must be a date YYYY-MM-DD" end)) else empty end)
 ' <<<"${outputs}")
 [[ -z ${problems} ]] || die "the preflight outputs do not have the expected shape:
 ${problems}"
@@ -511,6 +516,35 @@ check_dns_links() {
   done < <(rows '.dnsZones[] | [.name, .id]')
 }
 
+# --- 8. application credentials (taskDatabase cosmosdb) ---------------------------------------------------------------
+# The CoA 3.2 pods sign in as Entra applications with the client secret stored in Key Vault (configuration/tes32.py);
+# the stack plans rotation from applicationCredentials.<workload>.secretExpiresOn and the Key Vault secret expires
+# then. If Entra ID ends every secret of the application earlier, the pods lose sign-in before anyone planned to
+# rotate. Graph returns passwordCredentials[].endDateTime (ISO 8601, UTC); reading them needs ownership of the
+# application or Application.Read.All. Dates compare as YYYY-MM-DD text.
+check_app_credentials() {
+  local count workload client claimed latest today
+  count=$(jq '.applications | length' <<<"${outputs}")
+  [[ ${count} -gt 0 ]] || skip app-credentials "-" "no application credentials (the pods use workload identity)"
+  today=$(date -u +%F)
+  while IFS=$'\x1f' read -r workload client claimed; do
+    if ! capture az ad app credential list --id "${client}" --output json; then
+      fail app-credentials "${workload}" "cannot list the client secrets of application ${client} (needs ownership or Application.Read.All): ${err}"
+      continue
+    fi
+    latest=$(jq -r '[.[] | .endDateTime // empty | .[0:10]] | max // empty' <<<"${out}")
+    if [[ -z ${latest} ]]; then
+      fail app-credentials "${workload}" "application ${client} has no client secret: create one, store it with pulumi config set --secret"
+    elif [[ ${latest} < ${today} ]]; then
+      fail app-credentials "${workload}" "every client secret of application ${client} has expired (the newest on ${latest}): rotate it"
+    elif [[ ${latest} < ${claimed} ]]; then
+      fail app-credentials "${workload}" "the newest client secret ends ${latest}, before secretExpiresOn ${claimed}: the pods lose sign-in first; set applicationCredentials.${workload}.secretExpiresOn to ${latest}"
+    else
+      pass app-credentials "${workload}" "a client secret of application ${client} is valid until ${latest} (the stack rotates by ${claimed})"
+    fi
+  done < <(rows '.applications[] | [.workload, .clientId, .secretExpiresOn]')
+}
+
 # --- run ----------------------------------------------------------------------------------------------------------
 if [[ ${needs_kubectl} == true && -z ${KUBECONFIG:-} ]]; then
   export KUBECONFIG="${tmpdir}/kubeconfig"
@@ -527,6 +561,7 @@ for check in ${selected}; do
     data-accounts) check_data_accounts ;;
     private-names) check_private_names ;;
     dns-links) check_dns_links ;;
+    app-credentials) check_app_credentials ;;
   esac
 done
 

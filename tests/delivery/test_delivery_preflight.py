@@ -4,6 +4,7 @@ alone when one answer from Azure or the cluster turns bad."""
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import os
@@ -130,6 +131,8 @@ def healthy_outputs() -> dict[str, Any]:
         "privateNames": NAMES,
         "dnsZones": [{"name": name, "id": zone_id} for name, zone_id in ZONES.items()],
         "vnetId": VNET,
+        # A TES 6 stack: no application signs in with a secret.
+        "applications": [],
     }
 
 
@@ -309,8 +312,9 @@ def test_a_healthy_stack_passes_every_documented_check(stubs: Stubs) -> None:
             "no endpoint of this stack (the account is reached through an existing one)",
         ),
         ("SKIP", "data-accounts", "stseqarchive", "roles are granted by this stack (pulumi up created them)"),
+        ("SKIP", "app-credentials", "-", "no application credentials (the pods use workload identity)"),
     ]
-    assert result.stdout.splitlines()[-1] == f"preflight prod: {len(lines) - 2} PASS, 0 FAIL, 2 SKIP"
+    assert result.stdout.splitlines()[-1] == f"preflight prod: {len(lines) - 3} PASS, 0 FAIL, 3 SKIP"
     # Per-family quota is enforced: each family and the total are checked.
     subjects = {subject for _, check, subject, _ in lines if check == "batch-quota"}
     assert subjects == {
@@ -570,7 +574,7 @@ def test_an_ambient_kubeconfig_wins_over_the_stack_output(stubs: Stubs, tmp_path
 
 def test_help_lists_every_check_once() -> None:
     checks = documented_checks()
-    assert len(checks) == len(set(checks)) == 7
+    assert len(checks) == len(set(checks)) == 8
 
 
 @pytest.mark.parametrize(
@@ -635,3 +639,69 @@ def test_names_every_missing_tool(stubs: Stubs, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "az is not on PATH" in result.stderr and "kubectl is not on PATH" in result.stderr
     assert stubs.calls() == []
+
+
+TES_APP = "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+TRIGGER_APP = "af4b5a6c-7d8e-4f9a-8b0c-2d3e4f5a6b7c"
+CREDENTIALS = "ad app credential list --id {} --output json"
+
+
+def _day(days: int) -> str:
+    return (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=days)).isoformat()
+
+
+def _secrets(*ends: str) -> list[dict[str, str]]:
+    # Graph's passwordCredentials, as az prints them (endDateTime in UTC with fractions).
+    return [
+        {"displayName": f"s{i}", "endDateTime": f"{end}T10:23:45.123Z", "hint": "abc"} for i, end in enumerate(ends)
+    ]
+
+
+@pytest.fixture
+def cosmos_stubs(stubs: Stubs) -> Stubs:
+    """A taskDatabase cosmosdb stack: two applications whose secrets the stack expects to last 150 days."""
+    stubs.outputs["applications"] = [
+        {"workload": "tes", "clientId": TES_APP, "secretExpiresOn": _day(150)},
+        {"workload": "triggerservice", "clientId": TRIGGER_APP, "secretExpiresOn": _day(150)},
+    ]
+    stubs.world["az"][CREDENTIALS.format(TES_APP)] = {"out": _secrets(_day(-20), _day(150))}
+    stubs.world["az"][CREDENTIALS.format(TRIGGER_APP)] = {"out": _secrets(_day(200))}
+    return stubs
+
+
+def test_application_secrets_that_outlive_the_planned_rotation_pass(cosmos_stubs: Stubs) -> None:
+    result = cosmos_stubs.run("prod", "--only", "app-credentials")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(r[0], r[2]) for r in results(result.stdout)] == [("PASS", "tes"), ("PASS", "triggerservice")]
+    assert f"valid until {_day(150)}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("secrets", "answer", "words"),
+    [
+        ((), {}, "has no client secret"),
+        ((-40, -1), {}, f"has expired (the newest on {_day(-1)})"),
+        ((90,), {}, f"the newest client secret ends {_day(90)}, before secretExpiresOn {_day(150)}"),
+        (
+            (),
+            {"rc": 1, "err": "ERROR: Insufficient privileges to complete the operation.\n"},
+            "needs ownership or Application.Read.All): Insufficient privileges",
+        ),
+    ],
+    ids=["none", "expired", "ends-before-the-plan", "no-graph-permission"],
+)
+def test_an_application_secret_that_would_stop_sign_in_fails(
+    cosmos_stubs: Stubs, secrets: tuple[int, ...], answer: dict[str, Any], words: str
+) -> None:
+    cosmos_stubs.answer("az", CREDENTIALS.format(TES_APP), **(answer or {"out": _secrets(*map(_day, secrets))}))
+    result = cosmos_stubs.run("prod", "--only", "app-credentials")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = results(result.stdout)
+    assert [(r[0], r[2]) for r in lines] == [("FAIL", "tes"), ("PASS", "triggerservice")], result.stdout
+    assert words in lines[0][3], result.stdout
+
+
+def test_refuses_an_application_without_a_date(stubs: Stubs) -> None:
+    stubs.outputs["applications"] = [{"workload": "tes", "clientId": TES_APP, "secretExpiresOn": "soon"}]
+    result = stubs.run("prod", "--only", "app-credentials")
+    assert result.returncode == 2 and "applications.0.secretExpiresOn must be a date YYYY-MM-DD" in result.stderr

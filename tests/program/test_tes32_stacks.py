@@ -8,6 +8,8 @@ from __future__ import annotations
 import calendar
 import datetime
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,6 +230,35 @@ def test_the_preflight_checks_the_cosmos_endpoint_and_name(tes32_prod: ProgramRu
     assert any(name.endswith(".documents.azure.com") for name in preflight["privateNames"])
     assert any(zone["name"] == "privatelink.documents.azure.com" for zone in preflight["dnsZones"])
     assert [i["key"] for i in preflight["registry"]["images"]][-1] == "blobxfer"
+    # Each application's client secret, checked against the day the stack plans to rotate it.
+    assert preflight["applications"] == [
+        {"workload": w, "clientId": a["clientId"], "secretExpiresOn": a["secretExpiresOn"]}
+        for w, a in TES32_APPLICATIONS.items()
+    ]
+
+
+def test_the_preflight_script_reads_the_3_2_output_and_checks_each_application(
+    tes32_prod: ProgramRun, tmp_path: Path
+) -> None:
+    outputs = tmp_path / "preflight.json"
+    outputs.write_text(json.dumps(tes32_prod.outputs["preflight"]))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "az").write_text("#!/bin/sh\necho 'ERROR: offline' >&2\nexit 1\n")
+    (bin_dir / "az").chmod(0o755)
+    result = subprocess.run(
+        [str(REPO / "scripts/preflight.sh"), tes32_prod.stack, "--outputs", str(outputs), "--only", "app-credentials"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines()[:2]] == [
+        "FAIL app-credentials tes",
+        "FAIL app-credentials triggerservice",
+    ]
 
 
 # --- the policy pack, with the generation's per-resource waivers -------------------------------------------------------
