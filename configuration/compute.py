@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 
 from configuration.reader import GUID, Reader
 from configuration.regions import ACR_AGENT_POOL_REGIONS, ACR_AGENT_POOL_TIERS
+from configuration.retirement_calendar import load, retired
 from configuration.settings import (
     OS_DISK_SIZE_GB,
     AksSettings,
@@ -86,7 +88,7 @@ def parse_image_build(reader: Reader, location: str) -> ImageBuildSettings:
     return ImageBuildSettings(enabled=enabled, agent_pool_tier=tier)
 
 
-def parse_aks(reader: Reader) -> AksSettings:
+def parse_aks(reader: Reader, today: datetime.date | None = None) -> AksSettings:
     k8s = reader.child(
         "kubernetes",
         {
@@ -124,6 +126,20 @@ def parse_aks(reader: Reader) -> AksSettings:
     )
     if tuple(int(part) for part in version.split(".")[:2]) < BLOB_CSI_TOKEN_REFRESH_AKS:
         raise k8s.fail("version", f"{version!r} is too old: {BLOB_CSI_TOKEN_REFRESH_REASON}; use 1.34 or later")
+    # AKS stops offering a minor at its end of life: no cluster or node pool is created on it (retirement.yaml).
+    minor = ".".join(version.split(".")[:2])
+    if today and minor in retired(load(), "kubernetes", today):
+        calendar = load()
+        (entry,) = [e for e in calendar if e.matches("kubernetes", minor)]
+        supported = sorted(
+            (e.value for e in calendar if e.kind == "kubernetes" and (e.ends is None or e.ends >= today)),
+            key=lambda v: tuple(int(part) for part in v.split(".")),
+        )
+        raise k8s.fail(
+            "version",
+            f"{version!r} reached its AKS end of life on {entry.ends} (retirement.yaml); use a supported minor: "
+            f"{', '.join(supported) or 'none is recorded, add the current ones to retirement.yaml'}",
+        )
     return AksSettings(
         kubernetes_version=version,
         service_cidr=service_cidr,

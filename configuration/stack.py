@@ -185,7 +185,7 @@ def parse_settings(
             ),
             None,
         )
-    aks = attempt(lambda: parse_aks(reader), None)
+    aks = attempt(lambda: parse_aks(reader, today), None)
     monitoring = attempt(lambda: reader.child("monitoring", {"logRetentionDays"}), None)
     retention = (
         attempt(lambda: monitoring.integer("logRetentionDays", 90, minimum=30, maximum=730), 90) if monitoring else 90

@@ -516,6 +516,8 @@ def test_a_node_image_past_its_batch_support_is_refused_on_the_day_after() -> No
     ):
         parse_settings(raw, today=datetime.date(2027, 7, 1))
     moved = with_change("prod", "batch.images", {"gen1": NODE_2404, "gen2": NODE_2404})
+    # AKS 1.36 ends the same day (retirement.yaml): the stack moves both.
+    moved["kubernetes"] = {**moved["kubernetes"], "version": "1.37"}
     assert parse_settings(moved, today=datetime.date(2027, 7, 1)).batch_images.gen2.node_agent_sku_id.endswith("24.04")
 
 
@@ -602,3 +604,21 @@ def test_a_postgres_version_past_azure_support_is_refused() -> None:
     assert parse_settings(raw, stack="prod", today=datetime.date(2026, 11, 12)).postgres.version == "14"
     with pytest.raises(ConfigError, match=r"postgres.version: '14' is past Azure's standard support"):
         parse_settings(raw, stack="prod", today=datetime.date(2026, 11, 13))
+
+
+def test_a_kubernetes_minor_past_its_aks_end_of_life_is_refused() -> None:
+    """AKS 1.34 ended 2026-11-30 (retirement.yaml): AKS creates no cluster on it after that day."""
+    import datetime
+
+    raw = with_change("prod", "kubernetes", {**stack_values("prod")["kubernetes"], "version": "1.34"})
+    assert parse_settings(raw, stack="prod", today=datetime.date(2026, 11, 30)).aks.kubernetes_version == "1.34"
+    with pytest.raises(
+        ConfigError,
+        match=r"kubernetes.version: '1.34' reached its AKS end of life on 2026-11-30 \(retirement.yaml\); "
+        r"use a supported minor: 1.35, 1.36, 1.37",
+    ):
+        parse_settings(raw, stack="prod", today=datetime.date(2026, 12, 1))
+    # A patch version is judged by its minor.
+    raw = with_change("prod", "kubernetes", {**stack_values("prod")["kubernetes"], "version": "1.34.2"})
+    with pytest.raises(ConfigError, match=r"'1.34.2' reached its AKS end of life"):
+        parse_settings(raw, stack="prod", today=datetime.date(2026, 12, 1))
