@@ -149,25 +149,22 @@ def test_the_reduced_assurance_generation_carries_each_of_its_retirements_on_pur
     }
 
 
-def test_an_acceptance_more_than_a_year_ahead_is_a_standing_waiver_and_fails() -> None:
-    """Pushing an acceptance's review day years out would silence the check for good: it fails instead."""
-    far = [
-        dataclasses.replace(e, accepted=rc.Acceptance(until=datetime.date(2029, 1, 1), reason="r"))
-        if e.kind == "runtime" and e.value == ".NET 8"
-        else e
+def _net8_accepted_until(until: datetime.date) -> list[rc.Retirement]:
+    """The calendar with .NET 8's acceptance moved to `until`."""
+    return [
+        dataclasses.replace(e, accepted=rc.Acceptance(until=until, reason="r")) if e.matches("runtime", ".NET 8") else e
         for e in rc.load()
     ]
-    rows = retirement.check(["prod"], today=datetime.date(2026, 12, 6), calendar=far)
+
+
+def test_an_acceptance_more_than_a_year_ahead_is_a_standing_waiver_and_fails() -> None:
+    """Pushing an acceptance's review day years out would silence the check for good: it fails instead."""
+    today = datetime.date(2026, 12, 6)
+    rows = retirement.check(["prod"], today=today, calendar=_net8_accepted_until(datetime.date(2029, 1, 1)))
     [row] = [r for r in rows if r.use.kind == "runtime"]
     assert row.status == "overlong" and row.failing and "set a nearer day" in row.what
     # A year ahead to the day is still a review date.
-    year = [
-        dataclasses.replace(e, accepted=rc.Acceptance(until=datetime.date(2027, 12, 6), reason="r"))
-        if e.kind == "runtime" and e.value == ".NET 8"
-        else e
-        for e in rc.load()
-    ]
-    rows = retirement.check(["prod"], today=datetime.date(2026, 12, 6), calendar=year)
+    rows = retirement.check(["prod"], today=today, calendar=_net8_accepted_until(datetime.date(2027, 12, 6)))
     assert [r.status for r in rows if r.use.kind == "runtime"] == ["accepted"]
 
 
