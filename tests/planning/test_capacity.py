@@ -108,13 +108,13 @@ def test_the_connection_budget_is_what_the_applications_can_hold() -> None:
 def test_dedicated_tasks_need_cores_per_family_and_each_shape_its_own_pool(prod: Settings) -> None:
     workload = _workload(_task("small", cpu=2, memory=8, spot=False), _task("big", cpu=16, memory=64, spot=True, per=2))
     plan = capacity.plan("prod", prod, workload, 10)
-    assert not plan.problems
+    assert not plan.problems and plan.scenarios
     for scenario in plan.scenarios:
         small, big = scenario.placements
         assert scenario.dedicated_cores == {small.family: 10 * small.vcpus}
         assert scenario.spot_cores == 20 * big.vcpus
         assert scenario.pools == 2 and scenario.nodes == 30
-    assert any(line.startswith(f"dedicated cores, {small.family}: at least") for line in capacity.requests(plan))
+        assert any(line.startswith(f"dedicated cores, {small.family}: at least") for line in capacity.requests(plan))
 
 
 def test_a_task_no_allowed_size_can_hold_is_refused(prod: Settings) -> None:
