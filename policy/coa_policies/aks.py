@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -109,6 +111,58 @@ def _workload_identity(s: Subject) -> Iterable[str]:
         yield "securityProfile.workloadIdentity.enabled is not true: pods would need stored credentials."
 
 
+# The last supported day of each AKS minor: "Unless an explicit date is provided, the End of Life (EOL) date is the last
+# day of the specified month" (MicrosoftDocs/azure-aks-docs@fb060ab:articles/aks/supported-kubernetes-versions.md:44,
+# calendar :48-55). The same dates as retirement.yaml (tests/policy/test_kubernetes_version_rule.py holds them equal);
+# a policy config may add or move minors without a new pack (config endOfLife).
+AKS_END_OF_LIFE = {
+    "1.32": "2026-03-31",
+    "1.33": "2026-07-31",
+    "1.34": "2026-11-30",
+    "1.35": "2027-03-31",
+    "1.36": "2027-06-30",
+    "1.37": "2027-10-31",
+}
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    match = re.match(r"^v?(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _versions(s: Subject) -> Iterator[tuple[str, Any]]:
+    if s.type == CLUSTER:
+        yield "kubernetesVersion", get(s.props, "kubernetesVersion")
+    for name, pool in pools(s):
+        yield f"agent pool {name!r} orchestratorVersion", get(pool, "orchestratorVersion")
+
+
+def _version_supported(s: Subject) -> Iterable[str]:
+    ends = {
+        minor: datetime.date.fromisoformat(day)
+        for key, day in dict(s.config.get("endOfLife") or AKS_END_OF_LIFE).items()
+        if (minor := _minor(key))
+    }
+    today = _today()
+    supported = ", ".join(f"{m[0]}.{m[1]}" for m, day in sorted(ends.items()) if day >= today)
+    for where, version in _versions(s):
+        # Unset: AKS picks its default, a supported minor.
+        minor = _minor(version) if isinstance(version, str) else None
+        if minor is None:
+            continue
+        if minor in ends and ends[minor] < today:
+            yield (
+                f"{where} {version!r}: AKS {minor[0]}.{minor[1]} reached end of life on {ends[minor]}, so it gets no "
+                f"security patches; upgrade to a supported minor ({supported or 'none listed'})."
+            )
+        elif minor not in ends and ends and minor < min(ends):
+            yield f"{where} {version!r} is older than every minor AKS supports ({supported or 'none listed'})."
+
+
 _C = (CLUSTER,)
 _POOLS = (CLUSTER, AGENT_POOL)
 
@@ -214,6 +268,26 @@ POLICIES = [
         safeguard="integrity",
         remediation="Set autoUpgradeProfile.upgradeChannel: patch or stable.",
         anchor="CKV_AZURE_171",
+    ),
+    Rule(
+        name="aks-kubernetes-version-supported",
+        types=_POOLS,
+        check=_version_supported,
+        description="The cluster and its node pools run a Kubernetes minor AKS still supports (patched).",
+        severity=Severity.HIGH,
+        safeguard="integrity",
+        remediation="Set kubernetesVersion (and each pool's orchestratorVersion) to a minor before its AKS end of life "
+        "(this project: kubernetes.version; config refuses an ended minor). Newer dates go in the rule's config "
+        "endOfLife.",
+        anchor="Azure Policy: Kubernetes Services should be upgraded to a non-vulnerable Kubernetes version; PSRule "
+        "Azure.AKS.Version",
+        config={
+            "endOfLife": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
+                "default": AKS_END_OF_LIFE,
+            }
+        },
     ),
     Rule(
         name="aks-workload-identity-oidc",

@@ -30,6 +30,7 @@ MANDATORY = {
     "aks-entra-id-with-azure-rbac",
     "aks-ephemeral-os-disk-production",
     "aks-image-admission-enforced",
+    "aks-kubernetes-version-supported",
     "aks-local-accounts-disabled",
     "aks-network-policy-enabled",
     "aks-no-node-public-ip",

@@ -156,6 +156,10 @@ VIOLATIONS = [
     ("aks-azure-policy-addon", AKS, {"addonProfiles": DELETE}),
     ("aks-azure-policy-addon", AKS, {"addonProfiles.azurePolicy.enabled": False}),
     ("aks-automatic-upgrades", AKS, {"autoUpgradeProfile.upgradeChannel": "none"}),
+    # AKS 1.34 ended 2026-11-30 (retirement.yaml); a pool may lag its control plane; 1.30 predates the calendar.
+    ("aks-kubernetes-version-supported", AKS, {"kubernetesVersion": "1.34"}),
+    ("aks-kubernetes-version-supported", AKS, {"kubernetesVersion": "1.30.4"}),
+    ("aks-kubernetes-version-supported", POOL, {"orchestratorVersion": "1.34.1"}),
     ("aks-workload-identity-oidc", AKS, {"oidcIssuerProfile.enabled": False}),
     ("aks-workload-identity-oidc", AKS, {"securityProfile": DELETE}),
     ("batch-account-public-network-disabled", BA, {"publicNetworkAccess": "Enabled"}),

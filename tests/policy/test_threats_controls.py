@@ -73,6 +73,12 @@ def test_azure_policy_addon_off(prod_pack: PolicyPackAnalyzer, prod: ProgramRun)
     caught(prod_pack, records, "aks-azure-policy-addon")
 
 
+def test_cluster_pinned_to_an_ended_kubernetes_minor(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    # AKS 1.34 ended 2026-11-30: "pin it back to what worked" leaves the cluster without security patches.
+    records = edited(prod.resources, one(prod.resources, CLUSTER), {"kubernetesVersion": "1.34"})
+    assert "reached end of life on 2026-11-30" in caught(prod_pack, records, "aks-kubernetes-version-supported")[0]
+
+
 def test_cache_rule_to_unexpected_upstream(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
     rule = min(dev.of_type("azure-native:containerregistry:CacheRule"), key=lambda r: r.name)
     records = edited(dev.resources, rule, {"sourceRepository": "docker.io/attacker/cromwell"})
