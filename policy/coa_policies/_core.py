@@ -19,6 +19,7 @@ the policy config covers exactly those findings and nothing else (see `waived`).
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,8 +147,22 @@ def items(value: Any) -> list[Any]:
 WORLD = frozenset({"*", "any", "internet", "0.0.0.0", "0.0.0.0/0", "::/0", "0.0.0.0-255.255.255.255"})
 
 
+# One public range as wide as a /8 (16.7 million addresses) or wider opens a service to a large part of the Internet,
+# and the whole of it takes only two: 0.0.0.0/1 and 128.0.0.0/1. IPv6: a /16 or wider.
+WORLD_PREFIX_LENGTH = {4: 8, 6: 16}
+
+
 def is_world(prefix: Any) -> bool:
-    return isinstance(prefix, str) and prefix.strip().lower() in WORLD
+    if not isinstance(prefix, str):
+        return False
+    text = prefix.strip().lower()
+    if text in WORLD:
+        return True
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen <= WORLD_PREFIX_LENGTH[network.version] and not network.is_private
 
 
 def matches_any(value: str, patterns: Iterable[str]) -> bool:

@@ -51,6 +51,7 @@ TYPED_WORKLOADS = (
 TYPED_OBJECTS: dict[str, str] = {
     "Service": "kubernetes:core/v1:Service",
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "Ingress": "kubernetes:networking.k8s.io/v1:Ingress",
     "PersistentVolume": "kubernetes:core/v1:PersistentVolume",
 }
 # A computed Helm value is rendered as this marker; image checks skip images that contain it.

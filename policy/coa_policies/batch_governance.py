@@ -7,8 +7,9 @@ which judge pools a program declares, never see them. What refuses such a pool i
 on the account (or above it). This rule does not trust names: it runs each assignment's definition, with the
 assignment's parameter values, against probe pools that break one guarantee each (public IPs, no or a foreign subnet,
 each retired node agent, classic node communication) with the pack's evaluator of the Azure Policy rule language
-(azure_policy.py), and reports every guarantee no enforced assignment denies. An assignment stops counting when its
-enforcement mode is DoNotEnforce, its notScopes cover the account, or a policy exemption in the stack waives it there.
+(azure_policy.py), under two pool names, and reports every guarantee no enforced assignment denies. An assignment stops
+counting when its enforcement mode is DoNotEnforce, its definition's mode is not All, overrides change its effect,
+resource selectors narrow it, its notScopes cover the account, or a policy exemption in the stack waives it there.
 A finding names its guarantee, so a waiver in the policy config can accept exactly one (`"guarantees": [...]`).
 
 Definitions outside the stack (built-ins, another team's) cannot be read and do not count; an assignment whose
@@ -46,6 +47,9 @@ POOL_ALIASES = {
 }
 FOREIGN_SUBNET = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/elsewhere/providers/Microsoft.Network/virtualNetworks/elsewhere/subnets/default"
 SUPPORTED_AGENT = "batch.node.ubuntu 22.04"
+# Each probe runs under two unrelated names: a definition that denies by pool name (say, only the pack's probe) holds
+# for neither all of TES's pools nor both names.
+PROBE_NAMES = ("probe", "tes-pool-0a1b2c3d")
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def _pool(subnet_id: str, changes: Mapping[str, Any] = {}) -> dict[str, Any]:
             node.pop(leaf, None)
         else:
             node[leaf] = value
-    return {"type": POOL_TYPE, "name": "probe", "properties": properties}
+    return {"type": POOL_TYPE, "name": PROBE_NAMES[0], "properties": properties}
 
 
 def _probes(retired_agents: Iterable[str]) -> list[_Probe]:
@@ -131,9 +135,21 @@ class _Assignment:
     waived_by: str  # why it does not count on this account ("" when it does)
 
 
-def _why_not_enforced(assignment: StackResource, account: StackResource, exemptions: Sequence[StackResource]) -> str:
+def _why_not_enforced(
+    assignment: StackResource, definition: StackResource, account: StackResource, exemptions: Sequence[StackResource]
+) -> str:
     if same(get(assignment.props, "enforcementMode"), "DoNotEnforce"):
         return "enforcementMode is DoNotEnforce"
+    # Azure Policy: mode Indexed evaluates only resource types that support tags and location; pools have neither.
+    mode = get(definition.props, "mode")
+    if known(mode) and not same(mode, "All"):
+        return f"its definition's mode is {mode!r}, which never evaluates pools"
+    for override in items(get(assignment.props, "overrides")):
+        value = get(override, "value")
+        if same(get(override, "kind"), "policyEffect") and not same(value, "Deny"):
+            return f"overrides set its effect to {value!r}"
+    if items(get(assignment.props, "resourceSelectors")):
+        return "resourceSelectors narrow where it applies (the pack cannot prove they keep the account's pools)"
     for scope in items(get(assignment.props, "notScopes")):
         if _covers_scope(scope, account):
             return f"notScopes {scope!r} exclude the account"
@@ -171,7 +187,7 @@ def _assignments_on(
             continue
         if not known(body["parameters"]):
             body["parameters"] = {}
-        yield _Assignment(assignment, body, values, _why_not_enforced(assignment, account, exemptions))
+        yield _Assignment(assignment, body, values, _why_not_enforced(assignment, definition, account, exemptions))
 
 
 def _effect(evaluator: Evaluator, candidate: _Assignment, pool: Mapping[str, Any]) -> str:
@@ -237,7 +253,7 @@ def _governed(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Ite
             for candidate in enforced:
                 allowed = _allowed_subnet_ids(candidate)
                 pool = _pool(allowed[0] if allowed else FOREIGN_SUBNET, probe.changes)
-                if _effect(evaluator, candidate, pool) == "deny":
+                if all(_effect(evaluator, candidate, {**pool, "name": name}) == "deny" for name in PROBE_NAMES):
                     denied = True
                     break
             if not denied:

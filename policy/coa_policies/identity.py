@@ -31,9 +31,11 @@ from ._core import (
 from .stack import PRIVATE_ENDPOINT, STORAGE, _arm_id, _of
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 
 # The Privileged category of Azure's built-in roles: each can grant access or change every resource in its scope.
+# (privilegedRoleIds in a policy config replaces the list.)
 PRIVILEGED_ROLES: dict[str, tuple[str, str]] = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": ("Owner", "full control of everything there, including who has access"),
     "b24988ac-6180-42a0-ab88-20f7382dd24c": ("Contributor", "can change or delete every resource there"),
@@ -41,6 +43,38 @@ PRIVILEGED_ROLES: dict[str, tuple[str, str]] = {
     "f58310d9-a9f6-439a-9e8d-f62e7b41a168": (
         "Role Based Access Control Administrator",
         "can give anyone any role there",
+    ),
+    # Not in the Privileged category, but each hands a workload the keys to what the stack locks: a vault's every
+    # secret and key, its role grants, an identity's federated credentials, the cluster's admin, a storage account's
+    # keys and network rules (MicrosoftDocs/azure-docs@0b8729e:articles/role-based-access-control/built-in-roles/
+    # security.md, identity.md, containers.md, storage.md).
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": (
+        "Key Vault Administrator",
+        "can read, change or delete every secret and key",
+    ),
+    "8b54135c-b56d-4d72-a534-26097cfdc8d8": (
+        "Key Vault Data Access Administrator",
+        "can give anyone any Key Vault data role there",
+    ),
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": (
+        "Key Vault Crypto Officer",
+        "can disable or delete the keys that encrypt the data (crypto-shredding)",
+    ),
+    "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59": (
+        "Managed Identity Contributor",
+        "can add federated credentials, letting an outside token act as the identity",
+    ),
+    "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b": (
+        "Azure Kubernetes Service RBAC Cluster Admin",
+        "can do anything in the cluster",
+    ),
+    "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8": (
+        "Azure Kubernetes Service Cluster Admin Role",
+        "can fetch the cluster-admin credential",
+    ),
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab": (
+        "Storage Account Contributor",
+        "can list the account keys and open its network rules",
     ),
 }
 # What a workload needs on a storage account it does not own (components/data_storage.py): to find the account
@@ -201,13 +235,41 @@ def _data_endpoints(resources: Sequence[StackResource], cfg: Mapping[str, Any]) 
 
 _ROLE_LIST = {"type": "array", "items": {"type": "string"}}
 
+# A federated credential lets whoever holds a token from `issuer` for `subject` act as the identity. AKS issuers are
+# https://<region>.oic.prod-aks.azure.com/<tenant>/<guid>/ (MicrosoftDocs/azure-aks-docs@fb060ab:articles/aks/
+# use-oidc-issuer.md:122,156); a Kubernetes token's subject is system:serviceaccount:<namespace>:<name>.
+AKS_ISSUERS = ["https://*.oic.prod-aks.azure.com/*"]
+_SERVICE_ACCOUNT = re.compile(
+    r"^system:serviceaccount:([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$"
+)
+# Namespaces where any pod, or the cluster's own components, would get the identity.
+SHARED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def _federated_credential(s: Subject) -> Iterable[str]:
+    issuer, subject, audiences = get(s.props, "issuer"), get(s.props, "subject"), get(s.props, "audiences")
+    if isinstance(issuer, str) and not matches_any(issuer, s.config["issuerPatterns"]):
+        yield f"issuer {issuer!r} is not a Kubernetes cluster's OIDC issuer: its tokens would act as the identity."
+    if isinstance(subject, str):
+        match = _SERVICE_ACCOUNT.match(subject)
+        if not match:
+            yield f"subject {subject!r} is not one Kubernetes service account (system:serviceaccount:<ns>:<name>)."
+        elif match[1] in {n.lower() for n in s.config["sharedNamespaces"]}:
+            yield f"subject {subject!r} is in namespace {match[1]!r}, where any pod would get the identity."
+    listed = [a for a in items(audiences) if known(a)]
+    if listed and listed != [TOKEN_EXCHANGE_AUDIENCE]:
+        yield f"audiences {listed!r}: only {TOKEN_EXCHANGE_AUDIENCE!r} is expected."
+
+
 POLICIES = [
     Rule(
         name="role-assignment-no-privileged-role",
         types=(ROLE_ASSIGNMENT,),
         check=_privileged_role,
         description="Role assignments never give Owner, Contributor, User Access Administrator or Role Based "
-        "Access Control Administrator.",
+        "Access Control Administrator, nor a role that hands over a vault's data or grants, an identity's federated "
+        "credentials, the cluster's admin, or a storage account's keys.",
         severity=Severity.CRITICAL,
         safeguard="access",
         remediation="Assign the narrowest built-in role that grants the actions the principal needs (this project: "
@@ -226,6 +288,23 @@ POLICIES = [
         remediation="Set scope to the id of the resource the principal needs (a storage account, a container, a "
         "vault), not the resource group or subscription that holds it.",
         anchor="none: gap in existing scanners",
+    ),
+    Rule(
+        name="federated-credential-bound-to-cluster",
+        types=(FEDERATED_CREDENTIAL,),
+        check=_federated_credential,
+        description="Federated identity credentials trust only a Kubernetes cluster's OIDC issuer, for one service "
+        "account outside the shared namespaces, with the token-exchange audience.",
+        severity=Severity.CRITICAL,
+        safeguard="authentication",
+        remediation="Set issuer to the cluster's oidcIssuerProfile.issuerURL and subject to "
+        "system:serviceaccount:<workload namespace>:<service account> (this project: components/access.py); other "
+        "clouds' issuers go in the rule's issuerPatterns.",
+        anchor="none: gap in existing scanners",
+        config={
+            "issuerPatterns": {**_ROLE_LIST, "default": AKS_ISSUERS},
+            "sharedNamespaces": {**_ROLE_LIST, "default": SHARED_NAMESPACES},
+        },
     ),
     Rule(
         name="custom-role-no-wildcard-actions",

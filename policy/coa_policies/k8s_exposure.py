@@ -33,6 +33,29 @@ def _service_exposed(s: Subject) -> Iterable[str]:
         external = [ip for ip in items(get(service, "spec", "externalIPs")) if known(ip)]
         if external:
             yield f"{label}: externalIPs {external} route outside traffic to it."
+    # An Ingress publishes its backends through whatever ingress controller serves its class (AKS's application
+    # routing add-on runs one on a public load balancer by default).
+    for label, ingress in objects(s, "Ingress"):
+        backends = [
+            get(path, "backend", "service", "name")
+            for rule in items(get(ingress, "spec", "rules"))
+            for path in items(get(rule, "http", "paths"))
+        ] + [get(ingress, "spec", "defaultBackend", "service", "name")]
+        named = sorted({b for b in backends if isinstance(b, str)})
+        yield f"{label}: publishes {', '.join(named) or 'its backends'} through an ingress controller."
+
+
+def _public_cidr(peer: Any) -> str | None:
+    """The ipBlock of a NetworkPolicy peer when it is public address space, of any width."""
+    cidr = get(peer, "ipBlock", "cidr") if isinstance(peer, Mapping) else None
+    if not isinstance(cidr, str):
+        return None
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return None
+    private = any(network.version == p.version and network.subnet_of(p) for p in _PRIVATE)  # type: ignore[arg-type]
+    return None if private else cidr
 
 
 def _internet_peer(peer: Any) -> bool:
@@ -80,9 +103,16 @@ def _egress_restricted(s: Subject) -> Iterable[str]:
             if peers is UNKNOWN:
                 continue
             to_internet = peers is MISSING or peers == [] or any(_internet_peer(p) for p in items(peers))
-            if not to_internet:
-                continue
             ports = _egress_ports(rule)
+            if not to_internet:
+                # A narrower public block is an address someone else owns: a port range or every port to it is a
+                # channel out (Cosmos DB's range is meant for the private-endpoint subnet only).
+                public = [c for c in map(_public_cidr, items(peers)) if c]
+                ranged = ports is None or any("-" in str(p) for p in ports)
+                if public and ranged:
+                    shown = "every port" if ports is None else f"ports {ports}"
+                    yield f"{label}: egress[{index}] allows {shown} to public addresses {public[0]!r}."
+                continue
             if ports is None:
                 yield f"{label}: egress[{index}] allows every port to the Internet."
                 continue
@@ -94,9 +124,9 @@ def _egress_restricted(s: Subject) -> Iterable[str]:
 POLICIES = [
     Rule(
         name="k8s-service-not-exposed",
-        types=(TYPED_OBJECTS["Service"], RELEASE),
+        types=(TYPED_OBJECTS["Service"], TYPED_OBJECTS["Ingress"], RELEASE),
         check=_service_exposed,
-        description="Kubernetes Services stay inside the cluster (no LoadBalancer, NodePort or externalIPs).",
+        description="Kubernetes Services stay inside the cluster (no LoadBalancer, NodePort, externalIPs or Ingress).",
         severity=Severity.HIGH,
         safeguard="access",
         remediation="Use type ClusterIP; reach the service with kubectl port-forward through the private API "

@@ -11,6 +11,7 @@ from ._core import MISSING, UNKNOWN, Rule, Subject, get, known, same
 # insights is the provider's older module name for Application Insights (an alias in the SDK).
 APP_INSIGHTS = ("azure-native:applicationinsights:Component", "azure-native:insights:Component")
 WORKSPACE = ("azure-native:operationalinsights:Workspace",)
+TABLE = ("azure-native:operationalinsights:Table",)
 
 
 def _workspace_based(s: Subject) -> Iterable[str]:
@@ -49,6 +50,22 @@ def _la_retention(s: Subject) -> Iterable[str]:
     effective = 30 if days is MISSING else days  # Azure's default for PerGB2018
     if effective < minimum:
         yield f"retentionInDays is {effective:g}; at least {minimum} required."
+    # Either undoes the retention: the first purges data after 30 days whatever retentionInDays says, the second
+    # stops ingestion (the audit trail) for the rest of the day once the cap is reached.
+    if get(s.props, "features", "immediatePurgeDataOn30Days") is True:
+        yield "features.immediatePurgeDataOn30Days is true: data is purged after 30 days, whatever the retention."
+    cap = get(s.props, "workspaceCapping", "dailyQuotaGb")
+    if isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap >= 0:
+        yield f"workspaceCapping.dailyQuotaGb is {cap:g}: ingestion, audit logs included, stops for the day at the cap."
+
+
+def _table_retention(s: Subject) -> Iterable[str]:
+    minimum = int(s.config["minRetentionDays"])
+    for key in ("retentionInDays", "totalRetentionInDays"):
+        days = get(s.props, key)
+        # -1 (or unset) means the workspace's retention.
+        if isinstance(days, (int, float)) and not isinstance(days, bool) and 0 <= days < minimum:
+            yield f"table {get(s.props, 'tableName')!r} {key} is {days:g}; at least {minimum} required."
 
 
 def _la_public(s: Subject) -> Iterable[str]:
@@ -118,10 +135,24 @@ POLICIES = [
         name="log-analytics-retention-minimum",
         types=WORKSPACE,
         check=_la_retention,
-        description="Log Analytics keeps logs at least the configured number of days.",
+        description="Log Analytics keeps logs at least the configured number of days, with no daily cap and no "
+        "early purge.",
         severity=Severity.MEDIUM,
         safeguard="audit",
-        remediation="Set retentionInDays >= minRetentionDays.",
+        remediation="Set retentionInDays >= minRetentionDays; leave workspaceCapping.dailyQuotaGb at -1 and "
+        "features.immediatePurgeDataOn30Days unset.",
+        anchor="none: gap in existing scanners",
+        config={"minRetentionDays": {"type": "integer", "minimum": 30, "maximum": 730, "default": 90}},
+    ),
+    Rule(
+        name="log-analytics-table-retention-minimum",
+        types=TABLE,
+        check=_table_retention,
+        description="No Log Analytics table keeps its logs for less than the configured number of days.",
+        severity=Severity.MEDIUM,
+        safeguard="audit",
+        remediation="Leave the table's retentionInDays and totalRetentionInDays unset (-1: the workspace's) or at "
+        "least minRetentionDays.",
         anchor="none: gap in existing scanners",
         config={"minRetentionDays": {"type": "integer", "minimum": 30, "maximum": 730, "default": 90}},
     ),

@@ -20,6 +20,7 @@ from ._core import (
     StackResource,
     StackRule,
     get,
+    is_world,
     items,
     matches_any,
     same,
@@ -64,6 +65,11 @@ def _default_route_problem(table: StackResource) -> str:
     bad = [h for h in hops if isinstance(h, str) and not same(h, "VirtualAppliance")]
     if bad:
         return f"route table {table.name!r} sends the default route to {bad[0]!r}, not the firewall (VirtualAppliance)"
+    # The longest prefix wins: 0.0.0.0/1 and 128.0.0.0/1 to the Internet override a default route to the firewall.
+    for route in routes:
+        prefix = get(route, "addressPrefix")
+        if same(get(route, "nextHopType"), "Internet") and is_world(prefix) and prefix not in DEFAULT_ROUTES:
+            return f"route table {table.name!r} sends {prefix!r} straight to the Internet, around the firewall"
     return ""
 
 

@@ -235,6 +235,16 @@ COMPLIANT: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "azure-native:managedidentity:FederatedIdentityCredential": {
+        "issuer": "https://eastus2.oic.prod-aks.azure.com/00000000-0000-4000-8000-0000000000aa/6f1c2d3e-0000-4000-8000-000000000001/",
+        "subject": "system:serviceaccount:coa:coa-workload",
+        "audiences": ["api://AzureADTokenExchange"],
+    },
+    "azure-native:operationalinsights:Table": {
+        "tableName": "AKSAudit",
+        "retentionInDays": -1,
+        "totalRetentionInDays": 365,
+    },
     "kubernetes:core/v1:Service": {
         "metadata": {"name": "cromwell", "namespace": "coa"},
         "spec": {"type": "ClusterIP", "ports": [{"port": 8000, "targetPort": "http"}]},

@@ -31,6 +31,8 @@ MANDATORY = {
     "aks-ephemeral-os-disk-production",
     "aks-image-admission-enforced",
     "aks-kubernetes-version-supported",
+    "federated-credential-bound-to-cluster",
+    "log-analytics-table-retention-minimum",
     "aks-local-accounts-disabled",
     "aks-network-policy-enabled",
     "aks-no-node-public-ip",

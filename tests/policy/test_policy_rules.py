@@ -56,6 +56,7 @@ SVC, NETPOL, PV = (
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "kubernetes:core/v1:PersistentVolume",
 )
+FIC, TABLE = "azure-native:managedidentity:FederatedIdentityCredential", "azure-native:operationalinsights:Table"
 PROD_TAGS = {"environment": "prod"}
 C = "spec.template.spec.containers.0"
 TES_IMAGE_ENV = [
@@ -156,6 +157,15 @@ VIOLATIONS = [
     ("aks-azure-policy-addon", AKS, {"addonProfiles": DELETE}),
     ("aks-azure-policy-addon", AKS, {"addonProfiles.azurePolicy.enabled": False}),
     ("aks-automatic-upgrades", AKS, {"autoUpgradeProfile.upgradeChannel": "none"}),
+    ("federated-credential-bound-to-cluster", FIC, {"issuer": "https://token.actions.githubusercontent.com"}),
+    ("federated-credential-bound-to-cluster", FIC, {"subject": "system:serviceaccount:default:default"}),
+    ("federated-credential-bound-to-cluster", FIC, {"subject": "repo:attacker/x:ref:refs/heads/main"}),
+    ("federated-credential-bound-to-cluster", FIC, {"audiences": ["api://AzureADTokenExchange", "other"]}),
+    ("log-analytics-table-retention-minimum", TABLE, {"retentionInDays": 4}),
+    ("log-analytics-table-retention-minimum", TABLE, {"totalRetentionInDays": 30}),
+    ("log-analytics-retention-minimum", LOG, {"workspaceCapping": {"dailyQuotaGb": 0.023}}),
+    ("log-analytics-retention-minimum", LOG, {"features.immediatePurgeDataOn30Days": True}),
+    ("aks-private-api-server", AKS, {"apiServerAccessProfile": {"authorizedIPRanges": ["0.0.0.0/1", "128.0.0.0/1"]}}),
     # AKS 1.34 ended 2026-11-30 (retirement.yaml); a pool may lag its control plane; 1.30 predates the calendar.
     ("aks-kubernetes-version-supported", AKS, {"kubernetesVersion": "1.34"}),
     ("aks-kubernetes-version-supported", AKS, {"kubernetesVersion": "1.30.4"}),
@@ -402,3 +412,26 @@ def test_tes_with_explicit_supported_images_passes_and_names_the_generation() ->
     retired = [*tes[:-1], {"name": "BatchImageGen2__NodeAgentSkuId", "value": "batch.node.ubuntu 20.04"}]
     (message,) = rule.evaluate(mutate(compliant(DEP), {f"{C}.env": retired}), type=DEP)
     assert "BatchImageGen2" in message and "retired" in message
+
+
+def test_an_ingress_is_exposure_and_names_its_backends() -> None:
+    ingress = {
+        "metadata": {"name": "cromwell", "namespace": "coa"},
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "backend": {"service": {"name": "cromwell"}}}]}}]},
+    }
+    (message,) = RULES["k8s-service-not-exposed"].evaluate(ingress, type="kubernetes:networking.k8s.io/v1:Ingress")
+    assert "Ingress/cromwell: publishes cromwell through an ingress controller" in message
+
+
+def test_a_narrow_public_block_with_a_port_range_is_a_channel_out() -> None:
+    policy = mutate(
+        compliant(NETPOL),
+        {"spec.egress": [{"to": [{"ipBlock": {"cidr": "20.0.0.0/9"}}], "ports": [{"port": 1, "endPort": 65535}]}]},
+    )
+    (message,) = RULES["k8s-network-policy-egress-restricted"].evaluate(policy, type=NETPOL)
+    assert "ports ['1-65535'] to public addresses '20.0.0.0/9'" in message
+    # One port to a narrow public block (a service's address) is not what this rule refuses.
+    policy = mutate(
+        compliant(NETPOL), {"spec.egress": [{"to": [{"ipBlock": {"cidr": "20.1.2.0/24"}}], "ports": [{"port": 443}]}]}
+    )
+    assert RULES["k8s-network-policy-egress-restricted"].evaluate(policy, type=NETPOL) == []

@@ -246,3 +246,75 @@ def test_storage_opened_to_public_networks(dev_pack: PolicyPackAnalyzer, dev: Pr
     account = one(dev.resources, "azure-native:storage:StorageAccount")
     changes = {"publicNetworkAccess": "Enabled", "networkRuleSet.defaultAction": "Allow"}
     caught(dev_pack, edited(dev.resources, account, changes), "storage-account-public-network-restricted")
+
+
+# -- found by the 2026-12-06 adversarial review ------------------------------------------------------------------------
+FIC = "azure-native:managedidentity:FederatedIdentityCredential"
+KV_DATA_ACCESS_ADMIN, MI_CONTRIBUTOR = "8b54135c-b56d-4d72-a534-26097cfdc8d8", "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59"
+
+
+def test_federated_credential_trusts_another_issuer(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    credential = one(dev.resources, FIC, "fic-coa-workload-db-init")
+    changes = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:attacker/x:ref:refs/heads/main",
+    }
+    messages = caught(dev_pack, edited(dev.resources, credential, changes), "federated-credential-bound-to-cluster")
+    assert "token.actions.githubusercontent.com" in messages[0]
+
+
+def test_federated_credential_for_the_default_namespace(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    credential = one(dev.resources, FIC, "fic-coa-workload-db-init")
+    records = edited(dev.resources, credential, {"subject": "system:serviceaccount:default:default"})
+    assert "namespace 'default'" in caught(dev_pack, records, "federated-credential-bound-to-cluster")[0]
+
+
+def test_workload_made_key_vault_data_access_administrator(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    vault = one(prod.resources, RA, "workload-vault")
+    records = edited(prod.resources, vault, {"roleDefinitionId": _role(prod, KV_DATA_ACCESS_ADMIN)})
+    assert "Key Vault Data Access Administrator" in caught(prod_pack, records, "role-assignment-no-privileged-role")[0]
+
+
+def test_workload_may_add_federated_credentials_to_itself(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    identity = one(dev.resources, "azure-native:managedidentity:UserAssignedIdentity", "coa-workload")
+    inputs = {
+        "principalId": _workload(dev),
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": _role(dev, MI_CONTRIBUTOR),
+        "scope": identity.id,
+    }
+    records = added(dev.resources, RA, "workload-self-operator", inputs)
+    assert "Managed Identity Contributor" in caught(dev_pack, records, "role-assignment-no-privileged-role")[0]
+
+
+def test_api_server_opened_to_the_internet_in_two_halves(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    cluster = one(dev.resources, "azure-native:containerservice:ManagedCluster")
+    access = {"enablePrivateCluster": False, "authorizedIPRanges": ["0.0.0.0/1", "128.0.0.0/1"]}
+    records = edited(dev.resources, cluster, {"apiServerAccessProfile": access})
+    assert "'0.0.0.0/1'" in caught(dev_pack, records, "aks-private-api-server")[0]
+
+
+def test_ingress_in_front_of_cromwell(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    manifest = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "cromwell", "namespace": "coa"},
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "backend": {"service": {"name": "cromwell"}}}]}}]},
+    }
+    records = added(dev.resources, "kubernetes:networking.k8s.io/v1:Ingress", "cromwell-ingress", manifest)
+    assert "publishes cromwell" in caught(dev_pack, records, "k8s-service-not-exposed")[0]
+
+
+def test_egress_port_range_to_a_public_block(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    manifest = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "wide-range", "namespace": "coa"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "tes"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "20.0.0.0/9"}}], "ports": [{"port": 1, "endPort": 65535}]}],
+        },
+    }
+    records = added(dev.resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "wide-range", manifest)
+    assert "'20.0.0.0/9'" in caught(dev_pack, records, "k8s-network-policy-egress-restricted")[0]

@@ -306,3 +306,59 @@ def test_pool_definition_rewritten_to_match_nothing(dev_pack: PolicyPackAnalyzer
     records = edited(dev.resources, definition, {"policyRule.if": neutered})
     (message,) = caught(dev_pack, records, "batch-runtime-pools-governed")
     assert "no public IPs" in message
+
+
+# -- found by the 2026-12-06 adversarial review ------------------------------------------------------------------------
+def test_default_route_split_in_two_halves_to_the_internet(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    table = one(prod.resources, "azure-native:network:RouteTable")
+    halves = [
+        {"name": f"half-{i}", "addressPrefix": prefix, "nextHopType": "Internet"}
+        for i, prefix in enumerate(("0.0.0.0/1", "128.0.0.0/1"))
+    ]
+    records = edited(prod.resources, table, {"routes": [*table.inputs["routes"], *halves]})
+    assert "'0.0.0.0/1' straight to the Internet" in caught(prod_pack, records, "egress-through-firewall")[0]
+
+
+def test_pool_deny_overridden_to_disabled(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    assignment = _pool_assignment(dev, "batch-pool-no-public-ip")
+    records = edited(dev.resources, assignment, {"overrides": [{"kind": "policyEffect", "value": "Disabled"}]})
+    assert "overrides set its effect to 'Disabled'" in caught(dev_pack, records, "batch-runtime-pools-governed")[0]
+
+
+def test_pool_assignment_narrowed_by_resource_selectors(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    selectors = [
+        {"name": "x", "selectors": [{"kind": "resourceType", "notIn": ["Microsoft.Batch/batchAccounts/pools"]}]}
+    ]
+    records = edited(
+        dev.resources, _pool_assignment(dev, "batch-pool-in-batch-subnet"), {"resourceSelectors": selectors}
+    )
+    assert "resourceSelectors" in caught(dev_pack, records, "batch-runtime-pools-governed")[0]
+
+
+def test_pool_definition_that_denies_only_the_probe(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    definition = one(dev.resources, "azure-native:authorization:PolicyDefinition", "batch-pool-no-public-ip-def")
+    rule = definition.inputs["policyRule"]
+    probe_only = {"allOf": [*rule["if"]["allOf"], {"field": "name", "equals": "probe"}]}
+    (message,) = caught(
+        dev_pack, edited(dev.resources, definition, {"policyRule.if": probe_only}), "batch-runtime-pools-governed"
+    )
+    assert "no public IPs" in message
+
+
+def test_pool_definition_in_indexed_mode(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    definition = one(dev.resources, "azure-native:authorization:PolicyDefinition", "batch-pool-no-public-ip-def")
+    (message,) = caught(
+        dev_pack, edited(dev.resources, definition, {"mode": "Indexed"}), "batch-runtime-pools-governed"
+    )
+    assert "mode is 'Indexed'" in message
+
+
+def test_workspace_ingestion_capped(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    records = edited(dev.resources, one(dev.resources, WORKSPACE), {"workspaceCapping": {"dailyQuotaGb": 0.023}})
+    assert "dailyQuotaGb is 0.023" in caught(dev_pack, records, "log-analytics-retention-minimum")[0]
+
+
+def test_audit_table_retention_cut(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    table = {"tableName": "AKSAudit", "workspaceName": "any", "retentionInDays": 4, "totalRetentionInDays": 4}
+    records = added(dev.resources, "azure-native:operationalinsights:Table", "aks-audit", table)
+    assert "'AKSAudit' retentionInDays is 4" in caught(dev_pack, records, "log-analytics-table-retention-minimum")[0]
