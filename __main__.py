@@ -28,7 +28,13 @@ from components.postgres import CROMWELL_USER, TES_USER, Postgres, PostgresArgs
 from components.private_dns import PrivateDns, PrivateDnsArgs
 from components.private_endpoint import PrivateEndpointSpec
 from components.protection import Protection
-from components.registry import BuildAgentPoolSpec, Registry, RegistryArgs, cache_rules_for
+from components.registry import (
+    DOCKER_HUB_CREDENTIAL_SET,
+    BuildAgentPoolSpec,
+    Registry,
+    RegistryArgs,
+    cache_rules_for,
+)
 from components.storage import Storage, StorageArgs
 from components.workload import (
     NAMESPACE,
@@ -221,6 +227,8 @@ registry = Registry(
         if settings.image_build.enabled and settings.images.built()
         else None,
         customer_key=customer_key("registry"),
+        docker_hub=settings.docker_hub,
+        subscription_id=client.subscription_id,
     ),
 )
 # TES and TriggerService are not on MCR: built from their pinned source into the registry, before the release needs them.
@@ -518,6 +526,8 @@ pulumi.export(
         "resourceGroup": resource_group_name,
         "registry": {
             "name": registry.registry_name,
+            # Credential sets whose Key Vault secrets the cache must read (docs/deploying.md, Docker Hub credentials).
+            "credentialSets": [DOCKER_HUB_CREDENTIAL_SET] if settings.docker_hub else [],
             "images": [
                 {
                     "key": key,

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerregistry as acr
 
+from components.access import assign
 from components.encryption import CustomerKey
 from components.monitoring import diagnostics
 from components.placement import Placement
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs, PrivateEndpointSpec
 from configuration.image_lock import ImageLock
+from configuration.upstreams import DOCKER_HUB, DockerHubCredentials
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +95,10 @@ def cache_rules_for(lock: ImageLock) -> tuple[CacheRuleSpec, ...]:
     return tuple(rule for rule in DEFAULT_CACHE_RULES if rule.key in cached)
 
 
+# The credential set every Docker Hub cache rule uses (scripts/preflight.sh checks its health by this name).
+DOCKER_HUB_CREDENTIAL_SET = "dockerhub"
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildAgentPoolSpec:
     """An ACR Tasks agent pool in the VNet: the only place a registry without public access builds images
@@ -115,6 +121,10 @@ class RegistryArgs:
     # The registry's key in the stack's vault (components/encryption.py): chosen at creation only, never removed
     # (tutorial-customer-managed-keys.md:40-41); None: Microsoft-managed keys.
     customer_key: CustomerKey | None = None
+    # Docker Hub's user name and token in Key Vault (configuration/upstreams.py): every docker.io rule needs them.
+    docker_hub: DockerHubCredentials | None = None
+    # For the credential set's grants on the two secrets.
+    subscription_id: pulumi.Input[str] | None = None
 
 
 class Registry(pulumi.ComponentResource):
@@ -140,8 +150,12 @@ class Registry(pulumi.ComponentResource):
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
             public_network_access=acr.PublicNetworkAccess.DISABLED,
-            # No trusted-services bypass: nothing reaches the registry except through the private endpoint.
-            network_rule_bypass_options=acr.NetworkRuleBypassOptions.NONE,
+            # Trusted services may pass the network rules (still authenticated and authorised): artifact cache "can't
+            # populate the target registry when trusted-services access is disabled" on a network-restricted registry
+            # (MicrosoftDocs/azure-management-docs@d923d58:articles/container-registry/artifact-cache-cli.md:80-81),
+            # and `az acr import` into it is a trusted-service scenario (allow-access-trusted-services.md:46). Clients
+            # still reach it only through the private endpoint.
+            network_rule_bypass_options=acr.NetworkRuleBypassOptions.AZURE_SERVICES,
             # Dedicated data endpoints get their own records in the privatelink.azurecr.io zone through the PE.
             data_endpoint_enabled=True,
             zone_redundancy=acr.ZoneRedundancy.ENABLED if args.zone_redundant else acr.ZoneRedundancy.DISABLED,
@@ -175,7 +189,11 @@ class Registry(pulumi.ComponentResource):
         self.cache_sources: dict[str, str] = {}
         # What pods need before they start: every cache rule they pull through and the private endpoint.
         self.workload_needs: list[pulumi.Resource] = []
+        docker_hub_set, docker_hub_grants = self._docker_hub_credentials(name, args, registry)
         for rule in args.cache_rules:
+            from_docker_hub = rule.source_repository.startswith(f"{DOCKER_HUB}/")
+            if from_docker_hub and docker_hub_set is None:
+                raise ValueError(f"registry {name}: cache rule {rule.key!r} pulls from Docker Hub without credentials")
             cache_rule = acr.CacheRule(
                 f"{name}-cache-{rule.key}",
                 resource_group_name=args.placement.resource_group_name,
@@ -184,8 +202,11 @@ class Registry(pulumi.ComponentResource):
                 cache_rule_name=f"cache-{rule.key}",
                 source_repository=rule.source_repository,
                 target_repository=rule.target_repository,
-                credential_set_resource_id=rule.credential_set_id,
-                opts=child,
+                credential_set_resource_id=docker_hub_set.id
+                if from_docker_hub and docker_hub_set is not None
+                else rule.credential_set_id,
+                # The cache reads the token with the set's identity on its first pull: the grants come first.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=docker_hub_grants) if from_docker_hub else child,
             )
             self.target_repositories[rule.key] = rule.target_repository
             self.cache_sources[rule.target_repository] = rule.source_repository
@@ -240,3 +261,44 @@ class Registry(pulumi.ComponentResource):
                 "target_repositories": self.target_repositories,
             }
         )
+
+    def _docker_hub_credentials(
+        self, name: str, args: RegistryArgs, registry: acr.Registry
+    ) -> tuple[acr.CredentialSet | None, Sequence[pulumi.Resource]]:
+        """The credential set every Docker Hub cache rule authenticates with, and its identity's grants: Key Vault
+        Secrets User on each of the two secrets, nothing on the vault."""
+        hub = args.docker_hub
+        if hub is None:
+            return None, []
+        if args.subscription_id is None:
+            raise ValueError(f"registry {name}: Docker Hub credentials need subscription_id for their grants")
+        credential_set = acr.CredentialSet(
+            f"{name}-dockerhub",
+            resource_group_name=args.placement.resource_group_name,
+            registry_name=registry.name,
+            credential_set_name=DOCKER_HUB_CREDENTIAL_SET,
+            login_server=DOCKER_HUB,
+            auth_credentials=[
+                acr.AuthCredentialArgs(
+                    name=acr.CredentialName.CREDENTIAL1,
+                    username_secret_identifier=hub.secret_uri(hub.username_secret),
+                    password_secret_identifier=hub.secret_uri(hub.password_secret),
+                )
+            ],
+            identity=acr.IdentityPropertiesArgs(type=acr.ResourceIdentityType.SYSTEM_ASSIGNED),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        principal = credential_set.identity.apply(lambda identity: (identity.principal_id if identity else None) or "")
+        grants = [
+            assign(
+                f"{name}-dockerhub-{part}",
+                role="Key Vault Secrets User",
+                scope=hub.secret_id(secret),
+                principal_id=principal,
+                subscription_id=args.subscription_id,
+                reason=f"artifact cache: read the Docker Hub {part} for the docker.io cache rules",
+                parent=self,
+            )
+            for part, secret in (("username", hub.username_secret), ("token", hub.password_secret))
+        ]
+        return credential_set, grants

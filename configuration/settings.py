@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from configuration.image_lock import ImageLock
+from configuration.upstreams import DockerHubCredentials
 
 EgressMode = Literal["natGateway", "firewall"]
 # Where TES keeps its tasks, which decides the generation that runs: PostgreSQL (TES 6.0.0, the default) or Cosmos DB
@@ -291,6 +292,9 @@ class Settings:
     # warned in every preview): override name -> what it weakens.
     unacknowledged_weakenings: Mapping[str, str] = field(default_factory=dict)
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
+    # The Key Vault secrets the Docker Hub cache rules authenticate with (configuration/upstreams.py); None when no
+    # image comes from Docker Hub.
+    docker_hub: DockerHubCredentials | None = None
 
     @property
     def is_production(self) -> bool:

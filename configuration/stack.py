@@ -42,6 +42,7 @@ from configuration.settings import (
     TaskDatabaseKind,
     Tes32Settings,
 )
+from configuration.upstreams import parse_docker_hub
 from policy.coa_policies.cmk import CMK_TAG, CMK_TAG_VALUE
 
 __all__ = ["check_namespaces", "load_settings", "parse_settings"]
@@ -79,6 +80,7 @@ KNOWN_KEYS = frozenset(
         "imageBuild",
         "capacity",
         "encryption",
+        "dockerHub",
         # taskDatabase cosmosdb only (configuration/tes32.py).
         *tes32.TES32_KEYS,
     }
@@ -260,6 +262,7 @@ def parse_settings(
         lock = lock.for_generation(generation)
     if lock is not None and not image_build.enabled:
         lock = lock.from_cache_instead_of_build()
+    docker_hub = attempt(lambda: parse_docker_hub(reader, lock), None) if lock else None
     breaches: dict[str, object] = {}
     if lock is not None and lock.unpinned():
         breaches["unpinnedImages"] = f"digests pending for {', '.join(lock[key].key for key in lock.unpinned())}"
@@ -312,6 +315,7 @@ def parse_settings(
         secret_rotation=rotation,
         guardrail_overrides={k: v for k, v in overrides.items() if k in breaches},
         encryption=encryption,
+        docker_hub=docker_hub,
         tags={
             "environment": environment,
             "workload": "cromwell-on-azure",

@@ -163,6 +163,9 @@ _SHAPES: dict[str, ArmShape] = {
     "azure-native:containerregistry:CacheRule": ArmShape(
         "Microsoft.ContainerRegistry/registries/{registryName}/cacheRules/{name}", "cacheRuleName"
     ),
+    "azure-native:containerregistry:CredentialSet": ArmShape(
+        "Microsoft.ContainerRegistry/registries/{registryName}/credentialSets/{name}", "credentialSetName"
+    ),
     "azure-native:batch:BatchAccount": ArmShape("Microsoft.Batch/batchAccounts/{name}", "accountName"),
     "azure-native:batch:Pool": ArmShape("Microsoft.Batch/batchAccounts/{accountName}/pools/{name}", "poolName"),
     "azure-native:containerservice:ManagedCluster": ArmShape(

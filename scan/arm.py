@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,22 @@ def subscription_level(resource: Mapping[str, Any]) -> bool:
     return len(parts) == 3 and parts[1].lower() == "subscriptions"
 
 
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+
+def _group_of(resource: Mapping[str, Any]) -> str:
+    return parse_id(str(resource["id"]), str(resource["type"])).resource_group.lower()
+
+
+def _home_group(registered: Sequence[Mapping[str, Any]], selected: Sequence[Mapping[str, Any]]) -> str:
+    """The stack's resource group: the one it declares, else the one most of its resources live in."""
+    declared = [r for r in registered if r.get("type") == "azure-native:resources:ResourceGroup" and r.get("id")]
+    if len(declared) == 1:
+        return str(declared[0]["id"]).rstrip("/").rsplit("/", 1)[-1].lower()
+    counts = Counter(_group_of(r) for r in selected)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
 def build_template(document: Mapping[str, Any]) -> dict[str, Any]:
     """An ARM deployment template (resource-group scope) from a resources.json document."""
     registered: list[Mapping[str, Any]] = list(document.get("resources") or [])
@@ -197,6 +214,13 @@ def build_template(document: Mapping[str, Any]) -> dict[str, Any]:
     if not selected:
         raise ConversionError("resources.json registers no azure-native resources")
     spellings = canonical_namespaces(str(r.get("id") or "") for r in registered)
+    # Grants the stack makes on resources it does not own (a data account, the platform vault's Docker Hub secrets)
+    # live in their owners' groups: named in the metadata, like the subscription's own resources.
+    # Only grants: any other resource outside the group still refuses, so nothing the stack owns escapes the scan.
+    home = _home_group(registered, selected)
+    foreign_grants = [r for r in selected if r.get("type") == ROLE_ASSIGNMENT and _group_of(r) != home]
+    outside = sorted(str(r.get("name")) for r in foreign_grants)
+    selected = [r for r in selected if r not in foreign_grants]
     converted = [convert_resource(resource, spellings) for resource in selected]
     groups = {parse_id(str(r["id"]), str(r["type"])).resource_group for r in selected}
     if len(groups) != 1:
@@ -211,6 +235,7 @@ def build_template(document: Mapping[str, Any]) -> dict[str, Any]:
             "stack": document.get("stack"),
             "resourceGroup": groups.pop(),
             "subscriptionLevelResourcesLeftOut": left_out,
+            "otherResourceGroupsLeftOut": outside,
         },
         "resources": converted,
     }

@@ -12,7 +12,7 @@
 # authenticates through kubelogin).
 set -euo pipefail
 
-CHECKS="images blob-csi batch-quota private-endpoints data-accounts private-names dns-links app-credentials"
+CHECKS="images blob-csi batch-quota private-endpoints data-accounts private-names dns-links app-credentials cache-credentials"
 
 usage() {
   cat <<'EOF'
@@ -37,9 +37,10 @@ Checks:
   private-names      each private name resolves to an RFC 1918 address inside the cluster
   dns-links          each private DNS zone has a virtual-network link to the stack's VNet
   app-credentials    (taskDatabase cosmosdb) each application's client secret is valid as long as the stack says
+  cache-credentials  each registry credential set (Docker Hub) reads its Key Vault secrets: health Healthy
 
 Needs jq; az (logged in) for images, batch-quota, private-endpoints, data-accounts,
-dns-links and app-credentials; kubectl for blob-csi and private-names; pulumi unless --outputs is given and,
+dns-links, app-credentials and cache-credentials; kubectl for blob-csi and private-names; pulumi unless --outputs is given and,
 for the kubectl checks, KUBECONFIG is set. See docs/preflight.md.
 EOF
 }
@@ -101,7 +102,7 @@ selects() { [[ " ${selected} " == *" $1 "* ]]; }
 
 # --- tools -------------------------------------------------------------------------------------------------------
 needs_az=false needs_kubectl=false needs_pulumi=false
-for name in images batch-quota private-endpoints data-accounts dns-links app-credentials; do selects "${name}" && needs_az=true; done
+for name in images batch-quota private-endpoints data-accounts dns-links app-credentials cache-credentials; do selects "${name}" && needs_az=true; done
 for name in blob-csi private-names; do selects "${name}" && needs_kubectl=true; done
 [[ -z ${outputs_file} ]] && needs_pulumi=true
 [[ ${needs_kubectl} == true && -z ${KUBECONFIG:-} ]] && needs_pulumi=true
@@ -164,6 +165,8 @@ problems=$(jq -r --arg stack "${stack}" --arg checks " ${selected} " '
           else "\($c | map(tostring) | join(".")).access must be \"read\" or \"readWrite\"" end))) else empty end),
   (if on("dns-links") then need(["vnetId"]; ["string"]),
      each(["dnsZones"]; . as $q | need($q + ["name"]; ["string"]), need($q + ["id"]; ["string"])) else empty end),
+  (if on("cache-credentials") then need(["registry", "name"]; ["string"]),
+     each(["registry", "credentialSets"]; need(.; ["string"])) else empty end),
   (if on("app-credentials") then each(["applications"]; . as $q | need($q + ["workload"]; ["string"]),
      need($q + ["clientId"]; ["string"]),
      (if (at($q + ["secretExpiresOn"]) | type == "string" and test("^[0-9]{4}-[0-9]{2}-[0-9]{2}$")) then empty
@@ -545,6 +548,29 @@ check_app_credentials() {
   done < <(rows '.applications[] | [.workload, .clientId, .secretExpiresOn]')
 }
 
+# --- 9. registry credential sets -------------------------------------------------------------------------------------
+# A Docker Hub cache rule authenticates with a credential set whose identity reads two Key Vault secrets
+# (configuration/upstreams.py). Whether the vault lets the registry in is not documented (docs/deploying.md): ACR
+# reports it as authCredentials[].credentialHealth.statusCode, Healthy or Unhealthy with errorCode and errorMessage.
+check_cache_credentials() {
+  local registry count name health
+  registry=$(field .registry.name)
+  count=$(jq '.registry.credentialSets | length' <<<"${outputs}")
+  [[ ${count} -gt 0 ]] || skip cache-credentials "${registry}" "no credential sets (no cache rule needs one)"
+  while IFS=$'\x1f' read -r name; do
+    if ! capture az acr credential-set show --registry "${registry}" --name "${name}" --output json; then
+      fail cache-credentials "${name}" "cannot read credential set ${name} of ${registry}: ${err}"
+      continue
+    fi
+    health=$(jq -r '[.authCredentials[]? | .credentialHealth // {} | "\(.statusCode // "unknown")\(if .errorMessage then ": " + .errorMessage else "" end)"] | if length == 0 then "no credentials" else join("; ") end' <<<"${out}")
+    if [[ ${health} == Healthy ]]; then
+      pass cache-credentials "${name}" "the registry reads its secrets (Healthy)"
+    else
+      fail cache-credentials "${name}" "${health}: the cache cannot pull from Docker Hub; check the secrets, the grants and that the vault admits the registry (docs/deploying.md)"
+    fi
+  done < <(rows '.registry.credentialSets[] | [.]')
+}
+
 # --- run ----------------------------------------------------------------------------------------------------------
 if [[ ${needs_kubectl} == true && -z ${KUBECONFIG:-} ]]; then
   export KUBECONFIG="${tmpdir}/kubeconfig"
@@ -562,6 +588,7 @@ for check in ${selected}; do
     private-names) check_private_names ;;
     dns-links) check_dns_links ;;
     app-credentials) check_app_credentials ;;
+    cache-credentials) check_cache_credentials ;;
   esac
 done
 

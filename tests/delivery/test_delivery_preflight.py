@@ -82,6 +82,7 @@ def healthy_outputs() -> dict[str, Any]:
         "resourceGroup": RG,
         "registry": {
             "name": "coaprodp4m9cr",
+            "credentialSets": ["dockerhub"],
             "images": [
                 {"key": "tes", "repository": "coa-build/tes", "tag": "6.0.0", "digest": TES_DIGEST, "source": "build"},
                 {
@@ -156,6 +157,9 @@ def daemonset(image: str) -> dict[str, Any]:
     return {"kind": "DaemonSet", "spec": {"template": {"spec": {"containers": containers}}}}
 
 
+CREDENTIAL_SET = "acr credential-set show --registry coaprodp4m9cr --name dockerhub --output json"
+
+
 def healthy_world(outputs: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     az: dict[str, dict[str, Any]] = {}
     for image in outputs["registry"]["images"]:
@@ -174,6 +178,9 @@ def healthy_world(outputs: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]
                 {"name": "standardNCADSA100v4Family", "coreQuota": 0},
             ],
         }
+    }
+    az[CREDENTIAL_SET] = {
+        "out": {"name": "dockerhub", "authCredentials": [{"credentialHealth": {"statusCode": "Healthy"}}]}
     }
     for name in ("st-blob-pep", "cr-pep"):
         az[f"network private-endpoint show --ids {pep(name)} --output json"] = {
@@ -485,6 +492,20 @@ def zone_link_in_progress(s: Stubs) -> None:
     )
 
 
+def credential_set_unhealthy(s: Stubs) -> None:
+    # The vault's firewall or a missing grant: ACR reports it on the credential, and the cache cannot pull.
+    health = {
+        "statusCode": "Unhealthy",
+        "errorCode": "KeyVaultAccessDenied",
+        "errorMessage": "Access denied to the Key Vault",
+    }
+    s.answer("az", CREDENTIAL_SET, out={"name": "dockerhub", "authCredentials": [{"credentialHealth": health}]})
+
+
+def credential_set_unreadable(s: Stubs) -> None:
+    s.answer("az", CREDENTIAL_SET, rc=3, err="ERROR: (ResourceNotFound) The credential set dockerhub was not found\n")
+
+
 @pytest.mark.parametrize(
     ("change", "check", "words"),
     [
@@ -515,6 +536,8 @@ def zone_link_in_progress(s: Stubs) -> None:
         (probe_without_getent, "private-names", f"{NAMES[1]}: deploy/cromwell has no getent"),
         (zone_not_linked, "dns-links", "privatelink.azurecr.io: no virtual-network link to"),
         (zone_link_in_progress, "dns-links", "privatelink.blob.core.windows.net: the link to"),
+        (credential_set_unhealthy, "cache-credentials", "dockerhub: Unhealthy: Access denied to the Key Vault"),
+        (credential_set_unreadable, "cache-credentials", "cannot read credential set dockerhub of coaprodp4m9cr"),
     ],
     ids=lambda value: value.__name__ if callable(value) else None,
 )
@@ -574,7 +597,7 @@ def test_an_ambient_kubeconfig_wins_over_the_stack_output(stubs: Stubs, tmp_path
 
 def test_help_lists_every_check_once() -> None:
     checks = documented_checks()
-    assert len(checks) == len(set(checks)) == 8
+    assert len(checks) == len(set(checks)) == 9
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,8 @@ REGISTRY_SECURE = {
     "adminUserEnabled": False,
     "anonymousPullEnabled": False,
     "publicNetworkAccess": "Disabled",
-    "networkRuleBypassOptions": "None",
+    # Artifact cache fills a network-restricted registry only as a trusted service (components/registry.py).
+    "networkRuleBypassOptions": "AzureServices",
 }
 
 

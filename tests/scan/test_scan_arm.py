@@ -142,7 +142,10 @@ def _azure(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         r
         for r in document["resources"]
-        if r["type"].startswith("azure-native:") and r["type"] != DEPLOYMENT_TARGET and not subscription_level(r)
+        if r["type"].startswith("azure-native:")
+        and r["type"] != DEPLOYMENT_TARGET
+        and not subscription_level(r)
+        and "/resourceGroups/platform-secrets-rg/" not in str(r.get("id"))
     ]
 
 
@@ -158,6 +161,17 @@ def test_subscription_level_resources_are_named_in_the_metadata_not_dropped_sile
     assert not any(r["type"] == "Microsoft.Authorization/policyDefinitions" for r in template["resources"])
     # Their assignments are extension resources of the Batch account: they stay.
     assert sum(r["type"] == "Microsoft.Authorization/policyAssignments" for r in template["resources"]) >= 5
+
+
+def test_grants_on_resources_in_other_groups_are_named_in_the_metadata(dev_document: dict[str, Any]) -> None:
+    """The Docker Hub credential set's grants live on the platform vault's secrets, in the platform's group."""
+    outside = sorted(
+        r["name"] for r in dev_document["resources"] if "/resourceGroups/platform-secrets-rg/" in str(r.get("id"))
+    )
+    assert len(outside) == 2
+    template = build_template(dev_document)
+    assert template["metadata"]["otherResourceGroupsLeftOut"] == outside
+    assert all("platform-secrets-rg" not in str(r.get("scope")) for r in template["resources"])
 
 
 def test_every_registered_azure_resource_is_exported_once_with_the_sdk_api_version(
