@@ -153,8 +153,15 @@ def _lock_covers(lock: StackResource, target: StackResource) -> bool:
     if lock.type.endswith("AtResourceLevel"):
         return target.urn in lock.dependencies
     if lock.type.endswith("AtResourceGroupLevel"):
-        group = get(lock.props, "resourceGroupName")
-        return isinstance(group, str) and f"/resourcegroups/{group.lower()}/" in _arm_id(target) + "/"
+        # One lock on the whole group covers every resource in it. The engine sends no ids, so the group is matched
+        # by name, or by the resource group both names come from.
+        group, target_group = get(lock.props, "resourceGroupName"), get(target.props, "resourceGroupName")
+        if isinstance(group, str) and isinstance(target_group, str):
+            return group.lower() == target_group.lower()
+        shared = set(lock.property_dependencies.get("resourceGroupName", ())) & set(
+            target.property_dependencies.get("resourceGroupName", ())
+        )
+        return bool(shared) or (isinstance(group, str) and f"/resourcegroups/{group.lower()}/" in _arm_id(target) + "/")
     return False
 
 

@@ -1,0 +1,33 @@
+"""Legitimate configurations the pack must not refuse (found by the 2026-12-06 adversarial review), each next to the
+change that still fails, so the fix is not a hole."""
+
+from __future__ import annotations
+
+from stack_edits import added, dropped, one
+
+from offline.analyzer import PolicyPackAnalyzer
+from offline.harness import ProgramRun
+
+LOCK_RULE = "stateful-resources-locked-in-production"
+GROUP_LOCK = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
+
+
+def _violations(pack: PolicyPackAnalyzer, records: list, rule: str) -> list[str]:
+    return [v.message for v in pack.analyze(records) if v.policy_name == rule]
+
+
+def test_one_delete_lock_on_the_stacks_resource_group_covers_its_data(
+    prod_pack: PolicyPackAnalyzer, prod: ProgramRun
+) -> None:
+    """A landing zone often locks the whole group instead of each resource: that is at least as strong."""
+    group = one(prod.resources, "azure-native:resources:ResourceGroup")
+    unlocked = dropped(prod.resources, lambda r: r.type.endswith(":ManagementLockByScope"))
+    assert len(_violations(prod_pack, unlocked, LOCK_RULE)) == 4  # storage, vault, PostgreSQL, workspace
+    group_name = group.inputs.get("resourceGroupName") or group.outputs["name"]
+    lock = {"lockName": "rg-no-delete", "level": "CanNotDelete", "resourceGroupName": group_name}
+    assert _violations(prod_pack, added(unlocked, GROUP_LOCK, "rg-no-delete", lock), LOCK_RULE) == []
+    # A lock on another group, or one that only reads, does not count.
+    elsewhere = added(unlocked, GROUP_LOCK, "rg-no-delete", {**lock, "resourceGroupName": "some-other-rg"})
+    assert len(_violations(prod_pack, elsewhere, LOCK_RULE)) == 4
+    notes_only = added(unlocked, GROUP_LOCK, "rg-no-delete", {**lock, "level": "NotSpecified"})
+    assert len(_violations(prod_pack, notes_only, LOCK_RULE)) == 4
