@@ -18,6 +18,7 @@ parameters are still computed is judged at update, when they are known.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,8 +104,23 @@ def _probes(retired_agents: Iterable[str]) -> list[_Probe]:
     ]
 
 
+_GROUP_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)/?$", re.IGNORECASE)
+
+
 def _points_at(source: StackResource, prop: str, target: StackResource) -> bool:
-    return target.urn in source.property_dependencies.get(prop, ()) or _covers_scope(get(source.props, prop), target)
+    """Whether `source`'s scope property is the target or a parent of it. A landing zone assigns at the resource
+    group: the engine sends no ids, so a group scope is matched by the target's group name, or by the resource group
+    both come from."""
+    scope = get(source.props, prop)
+    if target.urn in source.property_dependencies.get(prop, ()) or _covers_scope(scope, target):
+        return True
+    group = _GROUP_SCOPE.match(scope) if isinstance(scope, str) else None
+    target_group = get(target.props, "resourceGroupName")
+    if group and isinstance(target_group, str):
+        return group[1].lower() == target_group.lower()
+    return bool(
+        set(source.property_dependencies.get(prop, ())) & set(target.property_dependencies.get("resourceGroupName", ()))
+    )
 
 
 def _definition_of(assignment: StackResource, definitions: Sequence[StackResource]) -> StackResource | None:

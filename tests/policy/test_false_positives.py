@@ -3,7 +3,9 @@ change that still fails, so the fix is not a hole."""
 
 from __future__ import annotations
 
-from stack_edits import added, dropped, one
+import dataclasses
+
+from stack_edits import added, dropped, edited, one
 
 from offline.analyzer import PolicyPackAnalyzer
 from offline.harness import ProgramRun
@@ -31,3 +33,31 @@ def test_one_delete_lock_on_the_stacks_resource_group_covers_its_data(
     assert len(_violations(prod_pack, elsewhere, LOCK_RULE)) == 4
     notes_only = added(unlocked, GROUP_LOCK, "rg-no-delete", {**lock, "level": "NotSpecified"})
     assert len(_violations(prod_pack, notes_only, LOCK_RULE)) == 4
+
+
+GOVERNED = "batch-runtime-pools-governed"
+ASSIGNMENT = "azure-native:authorization:PolicyAssignment"
+
+
+def test_pool_denies_assigned_at_the_resource_group_count(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    """A landing zone assigns at the resource group, which holds the Batch account: that governs its pools too."""
+    group = one(dev.resources, "azure-native:resources:ResourceGroup")
+    pool_assignments = [r for r in dev.resources if r.type == ASSIGNMENT and "batch-governance" in r.name]
+    assert len(pool_assignments) >= 4
+
+    def rescoped(scope: str) -> list:
+        records = list(dev.resources)
+        for assignment in pool_assignments:
+            records = edited(records, assignment, {"scope": scope})
+            records = [
+                dataclasses.replace(r, property_dependencies={**r.property_dependencies, "scope": ()})
+                if r.urn == assignment.urn
+                else r
+                for r in records
+            ]
+        return records
+
+    assert _violations(dev_pack, rescoped(group.id), GOVERNED) == []
+    # Another group's assignments do not govern this account.
+    other = group.id.rsplit("/", 1)[0] + "/some-other-rg"
+    assert len(_violations(dev_pack, rescoped(other), GOVERNED)) == 4
