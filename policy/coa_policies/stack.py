@@ -30,7 +30,7 @@ PUBLIC_IP = "azure-native:network:PublicIPAddress"
 NAT_GATEWAY = "azure-native:network:NatGateway"
 
 PRIVATE_LINK_TARGETS = (STORAGE, VAULT, *COSMOS, BATCH, REGISTRY)
-AUDITED = (VAULT, BATCH, *COSMOS, AKS, STORAGE)
+AUDITED = (VAULT, BATCH, *COSMOS, AKS, STORAGE, POSTGRES, REGISTRY)
 STATEFUL = (STORAGE, VAULT, *COSMOS, POSTGRES, WORKSPACE)
 
 
@@ -130,12 +130,16 @@ def _diagnostics(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> 
 
 # Resource log categories that record who did what (Azure Monitor "Supported logs" per resource type:
 # Microsoft.KeyVault/vaults AuditEvent; Microsoft.ContainerService/managedClusters kube-audit, kube-audit-admin;
-# Microsoft.Storage/storageAccounts/blobServices StorageRead, StorageWrite, StorageDelete). Each inner list is one
-# requirement, met by any category in it. The category groups "audit" and "allLogs" include them.
+# Microsoft.Storage/storageAccounts/blobServices StorageRead, StorageWrite, StorageDelete;
+# Microsoft.DBforPostgreSQL/flexibleServers PostgreSQLLogs; Microsoft.ContainerRegistry/registries
+# ContainerRegistryLoginEvents, ContainerRegistryRepositoryEvents). Each inner list is one requirement, met by any
+# category in it. The category groups "audit" and "allLogs" include them.
 AUDIT_CATEGORIES: dict[str, list[list[str]]] = {
     VAULT: [["AuditEvent"]],
     AKS: [["kube-audit", "kube-audit-admin"]],
     STORAGE: [["StorageRead"], ["StorageWrite"], ["StorageDelete"]],
+    POSTGRES: [["PostgreSQLLogs"]],
+    REGISTRY: [["ContainerRegistryLoginEvents"], ["ContainerRegistryRepositoryEvents"]],
 }
 AUDIT_GROUPS = ["audit", "allLogs"]
 _DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
@@ -246,8 +250,8 @@ POLICIES = [
         name="diagnostics-to-log-analytics",
         check=_diagnostics,
         subjects=AUDITED,
-        description="Every Key Vault, Batch account, Cosmos DB account, AKS cluster and storage account sends "
-        "diagnostic logs to a Log Analytics workspace.",
+        description="Every Key Vault, Batch account, Cosmos DB account, AKS cluster, storage account, PostgreSQL "
+        "server and container registry sends diagnostic logs to a Log Analytics workspace.",
         severity=Severity.HIGH,
         safeguard="audit",
         remediation="Add a DiagnosticSetting (resourceUri = the resource id, or <account id>/blobServices/default "
@@ -258,8 +262,9 @@ POLICIES = [
         name="diagnostics-audit-categories",
         check=_audit_categories,
         subjects=tuple(AUDIT_CATEGORIES),
-        description="Diagnostic settings of Key Vaults, AKS clusters and storage accounts send their audit log "
-        "categories (AuditEvent; kube-audit; StorageRead/Write/Delete), not only metrics.",
+        description="Diagnostic settings of Key Vaults, AKS clusters, storage accounts, PostgreSQL servers and "
+        "registries send their audit log categories (AuditEvent; kube-audit; StorageRead/Write/Delete; "
+        "PostgreSQLLogs; ContainerRegistryLoginEvents/RepositoryEvents), not only metrics.",
         severity=Severity.HIGH,
         safeguard="audit",
         remediation="Add the categories (or categoryGroup audit or allLogs, enabled) to the resource's diagnostic "

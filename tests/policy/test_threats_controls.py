@@ -362,3 +362,16 @@ def test_audit_table_retention_cut(dev_pack: PolicyPackAnalyzer, dev: ProgramRun
     table = {"tableName": "AKSAudit", "workspaceName": "any", "retentionInDays": 4, "totalRetentionInDays": 4}
     records = added(dev.resources, "azure-native:operationalinsights:Table", "aks-audit", table)
     assert "'AKSAudit' retentionInDays is 4" in caught(dev_pack, records, "log-analytics-table-retention-minimum")[0]
+
+
+def test_postgres_diagnostics_dropped(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    records = dropped(prod.resources, lambda r: r.type == DIAGNOSTICS and "psql" in r.name)
+    assert "Server" in caught(prod_pack, records, "diagnostics-to-log-analytics")[0]
+
+
+def test_registry_diagnostics_keep_metrics_drop_logins(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    setting = one(dev.resources, DIAGNOSTICS, "-cr-")
+    records = edited(
+        dev.resources, setting, {"logs": [{"category": "ContainerRegistryRepositoryEvents", "enabled": True}]}
+    )
+    assert "ContainerRegistryLoginEvents" in caught(dev_pack, records, "diagnostics-audit-categories")[0]
