@@ -64,15 +64,8 @@ def _internet_peer(peer: Any) -> bool:
         return False
     if not peer:
         return True
-    cidr = get(peer, "ipBlock", "cidr")
-    if not isinstance(cidr, str):
-        return False
-    try:
-        network = ipaddress.ip_network(cidr.strip(), strict=False)
-    except ValueError:
-        return False
-    private = any(network.version == p.version and network.subnet_of(p) for p in _PRIVATE)  # type: ignore[arg-type]
-    return not private and network.prefixlen <= _WIDE_PUBLIC_PREFIX
+    cidr = _public_cidr(peer)
+    return cidr is not None and ipaddress.ip_network(cidr.strip(), strict=False).prefixlen <= _WIDE_PUBLIC_PREFIX
 
 
 def _egress_ports(rule: Mapping[str, Any]) -> list[Any] | None:

@@ -247,7 +247,8 @@ def test_indexed_rules_give_the_pairwise_verdicts(name: str, prod: list[Resource
 def test_the_synthetic_copy_violates_each_rule_once() -> None:
     found = {name: rule.evaluate(_copy(0)) for name, rule in RULES.items()}
     assert [urn.rsplit("::", 1)[-1] for _, urn in found["paas-private-endpoint-with-dns"]] == ["pep-acr-0", "ba-0"]
-    assert [urn.rsplit("::", 1)[-1] for _, urn in found["diagnostics-to-log-analytics"]] == ["ba-0"]
+    # The copy gives the registry and the Batch account no diagnostic setting (registries are audited since T82-T83).
+    assert [urn.rsplit("::", 1)[-1] for _, urn in found["diagnostics-to-log-analytics"]] == ["acr-0", "ba-0"]
     assert [urn.rsplit("::", 1)[-1] for _, urn in found["stateful-resources-protected-in-production"]] == ["kv-0"]
     loose = RULES["public-ip-only-for-nat-gateway"].evaluate(_copy(0), {"allowedPublicIpNames": ["*-allowed-*"]})
     assert [urn.rsplit("::", 1)[-1] for _, urn in loose] == ["pip-loose-0"]
