@@ -25,6 +25,7 @@ MODULE_NAMES = (
     "monitoring",
     "kubernetes",
     "k8s_exposure",
+    "k8s_rbac",
     "identity",
     "stack",
     "network_paths",

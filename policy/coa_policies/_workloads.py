@@ -52,6 +52,8 @@ TYPED_OBJECTS: dict[str, str] = {
     "Service": "kubernetes:core/v1:Service",
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "Ingress": "kubernetes:networking.k8s.io/v1:Ingress",
+    "ClusterRoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "RoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
     "PersistentVolume": "kubernetes:core/v1:PersistentVolume",
 }
 # A computed Helm value is rendered as this marker; image checks skip images that contain it.

@@ -240,6 +240,11 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "subject": "system:serviceaccount:coa:coa-workload",
         "audiences": ["api://AzureADTokenExchange"],
     },
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": {
+        "metadata": {"name": "coa-admins"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "Group", "name": "3f2b8c1e-5d4a-4e7f-9b6c-2a1d0e9f8c7b"}],
+    },
     "azure-native:operationalinsights:Table": {
         "tableName": "AKSAudit",
         "retentionInDays": -1,

@@ -161,6 +161,11 @@ VIOLATIONS = [
     ("federated-credential-bound-to-cluster", FIC, {"subject": "system:serviceaccount:default:default"}),
     ("federated-credential-bound-to-cluster", FIC, {"subject": "repo:attacker/x:ref:refs/heads/main"}),
     ("federated-credential-bound-to-cluster", FIC, {"audiences": ["api://AzureADTokenExchange", "other"]}),
+    (
+        "k8s-no-broad-rbac-binding",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+        {"subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "coa"}]},
+    ),
     ("log-analytics-table-retention-minimum", TABLE, {"retentionInDays": 4}),
     ("log-analytics-table-retention-minimum", TABLE, {"totalRetentionInDays": 30}),
     ("log-analytics-retention-minimum", LOG, {"workspaceCapping": {"dailyQuotaGb": 0.023}}),
@@ -435,3 +440,32 @@ def test_a_narrow_public_block_with_a_port_range_is_a_channel_out() -> None:
         compliant(NETPOL), {"spec.egress": [{"to": [{"ipBlock": {"cidr": "20.1.2.0/24"}}], "ports": [{"port": 443}]}]}
     )
     assert RULES["k8s-network-policy-egress-restricted"].evaluate(policy, type=NETPOL) == []
+
+
+CRB = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+
+
+def _binding(role: str, *subjects: dict[str, str]) -> dict[str, object]:
+    return {
+        "metadata": {"name": "b"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": list(subjects),
+    }
+
+
+def test_rbac_bindings_that_hand_out_the_cluster_fail_and_a_group_admin_binding_passes() -> None:
+    rule = RULES["k8s-no-broad-rbac-binding"]
+    sa = {"kind": "ServiceAccount", "name": "coa-workload", "namespace": "coa"}
+    (message,) = rule.evaluate(_binding("cluster-admin", sa), type=CRB)
+    assert "service account coa/coa-workload: every pod running as it administers the cluster" in message
+    (message,) = rule.evaluate(_binding("view", {"kind": "Group", "name": "system:authenticated"}), type=CRB)
+    assert "'view' to Group 'system:authenticated'" in message
+    assert rule.evaluate(_binding("view", {"kind": "User", "name": "system:anonymous"}), type=CRB)
+    # People get access through an Entra group; a service account with a narrow role is a normal workload.
+    assert (
+        rule.evaluate(
+            _binding("cluster-admin", {"kind": "Group", "name": "3f2b8c1e-5d4a-4e7f-9b6c-2a1d0e9f8c7b"}), type=CRB
+        )
+        == []
+    )
+    assert rule.evaluate(_binding("view", sa), type=CRB) == []

@@ -318,3 +318,27 @@ def test_egress_port_range_to_a_public_block(dev_pack: PolicyPackAnalyzer, dev: 
     }
     records = added(dev.resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "wide-range", manifest)
     assert "'20.0.0.0/9'" in caught(dev_pack, records, "k8s-network-policy-egress-restricted")[0]
+
+
+def _cluster_role_binding(run: ProgramRun, name: str, role: str, subject: dict[str, str]) -> list[ResourceRecord]:
+    manifest = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [subject],
+    }
+    return added(run.resources, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", name, manifest)
+
+
+def test_workload_service_account_made_cluster_admin(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    subject = {"kind": "ServiceAccount", "name": "coa-workload", "namespace": "coa"}
+    records = _cluster_role_binding(dev, "coa-admin", "cluster-admin", subject)
+    assert "coa/coa-workload" in caught(dev_pack, records, "k8s-no-broad-rbac-binding")[0]
+
+
+def test_every_signed_in_caller_made_cluster_admin(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    records = _cluster_role_binding(
+        prod, "everyone", "cluster-admin", {"kind": "Group", "name": "system:authenticated"}
+    )
+    assert "system:authenticated" in caught(prod_pack, records, "k8s-no-broad-rbac-binding")[0]
