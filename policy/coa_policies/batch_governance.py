@@ -18,7 +18,6 @@ parameters are still computed is judged at update, when they are known.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,20 +103,14 @@ def _probes(retired_agents: Iterable[str]) -> list[_Probe]:
     ]
 
 
-_GROUP_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)/?$", re.IGNORECASE)
-
-
 def _points_at(source: StackResource, prop: str, target: StackResource) -> bool:
-    """Whether `source`'s scope property is the target or a parent of it. A landing zone assigns at the resource
-    group: the engine sends no ids, so a group scope is matched by the target's group name, or by the resource group
-    both come from."""
+    """Whether `source`'s scope property is the target or a parent of it: by dependency on the target or on the
+    resource group the target lives in (how a stack declares a landing-zone assignment at the group), or by ARM id
+    where the state carries one. Never by a group's name alone: a group of that name in another subscription would
+    pass for it."""
     scope = get(source.props, prop)
     if target.urn in source.property_dependencies.get(prop, ()) or _covers_scope(scope, target):
         return True
-    group = _GROUP_SCOPE.match(scope) if isinstance(scope, str) else None
-    target_group = get(target.props, "resourceGroupName")
-    if group and isinstance(target_group, str):
-        return group[1].lower() == target_group.lower()
     return bool(
         set(source.property_dependencies.get(prop, ())) & set(target.property_dependencies.get("resourceGroupName", ()))
     )

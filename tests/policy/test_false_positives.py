@@ -45,19 +45,25 @@ def test_pool_denies_assigned_at_the_resource_group_count(dev_pack: PolicyPackAn
     pool_assignments = [r for r in dev.resources if r.type == ASSIGNMENT and "batch-governance" in r.name]
     assert len(pool_assignments) >= 4
 
-    def rescoped(scope: str) -> list:
+    def rescoped(scope: str, depends_on: tuple[str, ...]) -> list:
         records = list(dev.resources)
         for assignment in pool_assignments:
             records = edited(records, assignment, {"scope": scope})
             records = [
-                dataclasses.replace(r, property_dependencies={**r.property_dependencies, "scope": ()})
+                dataclasses.replace(r, property_dependencies={**r.property_dependencies, "scope": depends_on})
                 if r.urn == assignment.urn
                 else r
                 for r in records
             ]
         return records
 
-    assert _violations(dev_pack, rescoped(group.id), GOVERNED) == []
-    # Another group's assignments do not govern this account.
-    other = group.id.rsplit("/", 1)[0] + "/some-other-rg"
-    assert len(_violations(dev_pack, rescoped(other), GOVERNED)) == 4
+    # Declared in the stack at the group the account lives in: the scope comes from that group.
+    assert _violations(dev_pack, rescoped(group.id, (group.urn,)), GOVERNED) == []
+    # Another group's assignments do not govern this account, nor does a group of the same name in another
+    # subscription, whatever its name.
+    other_group = group.id.rsplit("/", 1)[0] + "/some-other-rg"
+    assert len(_violations(dev_pack, rescoped(other_group, ()), GOVERNED)) == 4
+    other_subscription = (
+        "/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/" + group.id.rsplit("/", 1)[1]
+    )
+    assert len(_violations(dev_pack, rescoped(other_subscription, ()), GOVERNED)) == 4
