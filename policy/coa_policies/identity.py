@@ -28,7 +28,7 @@ from ._core import (
     known,
     matches_any,
 )
-from .stack import PRIVATE_ENDPOINT, STORAGE, _arm_id, _of
+from .stack import AKS, PRIVATE_ENDPOINT, STORAGE, _arm_id, _label, _of
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
@@ -235,6 +235,29 @@ def _data_endpoints(resources: Sequence[StackResource], cfg: Mapping[str, Any]) 
 
 _ROLE_LIST = {"type": "array", "items": {"type": "string"}}
 
+
+def _own_cluster_issuer(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """Any AKS cluster's issuer has the same shape, an attacker's included: a credential in a stack with a cluster
+    trusts that cluster's issuer, taken from it (a property dependency, or the same URL once known)."""
+    clusters = _of(resources, AKS)
+    credentials = _of(resources, FEDERATED_CREDENTIAL)
+    if not clusters or not credentials:
+        raise NotApplicableError("no federated credential beside an AKS cluster")
+    issuers = {url.lower() for c in clusters if isinstance(url := get(c.props, "oidcIssuerProfile", "issuerURL"), str)}
+    for credential in credentials:
+        issuer = get(credential.props, "issuer")
+        from_cluster = any(c.urn in credential.property_dependencies.get("issuer", ()) for c in clusters)
+        known_issuer = isinstance(issuer, str)
+        if (known_issuer and issuers and issuer.lower() not in issuers) or (
+            not from_cluster and not (known_issuer and issuer.lower() in issuers)
+        ):
+            yield (
+                f"{_label(credential)} trusts issuer {issuer if known_issuer else '(computed)'!r}, not the stack's "
+                "cluster: another cluster's service accounts would act as the identity.",
+                credential.urn,
+            )
+
+
 # A federated credential lets whoever holds a token from `issuer` for `subject` act as the identity. AKS issuers are
 # https://<region>.oic.prod-aks.azure.com/<tenant>/<guid>/ (MicrosoftDocs/azure-aks-docs@fb060ab:articles/aks/
 # use-oidc-issuer.md:122,156); a Kubernetes token's subject is system:serviceaccount:<namespace>:<name>.
@@ -305,6 +328,18 @@ POLICIES = [
             "issuerPatterns": {**_ROLE_LIST, "default": AKS_ISSUERS},
             "sharedNamespaces": {**_ROLE_LIST, "default": SHARED_NAMESPACES},
         },
+    ),
+    StackRule(
+        name="federated-credential-trusts-own-cluster",
+        check=_own_cluster_issuer,
+        subjects=(FEDERATED_CREDENTIAL,),
+        description="Federated identity credentials in a stack with an AKS cluster trust that cluster's OIDC issuer, "
+        "not another cluster's.",
+        severity=Severity.CRITICAL,
+        safeguard="authentication",
+        remediation="Set issuer from the cluster's oidcIssuerProfile.issuerURL output (this project: "
+        "components/access.py).",
+        anchor="none: gap in existing scanners",
     ),
     Rule(
         name="custom-role-no-wildcard-actions",

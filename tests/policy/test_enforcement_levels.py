@@ -32,6 +32,7 @@ MANDATORY = {
     "aks-image-admission-enforced",
     "aks-kubernetes-version-supported",
     "federated-credential-bound-to-cluster",
+    "federated-credential-trusts-own-cluster",
     "k8s-no-broad-rbac-binding",
     "log-analytics-table-retention-minimum",
     "aks-local-accounts-disabled",

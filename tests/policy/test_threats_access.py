@@ -342,3 +342,12 @@ def test_every_signed_in_caller_made_cluster_admin(prod_pack: PolicyPackAnalyzer
         prod, "everyone", "cluster-admin", {"kind": "Group", "name": "system:authenticated"}
     )
     assert "system:authenticated" in caught(prod_pack, records, "k8s-no-broad-rbac-binding")[0]
+
+
+def test_federated_credential_trusts_another_aks_cluster(prod_pack: PolicyPackAnalyzer, prod: ProgramRun) -> None:
+    """An attacker's own AKS cluster has an issuer of the same shape: only the stack's cluster may be trusted."""
+    credential = one(prod.resources, FIC, "fic-coa-workload-db-init")
+    foreign = "https://eastus2.oic.prod-aks.azure.com/9e3a4f5b-6c7d-4e8f-8a9b-1c2d3e4f5a6b/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+    records = edited(prod.resources, credential, {"issuer": foreign})
+    assert foreign in caught(prod_pack, records, "federated-credential-trusts-own-cluster")[0]
+    assert not [v for v in prod_pack.analyze(records) if v.policy_name == "federated-credential-bound-to-cluster"]
