@@ -28,7 +28,7 @@ from ._core import (
     known,
     matches_any,
 )
-from .stack import AKS, PRIVATE_ENDPOINT, STORAGE, _arm_id, _label, _of
+from .stack import AKS, PRIVATE_ENDPOINT, STORAGE, VAULT, _arm_id, _label, _of
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
@@ -236,6 +236,31 @@ def _data_endpoints(resources: Sequence[StackResource], cfg: Mapping[str, Any]) 
 _ROLE_LIST = {"type": "array", "items": {"type": "string"}}
 
 
+_VAULT_SCOPE = re.compile(
+    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.keyvault/vaults/[^/]+/?$", re.IGNORECASE
+)
+
+
+def _foreign_vault_grants(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """A vault the stack does not declare belongs to someone else (the platform team's, holding the Docker Hub
+    token): the stack may read the secrets it names there, never the whole vault."""
+    vaults = _of(resources, VAULT)
+    for grant in _of(resources, ROLE_ASSIGNMENT):
+        scope = get(grant.props, "scope")
+        if not (isinstance(scope, str) and _VAULT_SCOPE.match(scope.strip())):
+            continue
+        own = any(
+            v.urn in grant.property_dependencies.get("scope", ()) or _arm_id(v) == scope.strip().rstrip("/").lower()
+            for v in vaults
+        )
+        if not own:
+            yield (
+                f"grant {grant.name!r} covers every secret and key of vault {scope.rstrip('/').rsplit('/', 1)[-1]!r}, "
+                "which the stack does not own; scope it to the secrets it needs (<vault id>/secrets/<name>).",
+                grant.urn,
+            )
+
+
 def _own_cluster_issuer(resources: Sequence[StackResource], cfg: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     """Any AKS cluster's issuer has the same shape, an attacker's included: a credential in a stack with a cluster
     trusts that cluster's issuer, taken from it (a property dependency, or the same URL once known)."""
@@ -328,6 +353,17 @@ POLICIES = [
             "issuerPatterns": {**_ROLE_LIST, "default": AKS_ISSUERS},
             "sharedNamespaces": {**_ROLE_LIST, "default": SHARED_NAMESPACES},
         },
+    ),
+    StackRule(
+        name="foreign-vault-grants-per-secret",
+        check=_foreign_vault_grants,
+        subjects=(ROLE_ASSIGNMENT,),
+        description="Grants on a Key Vault outside the stack name its secrets one by one, never the whole vault.",
+        severity=Severity.HIGH,
+        safeguard="access",
+        remediation="Scope the grant to <vault id>/secrets/<name> for each secret the principal reads (this project: "
+        "the Docker Hub credential set's two grants, components/registry.py).",
+        anchor="none: gap in existing scanners",
     ),
     StackRule(
         name="federated-credential-trusts-own-cluster",

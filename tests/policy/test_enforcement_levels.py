@@ -33,6 +33,7 @@ MANDATORY = {
     "aks-kubernetes-version-supported",
     "federated-credential-bound-to-cluster",
     "federated-credential-trusts-own-cluster",
+    "foreign-vault-grants-per-secret",
     "k8s-no-broad-rbac-binding",
     "log-analytics-table-retention-minimum",
     "aks-local-accounts-disabled",

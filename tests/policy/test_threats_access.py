@@ -351,3 +351,11 @@ def test_federated_credential_trusts_another_aks_cluster(prod_pack: PolicyPackAn
     records = edited(prod.resources, credential, {"issuer": foreign})
     assert foreign in caught(prod_pack, records, "federated-credential-trusts-own-cluster")[0]
     assert not [v for v in prod_pack.analyze(records) if v.policy_name == "federated-credential-bound-to-cluster"]
+
+
+def test_docker_hub_grant_widened_to_the_platform_vault(dev_pack: PolicyPackAnalyzer, dev: ProgramRun) -> None:
+    """The registry's credential set reads two secrets of the platform team's vault; on the vault it reads them all."""
+    grant = one(dev.resources, RA, "dockerhub-token")
+    vault = grant.inputs["scope"].split("/secrets/")[0]
+    records = edited(dev.resources, grant, {"scope": vault})
+    assert "kv-platform-dockerhub" in caught(dev_pack, records, "foreign-vault-grants-per-secret")[0]
